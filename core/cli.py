@@ -1,0 +1,276 @@
+"""Command line: the same engine as the app, without a screen.
+
+    python -m core train DATA --out MODEL_DIR [--backbone B] [--epochs N] [--preset P]
+    python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P]
+    python -m core predict MODEL_DIR IMAGE...
+    python -m core evaluate MODEL_DIR DATA [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _progress_printer(quiet: bool):
+    state = {"last": 0.0, "bar": None}
+
+    def on_event(e: dict) -> None:
+        if quiet:
+            return
+        t = e.get("type")
+        if t in ("status", "path"):
+            print(e["message"], flush=True)
+        elif t == "cache":
+            now = time.time()
+            if now - state["last"] > 2 or e["done"] == e["total"]:
+                state["last"] = now
+                print(f"  features ({e['what']}): {e['done']}/{e['total']}", flush=True)
+        elif t == "epoch":
+            print(f"epoch {e['epoch']:>3}/{e['epochs']}  train loss {e['train_loss']:.4f} acc {e['train_acc']:.3f}"
+                  f"  val loss {e['val_loss']:.4f} acc {e['val_acc']:.3f}  ({e['seconds']:.2f}s)", flush=True)
+
+    return on_event
+
+
+def _config_from_args(args):
+    from .train import PRESETS, Phase
+
+    cfg = PRESETS[args.preset]()
+    if args.backbone:
+        cfg.backbone = args.backbone
+    if args.weights:
+        cfg.weights, cfg.weights_path = "file", args.weights
+    if args.random_init:
+        cfg.weights = "random"
+    if args.unfreeze or args.lr:
+        cfg.phases = [Phase(args.unfreeze or cfg.phases[0].unfreeze, cfg.phases[0].epochs, args.lr or cfg.phases[0].lr)]
+    if args.epochs:
+        for p in cfg.phases:
+            p.epochs = args.epochs
+    for name in ("augment", "views", "batch_size", "optimizer", "schedule", "seed", "val_fraction"):
+        v = getattr(args, name)
+        if v is not None:
+            setattr(cfg, name, v)
+    if args.label_smoothing is not None:
+        cfg.label_smoothing = args.label_smoothing
+    if args.class_weights:
+        cfg.class_weights = True
+    if args.early_stopping is not None:
+        cfg.early_stopping = args.early_stopping
+    cfg.validate()
+    return cfg
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from . import model_io
+    from .dataset import load_dataset
+    from .intake import materialise
+    from .train import train
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    cfg = _config_from_args(args)
+    with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
+        root = materialise(Path(args.data), Path(tmp))
+        ds = load_dataset(root, cfg.val_fraction, cfg.seed)
+        if not args.quiet:
+            n_tr, n_va = len(ds.split_items("train")), len(ds.split_items("val"))
+            print(f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
+                  f"({'given split' if ds.layout == 'splits' else f'stratified split, seed {cfg.seed}'})")
+        result = train(ds, cfg, on_event=_progress_printer(args.quiet))
+    bundle = model_io.ModelBundle(result.network, cfg.backbone, result.classes, result.metrics, cfg.to_dict())
+    path = model_io.save_dir(bundle, Path(args.out))
+    (Path(args.out) / "history.json").write_text(json.dumps(result.history, indent=1))
+    for p, why in result.skipped:
+        print(f"skipped {p}: {why}", file=sys.stderr)
+    va = result.metrics["val_accuracy"]
+    print(f"val_accuracy {va:.4f}" if va is not None else "val_accuracy n/a (no validation images)")
+    print(f"train_seconds {result.metrics['train_seconds']:.1f}")
+    print(f"saved {path}")
+    return 0
+
+
+def cmd_sort(args) -> int:
+    from tqdm import tqdm
+
+    from . import model_io
+    from .intake import materialise
+    from .sort import copy_sorted, list_images, predict_paths
+
+    bundle = model_io.load(Path(args.model))
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
+        gallery = materialise(Path(args.gallery), Path(tmp))
+        if out.resolve() == gallery.resolve():
+            raise ValueError("--out must be a different folder from the gallery")
+        paths = list_images(gallery)
+        if not paths:
+            raise ValueError(f"no images found in {args.gallery}")
+        bar = tqdm(total=len(paths), unit="img", disable=args.quiet, file=sys.stderr)
+        last = [0]
+
+        def progress(done, total):
+            bar.update(done - last[0])
+            last[0] = done
+
+        preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))
+        bar.close()
+        counts = copy_sorted(preds, out, args.min_confidence, root=gallery)
+    errors = [p for p in preds if p.error]
+    for p in errors:
+        print(f"skipped {p.path.name}: {p.error}", file=sys.stderr)
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    print(f"sorted {sum(counts.values())} images into {out} ({summary}); predictions.csv written")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from . import model_io
+    from .sort import predict_paths
+
+    bundle = model_io.load(Path(args.model))
+    paths = [Path(p) for p in args.images]
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} does not exist")
+    rows = []
+    for pr in predict_paths(bundle, paths, top_k=args.top):
+        if pr.error:
+            print(f"{pr.path}: error: {pr.error}", file=sys.stderr)
+            continue
+        rows.append({"path": str(pr.path), "class": pr.label, "confidence": pr.confidence, "top": pr.top})
+        if not args.json:
+            tops = ", ".join(f"{c} {s:.1%}" for c, s in pr.top)
+            print(f"{pr.path}: {pr.label} ({pr.confidence:.2%})  [{tops}]")
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    return 0 if rows else 1
+
+
+def cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from . import model_io
+    from .dataset import scan_folder
+    from .evaluate import evaluate_probs
+    from .intake import materialise
+    from .sort import predict_paths
+
+    bundle = model_io.load(Path(args.model))
+    with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
+        ds = scan_folder(materialise(Path(args.data), Path(tmp)))
+        items = ds.split_items("val") if ds.layout == "splits" and ds.split_items("val") else ds.labelled
+        known = [i for i in items if i.label in bundle.classes]
+        if not known:
+            raise ValueError("no images whose folder name matches one of the model's classes "
+                             f"({', '.join(bundle.classes)})")
+        cidx = {c: k for k, c in enumerate(bundle.classes)}
+        paths, y, probs = [], [], []
+        for pr in predict_paths(bundle, [i.path for i in known], top_k=len(bundle.classes)):
+            if pr.error:
+                continue
+            row = np.zeros(len(bundle.classes))
+            for c, s in pr.top:
+                row[cidx[c]] = s
+            paths.append(pr.path)
+            probs.append(row)
+        label_of = {i.path: i.label for i in known}
+        y = [cidx[label_of[p]] for p in paths]
+        ev = evaluate_probs(paths, y, np.array(probs), bundle.classes)
+    if args.json:
+        print(json.dumps(ev.to_dict(), indent=1))
+        return 0
+    print(f"accuracy {ev.accuracy:.4f} on {len(y)} images")
+    w = max(len(c) for c in ev.classes)
+    for r in ev.per_class:
+        print(f"  {r['class']:<{w}}  precision {r['precision']:.3f}  recall {r['recall']:.3f}  f1 {r['f1']:.3f}  n={r['support']}")
+    print("confusion (rows true, cols predicted):")
+    for c, row in zip(ev.classes, ev.confusion):
+        print(f"  {c:<{w}}  " + " ".join(f"{v:>5d}" for v in row))
+    wrong = [r for r in ev.rows if not r["correct"]]
+    print(f"misclassified: {len(wrong)}")
+    for r in wrong:
+        print(f"  {r['path']}: true {r['true']}, predicted {r['pred']} ({r['confidence']:.1%})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .augment import PRESETS as AUG
+    from .backbones import REGISTRY, UNFREEZE_CHOICES
+    from .train import PRESETS
+
+    p = argparse.ArgumentParser(prog="python -m core", description="Gallery Sorter engine")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="fine-tune a pretrained backbone on a folder (or .zip) of class folders")
+    t.add_argument("data", help="folder or .zip: class/… or train|val/class/…")
+    t.add_argument("--out", required=True, help="MODEL_DIR to write model.pt and metrics.json into")
+    t.add_argument("--preset", default="recommended", choices=list(PRESETS))
+    t.add_argument("--backbone", choices=list(REGISTRY))
+    t.add_argument("--weights", metavar="PATH", help="a .pth state dict for the backbone (when its pretrained weights are not available)")
+    t.add_argument("--random-init", action="store_true", help="train from random weights (not pretrained)")
+    t.add_argument("--unfreeze", choices=list(UNFREEZE_CHOICES), help="layers to train")
+    t.add_argument("--epochs", type=int, help="epochs (per phase for multi-phase presets)")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--augment", choices=list(AUG))
+    t.add_argument("--views", type=int, help="augmented views cached per training image")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
+    t.add_argument("--schedule", choices=["constant", "cosine", "onecycle"])
+    t.add_argument("--label-smoothing", type=float)
+    t.add_argument("--class-weights", action="store_true", help="weight the loss against class imbalance")
+    t.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--val-fraction", type=float, help="validation share when the folder has no val/ (default 0.2)")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sort", help="copy a gallery into one folder per predicted class")
+    s.add_argument("model", help="MODEL_DIR or model.pt")
+    s.add_argument("gallery", help="folder or .zip of images")
+    s.add_argument("--out", required=True)
+    s.add_argument("--min-confidence", type=float, default=0.0, help="below this, images go to unsure/")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.set_defaults(func=cmd_sort)
+
+    pr = sub.add_parser("predict", help="predict the class of single images")
+    pr.add_argument("model")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--top", type=int, default=5)
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_predict)
+
+    e = sub.add_parser("evaluate", help="metrics, confusion matrix and mistakes on labelled images")
+    e.add_argument("model")
+    e.add_argument("data")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .backbones import WeightsMissing
+    from .dataset import DatasetError
+    from .images import ImageError
+    from .intake import IntakeError
+    from .model_io import ModelFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (IntakeError, DatasetError, ImageError, ModelFileError, WeightsMissing, ValueError,
+            FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,161 @@
+"""Decode pipeline and the frozen-prefix feature cache.
+
+With the backbone (or a prefix of it) frozen, its output for an image never
+changes, so it is computed once per (backbone, weights, boundary, image
+content, view) and training runs on the stored tensors. This is what makes an
+epoch take milliseconds instead of a full forward pass over every image.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .images import ImageError, load_rgb
+
+Progress = Callable[[int, int], None]
+StopCheck = Callable[[], bool]
+
+
+class Stopped(Exception):
+    """Raised inside long loops when the user pressed Stop."""
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_hash_memo: dict[tuple[str, float, int], str] = {}
+_hash_lock = threading.Lock()
+
+
+def content_key(path: Path) -> str:
+    """Content hash, memoised on (path, mtime, size) so unchanged files are not re-read."""
+    st = path.stat()
+    key = (str(path), st.st_mtime, st.st_size)
+    with _hash_lock:
+        hit = _hash_memo.get(key)
+    if hit is None:
+        hit = file_hash(path)
+        with _hash_lock:
+            _hash_memo[key] = hit
+    return hit
+
+
+def decode_batches(
+    paths: Sequence[Path],
+    transform: Callable,
+    batch_size: int,
+    min_side: int,
+    workers: int = 2,
+    should_stop: StopCheck | None = None,
+) -> Iterator[tuple[list[int], torch.Tensor, list[tuple[int, str]]]]:
+    """Yield (indices, batch, failures); decoding of the next batch overlaps compute.
+
+    Unreadable images are reported, not raised, so one bad file never stops a run.
+    """
+
+    def load(i: int):
+        try:
+            return i, transform(load_rgb(paths[i], min_side=min_side)), None
+        except ImageError as exc:
+            return i, None, str(exc)
+
+    order = list(range(len(paths)))
+    chunks = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = [pool.map(load, chunks[0])] if chunks else []
+        for n in range(len(chunks)):
+            if n + 1 < len(chunks):
+                pending.append(pool.map(load, chunks[n + 1]))
+            results = list(pending.pop(0))
+            if should_stop and should_stop():
+                raise Stopped()
+            ok = [(i, a) for i, a, err in results if err is None]
+            failures = [(i, err) for i, a, err in results if err is not None]
+            if ok:
+                batch = torch.from_numpy(np.stack([a for _, a in ok]))
+                yield [i for i, _ in ok], batch, failures
+            else:
+                yield [], torch.empty(0), failures
+
+
+class FeatureCache:
+    """Per-workspace store of frozen-prefix outputs. Never shared between sessions."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(t.numel() * t.element_size() for t in self._store.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+
+    def features(
+        self,
+        net: torch.nn.Module,
+        tag: str,
+        boundary: int,
+        paths: Sequence[Path],
+        view: str,
+        transform: Callable,
+        min_side: int,
+        batch_size: int = 32,
+        progress: Progress | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> tuple[torch.Tensor, list[int], list[tuple[int, str]]]:
+        """Stacked features for ``paths`` (computing only the missing ones).
+
+        Returns (features, indices that succeeded, failures); ``view`` names the
+        transform ("eval" or "aug3:<steps>") so augmented views never mix.
+        """
+        keys = [(tag, boundary, view, content_key(Path(p))) for p in paths]
+        with self._lock:
+            missing = [i for i, k in enumerate(keys) if k not in self._store]
+        failures: list[tuple[int, str]] = []
+        done = len(paths) - len(missing)
+        if progress:
+            progress(done, len(paths))
+        if missing:
+            net.eval()
+            spatial = boundary < len(net.stages) - 1
+            for idx, batch, fails in decode_batches([paths[i] for i in missing], transform, batch_size,
+                                                    min_side, should_stop=should_stop):
+                failures += [(missing[i], e) for i, e in fails]
+                if len(idx):
+                    with torch.inference_mode():
+                        out = net.prefix(batch, boundary)
+                    if spatial:
+                        out = out.to(torch.float16)  # halves memory; upcast when used
+                    with self._lock:
+                        for j, i in enumerate(idx):
+                            self._store[keys[missing[i]]] = out[j].clone()
+                done += len(idx) + len(fails)
+                if progress:
+                    progress(done, len(paths))
+        with self._lock:
+            ok = [i for i, k in enumerate(keys) if k in self._store]
+            feats = [self._store[keys[i]] for i in ok]
+        stacked = torch.stack(feats).float() if feats else torch.empty(0)
+        return stacked, ok, failures
+
+
+def iter_chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
+    for k in range(0, len(seq), n):
+        yield seq[k:k + n]

@@ -1,0 +1,95 @@
+"""The only place that opens an image file.
+
+Every path into the engine (training, health checks, Grad-CAM, sorting) decodes
+through :func:`load_rgb`, so size limits, EXIF orientation and odd modes are
+handled once and the same way everywhere.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+)
+
+# 64 MP: a 12 MP phone photo passes, a decompression bomb does not.
+MAX_PIXELS = 64_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used, with a message fit for the user."""
+
+
+def is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    """Convert any mode to RGB; transparent pixels become white, not hidden RGB."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() if arr.size else 0
+        scale = 255.0 / hi if hi > 255 else 1.0
+        img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("LA", "La", "PA"):
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "RGBa"):
+        background = Image.new("RGB", img.size, (255, 255, 255))
+        background.paste(img, mask=img.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
+    """Decode an image as upright RGB.
+
+    ``min_side`` lets JPEGs decode at a reduced scale (PIL draft mode) as long as
+    the shorter side stays at least that large: a 12 MP photo that will be resized
+    to 224 px decodes several times faster this way.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if min_side and img.format == "JPEG":
+                    w, h = img.size
+                    scale = max(min_side / max(1, min(w, h)), 1 / 8)
+                    if scale < 1:
+                        img.draft("RGB", (int(w * scale) + 1, int(h * scale) + 1))
+                img.seek(0)  # first frame of GIF / animated WebP
+                img.load()
+                try:
+                    img = ImageOps.exif_transpose(img)
+                except Exception:  # bogus EXIF orientation: keep pixels as stored
+                    pass
+                out = _flatten(img)
+                if out is img:
+                    out = img.copy()
+                return out
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"{path.name}: image is larger than the {MAX_PIXELS // 1_000_000} MP limit"
+        ) from None
+    except FileNotFoundError:
+        raise ImageError(f"{path.name}: file not found") from None
+    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:
+        if path.exists() and path.stat().st_size == 0:
+            raise ImageError(f"{path.name}: empty file (0 bytes)") from None
+        raise ImageError(f"{path.name}: not a readable image ({exc.__class__.__name__})") from None
+
+
+def thumbnail(path: str | Path, size: int = 160) -> Image.Image:
+    img = load_rgb(path, min_side=size)
+    img.thumbnail((size, size))
+    return img

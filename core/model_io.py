@@ -1,0 +1,98 @@
+"""The trained-model bundle: one file with weights, classes, backbone and metrics.
+
+Loading never executes code from the file: ``torch.load(weights_only=True)``
+accepts tensors and plain containers only, so a malicious pickle is refused
+with a clear message instead of running.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .backbones import Network, build_network, get_spec
+
+FORMAT = "gallery-sorter/1"
+MODEL_FILE = "model.pt"
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded, with a message fit for the user."""
+
+
+@dataclass
+class ModelBundle:
+    network: Network
+    backbone: str
+    classes: list[str]
+    metrics: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+    @property
+    def preprocess(self):
+        return get_spec(self.backbone).preprocess
+
+    def meta(self) -> dict:
+        pre = self.preprocess
+        return {"format": FORMAT, "backbone": self.backbone, "classes": self.classes,
+                "metrics": self.metrics, "config": self.config,
+                "preprocess": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std)}}
+
+
+def to_bytes(bundle: ModelBundle) -> bytes:
+    buf = io.BytesIO()
+    state = {k: v.contiguous() for k, v in bundle.network.state_dict().items()}
+    torch.save({"meta_json": json.dumps(bundle.meta()), "state_dict": state}, buf)
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes) -> ModelBundle:
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for code, others for junk
+        raise ModelFileError(
+            "not a Gallery Sorter model file, or it contains code that was refused "
+            f"({exc.__class__.__name__})"
+        ) from None
+    if not isinstance(obj, dict) or "meta_json" not in obj or "state_dict" not in obj:
+        raise ModelFileError("not a Gallery Sorter model file (missing metadata)")
+    try:
+        meta = json.loads(obj["meta_json"])
+    except (TypeError, ValueError):
+        raise ModelFileError("model metadata is corrupt") from None
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(f"unsupported model format {meta.get('format')!r}")
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise ModelFileError("model metadata has no valid class list")
+    try:
+        get_spec(meta["backbone"])
+        net = build_network(meta["backbone"], len(classes), load_backbone=False)
+        net.load_state_dict(obj["state_dict"], strict=True)
+    except Exception as exc:
+        raise ModelFileError(f"model weights do not fit the declared backbone: {str(exc)[:200]}") from None
+    net.eval()
+    net.requires_grad_(False)
+    return ModelBundle(net, meta["backbone"], classes, meta.get("metrics", {}), meta.get("config", {}))
+
+
+def save_dir(bundle: ModelBundle, out: Path) -> Path:
+    """MODEL_DIR layout used by the CLI: model.pt + metrics.json."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MODEL_FILE).write_bytes(to_bytes(bundle))
+    (out / "metrics.json").write_text(json.dumps(bundle.metrics, indent=2))
+    return out / MODEL_FILE
+
+
+def load(path: Path) -> ModelBundle:
+    """A model.pt file, or a MODEL_DIR holding one."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise ModelFileError(f"no model file at {path}")
+    return from_bytes(path.read_bytes())

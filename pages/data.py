@@ -1,0 +1,120 @@
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.dataset import DatasetError, load_dataset
+from core.intake import IntakeError, copy_local_folder, save_uploads
+from pages.ui.common import image_grid, load_demo, settings, workspace
+
+ws = workspace()
+cfg = settings()
+st.title("Data")
+st.caption("One sub-folder per class (the folder names become the labels), or train/ and val/ folders "
+           "that each hold class folders. Images at the top level count as unlabelled.")
+
+
+def ingest(files, kind: str) -> None:
+    """Uploaded files -> a fresh folder in this session's workspace -> a dataset."""
+    sig = tuple((f.file_id, f.name) for f in files)
+    if not files or ws.ui.get(f"ingested-{kind}") == sig:
+        return
+    ws.ui[f"ingested-{kind}"] = sig
+    try:
+        with st.spinner(f"Reading {len(files)} files…"):
+            folder = ws.new_folder("upload")
+            report = save_uploads(((f.name, f.getvalue()) for f in files), folder, max_files=cfg.max_images)
+            if report.written == 0:
+                raise IntakeError("no images found in the upload (JPEG, PNG, WebP, BMP, GIF or TIFF)")
+            set_dataset(folder, f"{kind}: {report.written} images", report.skipped)
+    except (IntakeError, DatasetError) as exc:
+        st.error(str(exc))
+    except Exception as exc:  # never a stack trace in the UI
+        st.error(f"Could not read the upload: {exc.__class__.__name__}: {exc}")
+
+
+def set_dataset(folder: Path, source: str, skipped=()) -> None:
+    ws.dataset = load_dataset(folder)
+    ws.source = source
+    ws.excluded.clear()
+    ws.relabel.clear()
+    ws.ui["skipped"] = list(skipped)
+
+
+tab_folder, tab_zip, tab_demo, tab_local = st.tabs(["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"])
+with tab_folder:
+    files = st.file_uploader("Choose a folder of photos", accept_multiple_files="directory", key="up_dir")
+    ingest(files or [], "folder upload")
+with tab_zip:
+    files = st.file_uploader("A .zip of class folders, or several images",
+                             type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+                             accept_multiple_files=True, key="up_zip")
+    ingest(files or [], "zip/files upload")
+with tab_demo:
+    st.write("194 small licence-clean images in 4 classes: animals, clipart, scenery, screenshots.")
+    if st.button("Use the demo dataset", key="demo_btn"):
+        load_demo(ws)
+with tab_local:
+    if not cfg.allow_local_paths:
+        st.info("Local folder paths are switched off on this server (hosted mode). Upload a folder or a .zip instead.")
+    else:
+        path = st.text_input("Folder on this machine (read only; copied into the session)", key="local_path")
+        if st.button("Load folder", key="local_btn") and path:
+            try:
+                with st.spinner("Copying images…"):
+                    folder = ws.new_folder("local")
+                    report = copy_local_folder(Path(path), folder, max_files=cfg.max_images)
+                    if report.written == 0:
+                        raise IntakeError(f"no images found in {path}")
+                    set_dataset(folder, f"local folder {path}: {report.written} images", report.skipped)
+            except (IntakeError, DatasetError) as exc:
+                st.error(str(exc))
+
+ds = ws.dataset
+if ds is None:
+    st.info("No data yet: upload a folder or a .zip above, or use the demo dataset.")
+    st.stop()
+
+eff = ws.effective_dataset()
+st.subheader("Your dataset")
+st.write(f"**Source:** {ws.source}")
+layout_words = {"classes": "class folders (a stratified 80/20 train/val split was made, seed 0)",
+                "splits": "train/val folders, used as given", "flat": "no class folders: unlabelled images",
+                "empty": "no images"}
+st.write(f"**Layout:** {layout_words.get(ds.layout, ds.layout)}")
+skipped = ws.ui.get("skipped") or []
+if skipped:
+    with st.expander(f"{len(skipped)} files were skipped"):
+        for name, why in skipped[:500]:
+            st.write(f"- `{name}`: {why}")
+
+if ds.layout in ("flat", "empty") or not eff.classes:
+    n = len(eff.unlabelled)
+    st.warning(f"{n} images without class folders. To train, put them in one sub-folder per class. "
+               "You can still sort them with a trained or loaded model on the **Sort** page.")
+    image_grid([i.path for i in eff.unlabelled[:24]])
+    st.stop()
+
+counts = eff.counts()
+splits = [s for s in ("train", "val", "test") if any(s in v for v in counts.values())]
+fig = go.Figure([go.Bar(name=s, x=list(counts), y=[counts[c].get(s, 0) for c in counts]) for s in splits])
+fig.update_layout(barmode="stack", height=300, margin=dict(t=30, b=10), title="Images per class")
+c1, c2 = st.columns([2, 1])
+c1.plotly_chart(fig, width="stretch")
+c2.dataframe(
+    [{"class": c, **{s: v.get(s, 0) for s in splits}} for c, v in counts.items()],
+    hide_index=True, width="stretch",
+)
+c2.metric("Images", len(eff.labelled))
+if len(eff.classes) < 2:
+    st.error("Only one class: training needs at least two class folders.")
+if eff.unlabelled:
+    st.info(f"{len(eff.unlabelled)} images sit outside any class folder; they are not used for training.")
+
+st.subheader("Samples")
+tabs = st.tabs(eff.classes)
+for tab, cls in zip(tabs, eff.classes):
+    with tab:
+        members = [i.path for i in eff.labelled if i.label == cls]
+        image_grid(members[:12])
+st.page_link("pages/train.py", label="Next: Train", icon=":material/arrow_forward:")

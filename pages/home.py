@@ -1,0 +1,28 @@
+import streamlit as st
+
+from pages.ui.common import load_demo, workspace
+
+ws = workspace()
+st.title("Gallery Sorter")
+st.markdown(
+    "Drop in a folder of photos whose sub-folder names are the labels; Gallery Sorter fine-tunes a "
+    "pretrained image model on them, right here on your CPU, and shows you the training live. "
+    "Then it shows what the model got wrong (with Grad-CAM heatmaps) and sorts the rest of your "
+    "gallery into one folder per class."
+)
+c1, c2 = st.columns([1, 3])
+if c1.button("Try the demo dataset", type="primary", icon=":material/rocket_launch:"):
+    load_demo(ws)
+    st.switch_page("pages/data.py")
+c2.caption("194 small images in 4 classes (animals, clipart, scenery, screenshots); trains in about a minute.")
+
+st.subheader("How it works")
+st.markdown(
+    "1. **Data**: upload a folder (one sub-folder per class), a .zip, or use the demo.\n"
+    "2. **Train**: a pretrained EfficientNet-Lite0 learns your classes; watch the curves live.\n"
+    "3. **Review**: accuracy, the confusion matrix and the mistakes.\n"
+    "4. **Sort**: upload the rest of your gallery and download it sorted into class folders.\n\n"
+    "Your photos stay on the machine that runs this app; nothing is sent anywhere."
+)
+if ws.dataset is not None:
+    st.success(f"Current data: {ws.source}")

@@ -1,0 +1,157 @@
+import streamlit as st
+
+from core import augment
+from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
+from core.jobs import Job
+from core.model_io import ModelBundle
+from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, train
+from pages.ui.charts import training_figure
+from pages.ui.common import need_dataset, settings, workspace
+
+ws = workspace()
+limits = settings()
+st.title("Train")
+if not need_dataset(ws):
+    st.stop()
+ds = ws.effective_dataset()
+if len(ds.classes) < 2:
+    st.error("Training needs at least two classes with images. Check the **Data** page.")
+    st.stop()
+
+running = ws.job is not None and ws.job.alive
+
+
+def settings_form() -> TrainConfig | None:
+    preset = st.selectbox("Recipe", list(PRESETS), format_func=PRESET_LABELS.get, key="preset",
+                          disabled=running)
+    base = PRESETS[preset]()
+    c1, c2 = st.columns(2)
+    names = list(REGISTRY)
+    backbone = c1.selectbox("Backbone", names, index=names.index(base.backbone),
+                            format_func=lambda n: REGISTRY[n].label, key=f"backbone-{preset}", disabled=running)
+    weights = WeightsChoice()
+    problem = check_weights(backbone, weights)
+    if problem:
+        st.warning(problem)
+        how = st.radio("Weights", ["a .pth file on this machine", "random initialisation (not pretrained)"],
+                       key=f"weights-{backbone}", horizontal=True)
+        if how.startswith("random"):
+            weights = WeightsChoice("random")
+            st.caption("Training from random weights needs far more data and epochs; results will be poor.")
+        else:
+            path = st.text_input("Path to a .pth state dict", key=f"wpath-{backbone}")
+            if not path:
+                return None
+            weights = WeightsChoice("file", path)
+            problem = check_weights(backbone, weights)
+            if problem:
+                st.error(problem)
+                return None
+    else:
+        c2.caption(f"Weights: {REGISTRY[backbone].weights_source}")
+
+    st.write("**Phases** (each trains the chosen layers for some epochs at a learning rate)")
+    rows = [{"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases]
+    edited = st.data_editor(
+        rows, num_rows="dynamic", key=f"phases-{preset}", disabled=running, width="stretch",
+        column_config={
+            "layers": st.column_config.SelectboxColumn("layers to train", options=list(UNFREEZE_CHOICES), required=True),
+            "epochs": st.column_config.NumberColumn("epochs", min_value=1, max_value=limits.max_epochs, step=1, required=True),
+            "lr": st.column_config.NumberColumn("learning rate", min_value=1e-6, max_value=1.0, format="%.5f", required=True),
+        },
+    )
+    phases = [Phase(r["layers"], int(r["epochs"]), float(r["lr"])) for r in edited
+              if r.get("layers") and r.get("epochs") and r.get("lr")]
+    if not phases:
+        st.error("Add at least one phase.")
+        return None
+
+    c1, c2, c3 = st.columns(3)
+    aug = c1.selectbox("Augmentation", list(augment.PRESETS), index=list(augment.PRESETS).index(base.augment),
+                       key=f"aug-{preset}", disabled=running)
+    steps = augment.PRESETS[aug]
+    on = c2.multiselect("Steps", steps, default=steps, key=f"steps-{preset}-{aug}", disabled=running or not steps)
+    views = c3.number_input("Augmented views cached per image", 1, 20, base.views, key=f"views-{preset}",
+                            disabled=running or not on)
+    with st.expander("Optimiser, schedule and more"):
+        a, b, c = st.columns(3)
+        optimizer = a.selectbox("Optimiser", ["adamw", "adam", "sgd"], index=["adamw", "adam", "sgd"].index(base.optimizer), key=f"opt-{preset}")
+        schedule = b.selectbox("Schedule", ["cosine", "constant", "onecycle"], index=["cosine", "constant", "onecycle"].index(base.schedule), key=f"sched-{preset}")
+        batch = c.number_input("Batch size", 1, 512, base.batch_size, key=f"bs-{preset}")
+        smoothing = a.slider("Label smoothing", 0.0, 0.3, base.label_smoothing, 0.05, key=f"ls-{preset}")
+        class_weights = b.checkbox("Weight classes against imbalance", base.class_weights, key=f"cw-{preset}")
+        patience = c.number_input("Early stopping patience (0 = off)", 0, 50, base.early_stopping, key=f"es-{preset}")
+        seed = a.number_input("Seed", 0, 2**31 - 1, base.seed, key=f"seed-{preset}")
+    cfg = TrainConfig(
+        backbone=backbone, weights=weights.kind, weights_path=weights.path, phases=phases, augment=aug,
+        disabled_steps=[s for s in steps if s not in on], views=int(views), batch_size=int(batch),
+        optimizer=optimizer, schedule=schedule, label_smoothing=float(smoothing), class_weights=class_weights,
+        early_stopping=int(patience), seed=int(seed),
+    )
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    if cfg.total_epochs > limits.max_epochs:
+        st.error(f"At most {limits.max_epochs} epochs in total on this server.")
+        return None
+    st.info(describe_path(cfg, REGISTRY[backbone].label))
+    return cfg
+
+
+cfg = settings_form()
+b1, b2, _ = st.columns([1, 1, 4])
+if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":material/play_arrow:"):
+    data = ds
+    job_cfg = cfg
+    ws.job = Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
+                 total_epochs=cfg.total_epochs).start()
+    ws.ui["job_consumed"] = None
+    st.rerun()
+if b2.button("Stop", disabled=not running, icon=":material/stop:"):
+    ws.job.stop()
+
+
+def consume_result() -> None:
+    """Turn a finished job's result into this workspace's model (once)."""
+    job = ws.job
+    if job is None or job.alive or job.result is None or ws.ui.get("job_consumed") is job:
+        return
+    r = job.result
+    ws.train_result = r
+    ws.bundle = ModelBundle(r.network, r.config.backbone, r.classes, r.metrics, r.config.to_dict())
+    ws.ui["job_consumed"] = job
+
+
+@st.fragment(run_every=1.0 if running else None)
+def live() -> None:
+    job = ws.job
+    if job is None:
+        st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
+        return
+    snap = job.snapshot()
+    if snap.extra.get("path"):
+        st.caption(snap.extra["path"])
+    eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
+    st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}{eta}")
+    if snap.state == "failed":
+        st.error(f"Training failed: {snap.error}")
+    elif snap.state == "stopped":
+        st.warning(snap.message)
+    elif snap.state == "done":
+        st.success(snap.message)
+    if snap.epochs or snap.batches:
+        st.plotly_chart(training_figure(snap.epochs, snap.batches), width="stretch", key="curves")
+    if running and not snap.active:
+        st.rerun(scope="app")  # job ended: redraw the page once, stop polling
+
+
+live()
+consume_result()
+if ws.bundle is not None and not running and ws.train_result is not None:
+    m = ws.bundle.metrics
+    if m.get("val_accuracy") is not None:
+        st.metric("Validation accuracy", f"{m['val_accuracy']:.1%}",
+                  help=f"best epoch {m['best_epoch']} of {m['epochs']}, {m['train_seconds']:.0f}s")
+    st.page_link("pages/review.py", label="Next: Review the mistakes", icon=":material/arrow_forward:")

@@ -1,0 +1,54 @@
+"""Plotly figures built from plain data (no Streamlit calls), shared by pages."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+def training_figure(epochs: list[dict], batches: list[dict]) -> go.Figure:
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("Loss", "Accuracy", "Learning rate"))
+    if batches:
+        xb = [b["epoch"] - 1 + b["batch"] / max(1, max(bb["batch"] for bb in batches if bb["epoch"] == b["epoch"]))
+              for b in batches]
+        fig.add_trace(go.Scatter(x=xb, y=[b["loss"] for b in batches], name="train loss (batch)",
+                                 mode="lines", line=dict(width=1, color="rgba(99,110,250,0.35)")), 1, 1)
+        fig.add_trace(go.Scatter(x=xb, y=[b["lr"] for b in batches], name="learning rate",
+                                 mode="lines", line=dict(color="gray")), 1, 3)
+    if epochs:
+        x = [e["epoch"] for e in epochs]
+        fig.add_trace(go.Scatter(x=x, y=[e["train_loss"] for e in epochs], name="train loss",
+                                 mode="lines+markers", line=dict(color="#636efa")), 1, 1)
+        fig.add_trace(go.Scatter(x=x, y=[e["val_loss"] for e in epochs], name="val loss",
+                                 mode="lines+markers", line=dict(color="#ef553b")), 1, 1)
+        fig.add_trace(go.Scatter(x=x, y=[e["train_acc"] for e in epochs], name="train acc",
+                                 mode="lines+markers", line=dict(color="#636efa", dash="dot")), 1, 2)
+        fig.add_trace(go.Scatter(x=x, y=[e["val_acc"] for e in epochs], name="val acc",
+                                 mode="lines+markers", line=dict(color="#ef553b", dash="dot")), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=3)
+    fig.update_layout(height=340, margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def confusion_figure(classes: list[str], matrix) -> go.Figure:
+    """A clickable confusion matrix: square markers so each cell is a selectable point."""
+    xs, ys, vals, text = [], [], [], []
+    for i, t in enumerate(classes):
+        for j, p in enumerate(classes):
+            xs.append(p)
+            ys.append(t)
+            vals.append(int(matrix[i][j]))
+            text.append(str(int(matrix[i][j])))
+    fig = go.Figure(go.Heatmap(z=[[int(v) for v in row] for row in matrix], x=classes, y=classes,
+                               colorscale="Blues", showscale=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=text, textfont=dict(size=16),
+        marker=dict(symbol="square", size=40, opacity=0.01),
+        customdata=list(zip(ys, xs)), hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+        showlegend=False,
+    ))
+    fig.update_layout(xaxis_title="predicted", yaxis_title="true", height=120 + 60 * len(classes),
+                      margin=dict(t=10, b=10, l=10, r=10), yaxis=dict(autorange="reversed"),
+                      clickmode="event+select", dragmode=False)
+    return fig

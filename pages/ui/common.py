@@ -1,0 +1,91 @@
+"""Widgets and state accessors shared by the pages (the only UI module outside pages/)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import streamlit as st
+
+from core.settings import load_settings
+from core.workspace import REGISTRY, Workspace
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
+
+
+def workspace() -> Workspace:
+    """This browser's workspace; its id lives in the URL so a refresh finds it again."""
+    ws_id = st.session_state.get("ws_id") or st.query_params.get("ws")
+    ws = REGISTRY.get(ws_id)
+    st.session_state["ws_id"] = ws.id
+    if st.query_params.get("ws") != ws.id:
+        st.query_params["ws"] = ws.id
+    return ws
+
+
+def settings():
+    return load_settings()
+
+
+@st.cache_data(max_entries=5000, show_spinner=False)
+def _thumb_bytes(path: str, mtime: float, size: int) -> bytes | None:
+    import io
+
+    from core.images import ImageError, thumbnail
+
+    try:
+        img = thumbnail(path, size)
+    except ImageError:
+        return None
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def thumb(path: Path, size: int = 160) -> bytes | None:
+    try:
+        mtime = Path(path).stat().st_mtime
+    except OSError:
+        return None
+    return _thumb_bytes(str(path), mtime, size)
+
+
+def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, cols: int = 6,
+               size: int = 160) -> None:
+    """Thumbnails in a grid; unreadable files show their name instead of failing."""
+    if not paths:
+        st.caption("No images.")
+        return
+    columns = st.columns(cols)
+    for k, p in enumerate(paths):
+        with columns[k % cols]:
+            data = thumb(p, size)
+            cap = captions[k] if captions else Path(p).name
+            if data is None:
+                st.warning(f"unreadable: {Path(p).name}")
+            else:
+                st.image(data, caption=cap, width="stretch")
+
+
+def need_dataset(ws: Workspace) -> bool:
+    if ws.dataset is None:
+        st.info("No data yet. Bring photos on the **Data** page, or try the demo dataset.")
+        st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
+        return False
+    return True
+
+
+def need_model(ws: Workspace) -> bool:
+    if ws.bundle is None:
+        st.info("No trained model yet. Train one on the **Train** page (or load a model file on **Sort**).")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        return False
+    return True
+
+
+def load_demo(ws: Workspace) -> None:
+    from core.dataset import load_dataset
+
+    ws.dataset = load_dataset(DEMO_DIR)
+    ws.source = "demo dataset (gallery_mix, 4 classes)"
+    ws.excluded.clear()
+    ws.relabel.clear()
