@@ -38,7 +38,12 @@ class IntakeReport:
 
 def is_junk(parts: Iterable[str]) -> bool:
     """OS clutter and hidden files, ignored silently wherever they appear."""
-    return any(p.lower() in JUNK_NAMES or p.startswith(".") or p.startswith("._") for p in parts)
+    return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", ".."))
+               for p in parts)
+
+
+def _raw_parts(name: str) -> list[str]:
+    return name.replace("\\", "/").split("/")
 
 
 def _clean_part(part: str) -> str:
@@ -87,7 +92,7 @@ def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int 
     report = IntakeReport(dest)
     for name, data in files:
         rel = safe_relpath(name)
-        if rel is None or is_junk(rel.parts):
+        if rel is None or is_junk(_raw_parts(name)):
             continue
         if rel.suffix.lower() == ".zip":
             sub = dest / rel.with_suffix("")
@@ -131,9 +136,9 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
                 continue
             mode = (info.external_attr >> 16) & 0xFFFF
             rel = safe_relpath(info.filename)
-            if rel is None or is_junk(rel.parts):
+            if rel is None or is_junk(_raw_parts(info.filename)):
                 continue
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 report.skipped.append((info.filename, "symlink or special file, not extracted"))
                 continue
             if not is_image_name(rel.name):

@@ -52,3 +52,12 @@ def confusion_figure(classes: list[str], matrix) -> go.Figure:
                       margin=dict(t=10, b=10, l=10, r=10), yaxis=dict(autorange="reversed"),
                       clickmode="event+select", dragmode=False)
     return fig
+
+
+def lr_figure(found: dict) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
+    fig.add_vline(x=found["suggestion"], line_dash="dash", annotation_text="suggested")
+    fig.update_xaxes(type="log", title_text="learning rate")
+    fig.update_yaxes(title_text="smoothed loss")
+    fig.update_layout(height=280, margin=dict(t=20, b=10, l=10, r=10))
+    return fig
