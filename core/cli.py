@@ -4,6 +4,7 @@
     python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P]
     python -m core predict MODEL_DIR IMAGE...
     python -m core evaluate MODEL_DIR DATA [--json]
+    python -m core export MODEL_DIR --format onnx|torchscript
 """
 from __future__ import annotations
 
@@ -199,6 +200,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import model_io
+    from .export import export
+    from .sort import list_images
+
+    bundle = model_io.load(Path(args.model))
+    out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
+    samples = list_images(Path(args.samples))[:16] if args.samples else []
+    report = export(bundle, args.format, out, samples)
+    status = "OK" if report.ok else "MISMATCH"
+    print(f"{status}: wrote {report.path}; top-1 agreement with torch {report.top1_agreement:.0%} "
+          f"on {report.samples} samples (max |diff| {report.max_abs_diff:.2e})")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .augment import PRESETS as AUG
     from .backbones import REGISTRY, UNFREEZE_CHOICES
@@ -250,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("data")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+    x = sub.add_parser("export", help="export to ONNX or TorchScript, checked against the torch model")
+    x.add_argument("model")
+    x.add_argument("--format", required=True, choices=["onnx", "torchscript"])
+    x.add_argument("--out", help="folder to write into (default: the model's folder)")
+    x.add_argument("--samples", help="a folder of images to check top-1 agreement on")
+    x.set_defaults(func=cmd_export)
     return p
 
 
