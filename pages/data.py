@@ -43,12 +43,13 @@ def set_dataset(folder: Path, source: str, skipped=()) -> None:
 
 tab_folder, tab_zip, tab_demo, tab_local = st.tabs(["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"])
 with tab_folder:
-    files = st.file_uploader("Choose a folder of photos", accept_multiple_files="directory", key="up_dir")
+    files = st.file_uploader("Choose a folder of photos", accept_multiple_files="directory", key="up_dir",
+                             max_upload_size=cfg.max_upload_mb)
     ingest(files or [], "folder upload")
 with tab_zip:
     files = st.file_uploader("A .zip of class folders, or several images",
                              type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-                             accept_multiple_files=True, key="up_zip")
+                             accept_multiple_files=True, key="up_zip", max_upload_size=cfg.max_upload_mb)
     ingest(files or [], "zip/files upload")
 with tab_demo:
     st.write("194 small licence-clean images in 4 classes: animals, clipart, scenery, screenshots.")

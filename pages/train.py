@@ -127,6 +127,10 @@ def settings_form() -> TrainConfig | None:
     except ValueError as exc:
         st.error(str(exc))
         return None
+    if not limits.allow_full_finetune and any(p.unfreeze == "all" for p in cfg.phases):
+        st.error("Training all layers is switched off on this server (too slow for a shared CPU). "
+                 "Choose 'last 2 blocks + head' or fewer.")
+        return None
     if cfg.total_epochs > limits.max_epochs:
         st.error(f"At most {limits.max_epochs} epochs in total on this server.")
         return None
