@@ -28,10 +28,10 @@ def test_demo_walkthrough(page, app_url, tmp_path):
     page.wait_for_timeout(800)
     page.get_by_role("button", name="Train", exact=True).click()
     # the live chart appears while the job is still running, then keeps updating
-    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)
     first_text = page.locator('[data-testid="stProgress"]').first.inner_text()
     shot(page, "03-train-live")
-    page.get_by_text("Finished").wait_for(timeout=180_000)
+    page.get_by_text("Finished").wait_for(timeout=400_000)
     page.get_by_text("Validation accuracy").wait_for()
     assert page.locator('[data-testid="stProgress"]').first.inner_text() != first_text
     shot(page, "04-train-done")
