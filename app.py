@@ -13,6 +13,7 @@ st.set_page_config(page_title="Gallery Sorter", page_icon=":material/photo_libra
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/folder_open:"),
+    st.Page("pages/discover.py", title="Discover", icon=":material/auto_awesome:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
     st.Page("pages/sort.py", title="Sort", icon=":material/sort:"),
