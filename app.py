@@ -15,6 +15,7 @@ st.set_page_config(page_title="Gallery Sorter", page_icon=":material/photo_libra
 pages = [
     st.Page(ROOT / "pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page(ROOT / "pages/data.py", title="Data", icon=":material/folder_open:"),
+    st.Page(ROOT / "pages/discover.py", title="Discover", icon=":material/auto_awesome:"),
     st.Page(ROOT / "pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page(ROOT / "pages/review.py", title="Review", icon=":material/fact_check:"),
     st.Page(ROOT / "pages/sort.py", title="Sort", icon=":material/sort:"),

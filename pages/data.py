@@ -91,8 +91,12 @@ if skipped:
 
 if ds.layout in ("flat", "empty") or not eff.classes:
     n = len(eff.unlabelled)
-    st.warning(f"{n} images without class folders. To train, put them in one sub-folder per class. "
+    st.warning(f"{n} images without class folders. To train, put them in one sub-folder per class, "
+               "or let **Discover** propose groups for you to name. "
                "You can still sort them with a trained or loaded model on the **Sort** page.")
+    if n >= 3:
+        st.page_link("pages/discover.py", label="Find groups in these photos (Discover)",
+                     icon=":material/auto_awesome:")
     image_grid([i.path for i in eff.unlabelled[:24]])
     st.stop()
 
