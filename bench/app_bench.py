@@ -69,7 +69,7 @@ def one_session(full: bool, gallery: Path | None = None) -> dict:
             pg.locator(".js-plotly-plot").first.wait_for()
             res["first_chart_point_s"] = time.perf_counter() - t1
             if full:
-                pg.get_by_text("Finished").wait_for()
+                pg.get_by_text("Finished", exact=True).wait_for()
                 res["train_s"] = time.perf_counter() - t1
                 pg.get_by_role("link", name="Review", exact=True).first.click()
                 pg.get_by_text("Confusion matrix").wait_for()

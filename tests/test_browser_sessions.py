@@ -56,7 +56,7 @@ def test_four_sessions_train_at_once_and_stay_separate(browser, app_url, tmp_pat
         pg.wait_for_timeout(500)
         pg.get_by_role("button", name="Train", exact=True).click()
     for ctx, pg, classes in sessions:
-        pg.get_by_text("Finished").wait_for(timeout=600_000)
+        pg.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
     for k, (ctx, pg, classes) in enumerate(sessions):
         nav(pg, "Review")
         pg.get_by_text("Per class").wait_for()
@@ -71,3 +71,23 @@ def test_four_sessions_train_at_once_and_stay_separate(browser, app_url, tmp_pat
         if k == 0:
             shot(pg, "09-session-isolation")
         ctx.close()
+
+
+def test_refresh_mid_training_finds_the_running_job(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("button", name="Try the demo dataset").click()
+    page.get_by_text("Images per class").wait_for(timeout=60_000)
+    nav(page, "Train")
+    page.get_by_label("Epochs").fill("3")
+    page.get_by_label("Epochs").press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
+    url = page.url
+    assert "ws=" in url
+    page.reload()  # a new Streamlit session: the workspace id in the URL finds the job again
+    page.get_by_role("heading", name="Train", exact=True).wait_for()
+    page.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Train", exact=True).is_disabled()  # no duplicate job
+    page.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
+    shot(page, "10-refresh-mid-training")

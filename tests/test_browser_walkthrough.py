@@ -31,7 +31,7 @@ def test_demo_walkthrough(page, app_url, tmp_path):
     page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)
     first_text = page.locator('[data-testid="stProgress"]').first.inner_text()
     shot(page, "03-train-live")
-    page.get_by_text("Finished").wait_for(timeout=400_000)
+    page.get_by_text("Finished", exact=True).wait_for(timeout=400_000)
     page.get_by_text("Validation accuracy").wait_for()
     assert page.locator('[data-testid="stProgress"]').first.inner_text() != first_text
     shot(page, "04-train-done")
