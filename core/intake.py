@@ -197,8 +197,10 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
             rel = _accept(info.filename)
             if rel is None:
                 continue
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if mode and not stat.S_ISREG(mode):
+            # unix mode in the high bits; many writers (Python's writestr) store permission
+            # bits only, so only a file *type* that is not "regular" is refused
+            ftype = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
+            if ftype and ftype != stat.S_IFREG:
                 report.skipped.append((info.filename, "symlink or special file, not extracted"))
                 continue
             if not is_image_name(rel.name):
