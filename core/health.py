@@ -42,6 +42,26 @@ OUTLIER_Z = 3.5  # robust z-score of cosine distance to the class mean
 OUTLIER_MIN_CLASS = 8  # too few images and "far from the rest" means nothing
 BUCKET_CAP = 300  # a dHash band shared by more images than this is too generic to pair on
 
+# findings about the class structure: cheap, recomputed after every exclusion (see class_findings)
+CLASS_KINDS = frozenset({"no_images", "no_classes", "single_class", "too_few_images", "class_imbalance",
+                         "no_validation_images", "unlabelled_images"})
+# findings whose files cannot be shown as pictures
+UNREADABLE_KINDS = frozenset({"zero_byte", "truncated", "too_large", "not_an_image", "unreadable", "skipped_files"})
+TITLES = {
+    "no_images": "No images", "no_classes": "No class folders", "single_class": "Only one class",
+    "too_few_images": "Classes with too few images", "class_imbalance": "Unbalanced classes",
+    "no_validation_images": "Classes without validation images", "unlabelled_images": "Unlabelled images",
+    "zero_byte": "Empty files", "truncated": "Truncated files", "too_large": "Images over the size limit",
+    "not_an_image": "Not images", "unreadable": "Unreadable files", "too_small": "Images too small",
+    "low_information": "Placeholders, blanks and flat graphics",
+    "duplicate_conflicting_labels": "Same file in two classes",
+    "duplicate_train_val": "Same file in train and validation", "duplicate": "Duplicate files",
+    "near_duplicate_conflicting_labels": "Near-identical images in two classes",
+    "near_duplicate_train_val": "Near-identical images in train and validation",
+    "near_duplicate": "Near-identical images", "feature_outlier": "Unlike the rest of their class",
+    "skipped_files": "Files not taken in",
+}
+
 
 @dataclass(frozen=True)
 class Finding:
