@@ -4,6 +4,8 @@
     python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P]
     python -m core predict MODEL_DIR IMAGE...
     python -m core evaluate MODEL_DIR DATA [--json]
+    python -m core export MODEL_DIR --format onnx|torchscript
+    python -m core discover GALLERY --out OUT_DIR [--k K] [--method kmeans|agglomerative]
     python -m core check DATA [--json] [--features]
 """
 from __future__ import annotations
@@ -298,6 +300,57 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import model_io
+    from .export import export
+    from .sort import list_images
+
+    bundle = model_io.load(Path(args.model))
+    out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
+    samples = list_images(Path(args.samples))[:16] if args.samples else []
+    report = export(bundle, args.format, out, samples)
+    status = "OK" if report.ok else "MISMATCH"
+    print(f"{status}: wrote {report.path}; top-1 agreement with torch {report.top1_agreement:.0%} "
+          f"on {report.samples} samples (max |diff| {report.max_abs_diff:.2e})")
+    return 0 if report.ok else 1
+def cmd_discover(args) -> int:
+    from tqdm import tqdm
+
+    from .discover import discover, write_groups
+    from .intake import materialise
+    from .sort import list_images
+
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
+        gallery = materialise(Path(args.gallery), Path(tmp))
+        if out.resolve() == gallery.resolve() or gallery.resolve() in out.resolve().parents:
+            raise ValueError("--out must be outside the gallery folder")
+        paths = list_images(gallery)
+        if not paths:
+            raise ValueError(f"no images found in {args.gallery}")
+        bar = tqdm(total=len(paths), unit="img", disable=args.quiet, file=sys.stderr)
+
+        def progress(done, total):
+            bar.update(done - bar.n)
+
+        g = discover(paths, k=args.k, method=args.method, backbone=args.backbone, progress=progress)
+        bar.close()
+        counts, csv_path = write_groups(g, out, root=gallery)
+    for p, why in g.failures:
+        print(f"skipped {p.name}: {why}", file=sys.stderr)
+    if g.k_auto:
+        best = g.k_scores[g.k]
+        print(f"k = {g.k} (chosen by silhouette over k = {min(g.k_scores)}..{max(g.k_scores)}; best {best:.3f})")
+        if not args.quiet:
+            print("silhouette by k: " + ", ".join(f"{k}: {s:.3f}" for k, s in g.k_scores.items()))
+    else:
+        print(f"k = {g.k} (forced)")
+    for grp in g.groups:
+        print(f"  {grp.name}: {grp.size} images ({len(grp.doubtful)} doubtful)")
+    print(f"copied {sum(counts.values())} images into {out}; {csv_path.name} written")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .augment import PRESETS as AUG
     from .backbones import REGISTRY, UNFREEZE_CHOICES
@@ -358,6 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backbone", default="efficientnet_lite0", choices=list(REGISTRY), help="for --features")
     c.add_argument("--limit", type=int, default=20, help="files listed per finding (default 20)")
     c.set_defaults(func=cmd_check)
+
+    x = sub.add_parser("export", help="export to ONNX or TorchScript, checked against the torch model")
+    x.add_argument("model")
+    x.add_argument("--format", required=True, choices=["onnx", "torchscript"])
+    x.add_argument("--out", help="folder to write into (default: the model's folder)")
+    x.add_argument("--samples", help="a folder of images to check top-1 agreement on")
+    x.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("discover", help="propose groups in an unlabelled gallery (copies, never moves)")
+    d.add_argument("gallery", help="folder or .zip of images (sub-folders are ignored as labels)")
+    d.add_argument("--out", required=True, help="OUT_DIR for one folder per group and groups.csv")
+    d.add_argument("--k", type=int, help="number of groups (default: chosen by silhouette)")
+    d.add_argument("--method", default="kmeans", choices=["kmeans", "agglomerative"])
+    d.add_argument("--backbone", choices=list(REGISTRY))
+    d.set_defaults(func=cmd_discover)
     return p
 
 

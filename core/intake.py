@@ -46,7 +46,8 @@ class IntakeReport:
 
 def is_junk(parts: Iterable[str]) -> bool:
     """OS clutter and hidden files, ignored silently wherever they appear."""
-    return any(p.lower() in JUNK_NAMES or p.startswith(".") for p in parts)
+    return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", ".."))
+               for p in parts)
 
 
 def raw_parts(name: str) -> list[str]:

@@ -6,8 +6,8 @@ checks ``should_stop`` every batch; it knows nothing of threads or the UI.
 """
 from __future__ import annotations
 
-import copy
 import math
+import threading
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -179,6 +179,11 @@ def evaluate_cached(net: Network, X: torch.Tensor, y: torch.Tensor, boundary: in
     return loss, acc, probs
 
 
+def _warm_optimizer_import() -> None:
+    """The first optimizer construction imports torch._dynamo (seconds); do it while features compute."""
+    torch.optim.AdamW([nn.Parameter(torch.zeros(1))])
+
+
 def _trainable_state(net: Network, boundary: int) -> dict:
     return {k: v.detach().clone() for k, v in net.state_dict().items()
             if k.startswith("head.") or (k.startswith("stages.") and int(k.split(".")[1]) >= boundary)}
@@ -199,6 +204,7 @@ def train(
     cache = cache if cache is not None else FeatureCache()
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
+    threading.Thread(target=_warm_optimizer_import, daemon=True).start()
 
     spec = get_spec(cfg.backbone)
     classes = list(dataset.classes)
@@ -228,13 +234,21 @@ def train(
     def progress(what: str):
         return lambda done, total: emit({"type": "cache", "what": what, "done": done, "total": total})
 
-    # validation inputs: cached once (or decoded once when nothing is frozen)
-    emit({"type": "status", "message": f"Computing features for {len(va_paths)} validation images"})
-    Xva, ok, fails = cache.features(net, tag, max(boundary, 0), va_paths, "eval", eval_tf, min_side,
-                                    progress=progress("validation"), should_stop=stop) if va_paths else (torch.empty(0), [], [])
-    skipped += [(str(va_paths[i]), e) for i, e in fails]
-    va_paths = [va_paths[i] for i in ok]
-    yva = torch.tensor([cidx[val_items[i].label] for i in ok], dtype=torch.long)
+    val_state: dict = {}
+
+    def validation() -> tuple[torch.Tensor, torch.Tensor]:
+        """Validation inputs, cached once; computed after the first training batches so the
+        live chart gets its first point as early as possible."""
+        if not val_state:
+            emit({"type": "status", "message": f"Computing features for {len(va_paths)} validation images"})
+            X, ok, fails = (cache.features(net, tag, boundary, va_paths, "eval", eval_tf, min_side,
+                                           progress=progress("validation"), should_stop=stop)
+                            if va_paths else (torch.empty(0), [], []))
+            skipped.extend((str(va_paths[i]), e) for i, e in fails)
+            val_state["paths"] = [va_paths[i] for i in ok]
+            val_state["X"] = X
+            val_state["y"] = torch.tensor([cidx[val_items[i].label] for i in ok], dtype=torch.long)
+        return val_state["X"], val_state["y"]
 
     view_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -261,6 +275,8 @@ def train(
     g = torch.Generator().manual_seed(cfg.seed)
     n_batches = max(1, math.ceil(len(tr_paths) / cfg.batch_size))
     try:
+        if cached:
+            train_view(0)  # while this runs, the optimizer import warms up in its thread
         for ph_i, phase in enumerate(cfg.phases):
             k = UNFREEZE_CHOICES[phase.unfreeze]
             net.set_trainable(k)
@@ -302,6 +318,7 @@ def train(
                     tot_n += n
                     emit({"type": "batch", "epoch": epoch, "batch": b + 1, "batches": n_batches,
                           "loss": loss.item(), "lr": opt.param_groups[0]["lr"]})
+                Xva, yva = validation()
                 vl, va, _ = evaluate_cached(net, Xva, yva, boundary, eval_criterion)
                 row = {"epoch": epoch, "phase": ph_i + 1, "unfreeze": phase.unfreeze,
                        "train_loss": tot_loss / max(tot_n, 1), "train_acc": tot_correct / max(tot_n, 1),
@@ -324,6 +341,8 @@ def train(
         if not history:
             raise
 
+    Xva, yva = validation()
+    va_paths = val_state["paths"]
     if best["state"] is not None:
         net.load_state_dict(best["state"], strict=False)
     net.eval()

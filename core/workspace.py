@@ -44,6 +44,7 @@ class Workspace:
     sort_overrides: dict[Path, str] = field(default_factory=dict)
     _cache: "FeatureCache | None" = None
     sort_job: Job | None = None
+    discover_job: Job | None = None
     ui: dict = field(default_factory=dict)  # page-level choices that must survive a refresh
     _uploads: int = 0
 
@@ -67,7 +68,7 @@ class Workspace:
         return self.dataset.with_changes(self.excluded, self.relabel)
 
     def jobs(self) -> list[Job]:
-        return [j for j in (self.job, self.sort_job) if j is not None]
+        return [j for j in (self.job, self.sort_job, self.discover_job) if j is not None]
 
     def close(self) -> None:
         for j in self.jobs():

@@ -44,12 +44,13 @@ def set_dataset(folder: Path, source: str, skipped=()) -> None:
 
 tab_folder, tab_zip, tab_demo, tab_local = st.tabs(["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"])
 with tab_folder:
-    files = st.file_uploader("Choose a folder of photos", accept_multiple_files="directory", key="up_dir")
+    files = st.file_uploader("Choose a folder of photos", accept_multiple_files="directory", key="up_dir",
+                             max_upload_size=cfg.max_upload_mb)
     ingest(files or [], "folder upload")
 with tab_zip:
     files = st.file_uploader("A .zip of class folders, or several images",
                              type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-                             accept_multiple_files=True, key="up_zip")
+                             accept_multiple_files=True, key="up_zip", max_upload_size=cfg.max_upload_mb)
     ingest(files or [], "zip/files upload")
 with tab_demo:
     st.write("194 small licence-clean images in 4 classes: animals, clipart, scenery, screenshots.")
@@ -101,8 +102,12 @@ def health_section() -> None:
 
 if ds.layout in ("flat", "empty") or not eff.classes:
     n = len(eff.unlabelled)
-    st.warning(f"{n} images without class folders. To train, put them in one sub-folder per class. "
+    st.warning(f"{n} images without class folders. To train, put them in one sub-folder per class, "
+               "or let **Discover** propose groups for you to name. "
                "You can still sort them with a trained or loaded model on the **Sort** page.")
+    if n >= 3:
+        st.page_link("pages/discover.py", label="Find groups in these photos (Discover)",
+                     icon=":material/auto_awesome:")
     image_grid([i.path for i in eff.unlabelled[:24]])
     health_section()
     st.stop()

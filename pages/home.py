@@ -19,6 +19,7 @@ c2.caption("194 small images in 4 classes (animals, clipart, scenery, screenshot
 st.subheader("How it works")
 st.markdown(
     "1. **Data**: upload a folder (one sub-folder per class), a .zip, or use the demo.\n"
+    "   No class folders yet? **Discover** proposes groups of similar photos for you to name.\n"
     "2. **Train**: a pretrained EfficientNet-Lite0 learns your classes; watch the curves live.\n"
     "3. **Review**: accuracy, the confusion matrix and the mistakes.\n"
     "4. **Sort**: upload the rest of your gallery and download it sorted into class folders.\n\n"

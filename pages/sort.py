@@ -1,17 +1,61 @@
+import time
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.intake import IntakeError, save_uploads
 from core.jobs import Job
 from core.model_io import ModelFileError, from_bytes, to_bytes
-from core.sort import UNSURE, destination, list_images, predict_paths, zip_bytes
+from core.sort import UNSURE, copy_sorted, destination, list_images, predict_paths, zip_bytes
 from pages.ui.common import image_grid, settings, workspace
 
 ws = workspace()
 limits = settings()
 st.title("Sort")
+
+
+def single_image_test(bundle) -> None:
+    """Drop one image: its class, the top-5 and (when available) its Grad-CAM."""
+    with st.expander("Test a single image", expanded=False):
+        one = st.file_uploader("One image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+                               key="single_up")
+        if one is None:
+            return
+        folder = ws.dir / "single"
+        try:
+            save_uploads([(Path(one.name).name, one.getvalue())], folder)
+            path = max((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.stat().st_mtime)
+            pred = next(predict_paths(bundle, [path], top_k=5))
+        except (IntakeError, StopIteration) as exc:
+            st.error(f"Could not read that image: {exc}")
+            return
+        if pred.error:
+            st.error(pred.error)
+            return
+        st.markdown(f"This image belongs to **>>> {pred.label} <<<** with confidence **{pred.confidence:.2%}**")
+        a, b = st.columns(2)
+        a.image(str(path), width="stretch")
+        fig = go.Figure(go.Bar(x=[p for _, p in pred.top][::-1], y=[c for c, _ in pred.top][::-1], orientation="h"))
+        fig.update_layout(height=260, margin=dict(t=10, b=10, l=10, r=10), xaxis=dict(range=[0, 1], tickformat=".0%"))
+        b.plotly_chart(fig, width="stretch", key="single_top5")
+        cam_overlay = single_cam(bundle, path)
+        if cam_overlay is not None:
+            b.image(cam_overlay, caption=f"Grad-CAM for {pred.label}", width="stretch")
+
+
+def single_cam(bundle, path):
+    try:
+        from core import explain
+    except ImportError:
+        return None
+    try:
+        return explain.cam_overlays(bundle, [path])[0]
+    except Exception as exc:  # a heatmap is a bonus: say why it is missing
+        st.caption(f"Grad-CAM unavailable: {exc}")
+        return None
+
 
 with st.expander("Model file: download this model, or load one to skip training", expanded=ws.bundle is None):
     if ws.bundle is not None:
@@ -33,12 +77,28 @@ if ws.bundle is None:
 st.caption(f"Model: {ws.bundle.backbone}, classes: {', '.join(ws.bundle.classes)}")
 
 running = ws.sort_job is not None and ws.sort_job.alive
-t1, t2 = st.tabs(["Upload a folder", "Upload images or a .zip"])
+single_image_test(ws.bundle)
+
+st.subheader("Sort a gallery")
+t1, t2, t3 = st.tabs(["Upload a folder", "Upload images or a .zip", "Local folder"])
 with t1:
-    f1 = st.file_uploader("Folder of photos to sort", accept_multiple_files="directory", key="sort_dir")
+    f1 = st.file_uploader("Folder of photos to sort", accept_multiple_files="directory", key="sort_dir",
+                          max_upload_size=limits.max_upload_mb)
 with t2:
-    f2 = st.file_uploader("Images or a .zip", accept_multiple_files=True, key="sort_files",
+    f2 = st.file_uploader("Images or a .zip", accept_multiple_files=True, key="sort_files", max_upload_size=limits.max_upload_mb,
                           type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+with t3:
+    if not limits.allow_local_paths:
+        st.info("Local folder paths are switched off on this server (hosted mode).")
+    else:
+        local = st.text_input("Folder on this machine (read only)", key="sort_local")
+        if st.button("Use this folder", key="sort_local_btn") and local:
+            if Path(local).expanduser().is_dir():
+                ws.sort_root = Path(local).expanduser()
+                ws.sort_preds = []
+                ws.sort_overrides.clear()
+            else:
+                st.error(f"{local} is not a folder")
 files = list(f1 or []) + list(f2 or [])
 sig = tuple((f.file_id, f.name) for f in files)
 if files and ws.ui.get("sort_sig") != sig:
@@ -60,7 +120,12 @@ if c1.button(f"Sort {len(paths)} images", type="primary", disabled=running or no
     bundle, todo = ws.bundle, paths
 
     def work(on_event, should_stop):
-        prog = lambda d, t: on_event({"type": "progress", "done": d, "total": t, "text": f"{d}/{t} images"})  # noqa: E731
+        t0 = time.time()
+
+        def prog(d, t):
+            rate = d / max(time.time() - t0, 1e-6)
+            on_event({"type": "progress", "done": d, "total": t, "text": f"{d}/{t} images · {rate:.1f} img/s"})
+
         return list(predict_paths(bundle, todo, progress=prog, should_stop=should_stop))
 
     ws.sort_job = Job("sort", work).start()
@@ -107,6 +172,16 @@ st.download_button(
     "Download sorted .zip", data=lambda: zip_bytes(preds, threshold, ws.sort_root, ws.sort_overrides),
     file_name="sorted-gallery.zip", mime="application/zip", type="primary", icon=":material/download:",
 )
+if limits.allow_local_paths:
+    with st.expander("Copy the sorted images into a folder on this machine"):
+        dest = st.text_input("Destination folder (created if missing; nothing is moved or overwritten)", key="copy_dest")
+        if st.button("Copy", key="copy_btn") and dest:
+            try:
+                counts = copy_sorted(preds, Path(dest).expanduser(), threshold, ws.sort_root, ws.sort_overrides)
+                st.success(f"Copied {sum(counts.values())} images into {dest}: "
+                           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            except OSError as exc:
+                st.error(f"Could not copy: {exc.strerror or exc}")
 view = st.radio("View", ["By class", "Table"], horizontal=True, key="sort_view")
 if view == "By class":
     tabs = st.tabs([f"{g} ({len(groups[g])})" for g in order])

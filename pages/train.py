@@ -4,8 +4,8 @@ from core import augment
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
 from core.jobs import Job
 from core.model_io import ModelBundle
-from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, train
-from pages.ui.charts import training_figure
+from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train
+from pages.ui.charts import lr_figure, training_figure
 from pages.ui.common import need_dataset, settings, workspace
 
 ws = workspace()
@@ -19,6 +19,26 @@ if len(ds.classes) < 2:
     st.stop()
 
 running = ws.job is not None and ws.job.alive
+
+
+def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
+    """Range test on cached head features; one click copies the suggestion into the LR box."""
+    with st.expander("Learning-rate finder"):
+        if st.button("Run the LR range test", key="lrf_btn", disabled=running):
+            try:
+                with st.spinner("Computing features and sweeping learning rates…"):
+                    ws.ui["lr_find"] = lr_find(ds, TrainConfig(backbone=backbone, weights=weights.kind,
+                                                               weights_path=weights.path), ws.cache)
+            except Exception as exc:  # shown, never a trace
+                st.error(f"LR finder failed: {exc}")
+        found = ws.ui.get("lr_find")
+        if found:
+            st.plotly_chart(lr_figure(found), width="stretch", key="lrf_chart")
+
+            def use() -> None:
+                st.session_state[lr_key] = float(found["suggestion"])
+
+            st.button(f"Use suggested LR {found['suggestion']:.2e}", on_click=use, key="lrf_use")
 
 
 def settings_form() -> TrainConfig | None:
@@ -50,21 +70,35 @@ def settings_form() -> TrainConfig | None:
     else:
         c2.caption(f"Weights: {REGISTRY[backbone].weights_source}")
 
-    st.write("**Phases** (each trains the chosen layers for some epochs at a learning rate)")
-    rows = [{"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases]
-    edited = st.data_editor(
-        rows, num_rows="dynamic", key=f"phases-{preset}", disabled=running, width="stretch",
-        column_config={
-            "layers": st.column_config.SelectboxColumn("layers to train", options=list(UNFREEZE_CHOICES), required=True),
-            "epochs": st.column_config.NumberColumn("epochs", min_value=1, max_value=limits.max_epochs, step=1, required=True),
-            "lr": st.column_config.NumberColumn("learning rate", min_value=1e-6, max_value=1.0, format="%.5f", required=True),
-        },
-    )
-    phases = [Phase(r["layers"], int(r["epochs"]), float(r["lr"])) for r in edited
-              if r.get("layers") and r.get("epochs") and r.get("lr")]
-    if not phases:
-        st.error("Add at least one phase.")
-        return None
+    staged = st.toggle("Staged schedule (several phases)", value=len(base.phases) > 1, key=f"staged-{preset}",
+                       disabled=running)
+    if staged:
+        rows = [{"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases]
+        edited = st.data_editor(
+            rows, num_rows="dynamic", key=f"phases-{preset}", disabled=running, width="stretch",
+            column_config={
+                "layers": st.column_config.SelectboxColumn("layers to train", options=list(UNFREEZE_CHOICES), required=True),
+                "epochs": st.column_config.NumberColumn("epochs", min_value=1, max_value=limits.max_epochs, step=1, required=True),
+                "lr": st.column_config.NumberColumn("learning rate", min_value=1e-6, max_value=1.0, format="%.5f", required=True),
+            },
+        )
+        phases = [Phase(r["layers"], int(r["epochs"]), float(r["lr"])) for r in edited
+                  if r.get("layers") and r.get("epochs") and r.get("lr")]
+        if not phases:
+            st.error("Add at least one phase.")
+            return None
+    else:
+        first = base.phases[0]
+        a, b, c = st.columns(3)
+        layers = a.selectbox("Layers to train", list(UNFREEZE_CHOICES), index=list(UNFREEZE_CHOICES).index(first.unfreeze),
+                             key=f"layers-{preset}", disabled=running)
+        epochs = b.number_input("Epochs", 1, limits.max_epochs, min(first.epochs, limits.max_epochs),
+                                key=f"epochs-{preset}", disabled=running)
+        lr_key = f"lr-{preset}"
+        st.session_state.setdefault(lr_key, first.lr)
+        lr = c.number_input("Learning rate", 1e-6, 1.0, format="%.5f", key=lr_key, disabled=running)
+        phases = [Phase(layers, int(epochs), float(lr))]
+        lr_finder(lr_key, backbone, weights)
 
     c1, c2, c3 = st.columns(3)
     aug = c1.selectbox("Augmentation", list(augment.PRESETS), index=list(augment.PRESETS).index(base.augment),
@@ -92,6 +126,10 @@ def settings_form() -> TrainConfig | None:
         cfg.validate()
     except ValueError as exc:
         st.error(str(exc))
+        return None
+    if not limits.allow_full_finetune and any(p.unfreeze == "all" for p in cfg.phases):
+        st.error("Training all layers is switched off on this server (too slow for a shared CPU). "
+                 "Choose 'last 2 blocks + head' or fewer.")
         return None
     if cfg.total_epochs > limits.max_epochs:
         st.error(f"At most {limits.max_epochs} epochs in total on this server.")

@@ -72,3 +72,104 @@ def trained_bundle(tmp_path_factory):
     result = train(ds, cfg)
     bundle = ModelBundle(result.network, cfg.backbone, result.classes, result.metrics, cfg.to_dict())
     return bundle, result, root
+
+
+# ------------------------------------------------------------------ real-browser fixtures
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(env_extra: dict | None = None):
+    """Start `streamlit run app.py` headless on 127.0.0.1; returns (process, url)."""
+    import subprocess
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = dict(os.environ, GS_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", **(env_extra or {}))
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not start; see tests/artifacts/streamlit-*.log")
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    proc, url = start_app()
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except Exception:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI needs /usr/bin/chromium (apt-get install chromium chromium-driver)")
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def page(browser, request):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        try:
+            shot(pg, f"FAILED-{request.node.name}")
+        except Exception:
+            pass
+    ctx.close()
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def nav(page, title: str) -> None:
+    page.get_by_role("link", name=title, exact=True).first.click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for()

@@ -52,3 +52,32 @@ def confusion_figure(classes: list[str], matrix) -> go.Figure:
                       margin=dict(t=10, b=10, l=10, r=10), yaxis=dict(autorange="reversed"),
                       clickmode="event+select", dragmode=False)
     return fig
+
+
+def lr_figure(found: dict) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
+    fig.add_vline(x=found["suggestion"], line_dash="dash", annotation_text="suggested")
+    fig.update_xaxes(type="log", title_text="learning rate")
+    fig.update_yaxes(title_text="smoothed loss")
+    fig.update_layout(height=280, margin=dict(t=20, b=10, l=10, r=10))
+def group_map_figure(xy, group_names: list[str], hover: list[str], doubtful: list[bool],
+                     title: str = "") -> go.Figure:
+    """The 2-D map of embeddings: one trace per group, doubtful images drawn as crosses.
+
+    ``customdata`` carries each point's index into the grouping so a lasso or box
+    selection maps straight back to images.
+    """
+    fig = go.Figure()
+    trace = go.Scattergl if len(group_names) > 2000 else go.Scatter  # WebGL only when SVG would crawl
+    for name in dict.fromkeys(group_names):
+        idx = [i for i, n in enumerate(group_names) if n == name]
+        fig.add_trace(trace(
+            x=[float(xy[i][0]) for i in idx], y=[float(xy[i][1]) for i in idx], mode="markers", name=name,
+            customdata=idx, text=[hover[i] for i in idx],
+            marker=dict(size=9, symbol=["x" if doubtful[i] else "circle" for i in idx], opacity=0.85),
+            hovertemplate="%{text}<extra>" + name.replace("<", "&lt;") + "</extra>",
+        ))
+    fig.update_layout(height=460, margin=dict(t=30 if title else 10, b=10, l=10, r=10), title=title or None,
+                      xaxis=dict(visible=False), yaxis=dict(visible=False), dragmode="lasso",
+                      legend=dict(orientation="h", y=-0.05))
+    return fig

@@ -1,0 +1,35 @@
+"""python -m bench [train|sort|app|cam|scaling|discover|report ...] [--runs N]
+
+Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
+result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from .common import need_shared
+
+SUITES = {"train": "bench.train_bench", "sort": "bench.sort_bench", "app": "bench.app_bench",
+          "cam": "bench.cam_latency", "scaling": "bench.scaling", "discover": "bench.discover_ari"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)}, or report")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    names = args.suites or list(SUITES)
+    need_shared()
+    for name in names:
+        if name == "report":
+            continue
+        mod = importlib.import_module(SUITES[name])
+        print(f"== {name}", flush=True)
+        mod.run(runs=args.runs)
+    from .report import write
+
+    print(f"wrote {write()}")
+
+
+main()

@@ -1,0 +1,121 @@
+"""App responsiveness and memory, measured in Debian chromium against `streamlit run app.py`.
+
+First paint: from starting the server process to the home page's button being visible.
+First chart point: from pressing Train (demo data, defaults) to the live chart appearing.
+Peak RSS of a full demo session: demo data, default training, Review, sorting 200 images.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .common import ROOT, median, save
+
+sys.path.insert(0, str(ROOT))
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                rss = self.proc.memory_info().rss + sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+                self.peak = max(self.peak, rss)
+            except Exception:
+                pass
+            time.sleep(0.1)
+
+    def stop(self) -> float:
+        self.running = False
+        return self.peak / 1024**2
+
+
+def one_session(full: bool, gallery: Path | None = None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, start_app
+
+    t0 = time.perf_counter()
+    proc, url = start_app()
+    sampler = RssSampler(proc.pid)
+    sampler.start()
+    res: dict = {}
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            pg = b.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(600_000)
+            pg.goto(url)
+            pg.get_by_role("button", name="Try the demo dataset").wait_for()
+            res["first_paint_s"] = time.perf_counter() - t0
+            time.sleep(2)
+            res["idle_rss_mb"] = sampler.proc.memory_info().rss / 1024**2
+            pg.get_by_role("button", name="Try the demo dataset").click()
+            pg.get_by_text("Images per class").wait_for()
+            pg.get_by_role("link", name="Train", exact=True).first.click()
+            pg.get_by_role("button", name="Train", exact=True).wait_for()
+            time.sleep(1)
+            t1 = time.perf_counter()
+            pg.get_by_role("button", name="Train", exact=True).click()
+            pg.locator(".js-plotly-plot").first.wait_for()
+            res["first_chart_point_s"] = time.perf_counter() - t1
+            if full:
+                pg.get_by_text("Finished").wait_for()
+                res["train_s"] = time.perf_counter() - t1
+                pg.get_by_role("link", name="Review", exact=True).first.click()
+                pg.get_by_text("Confusion matrix").wait_for()
+                time.sleep(5)
+                pg.get_by_role("link", name="Sort", exact=True).first.click()
+                pg.get_by_role("tab", name="Upload images or a .zip").click()
+                files = sorted(str(x) for x in gallery.glob("*.jpg"))
+                up = pg.locator('[data-testid="stFileUploader"]').filter(has_text="Images or a .zip")
+                up.locator("input[type=file]").set_input_files(files)
+                pg.get_by_role("button", name=f"Sort {len(files)} images").click()
+                pg.get_by_role("button", name="Download sorted .zip").wait_for()
+                res["sorted"] = len(files)
+            b.close()
+    finally:
+        res["peak_rss_mb"] = sampler.stop()
+        proc.terminate()
+        proc.wait(20)
+    return res
+
+
+def demo_gallery(n: int = 200) -> Path:
+    from PIL import Image
+
+    from .common import SHARED
+
+    dest = Path("/tmp/gs-bench-gallery200")
+    dest.mkdir(exist_ok=True)
+    src = sorted((SHARED / "gallery_mix").rglob("*.jpg"))
+    for k in range(n):
+        t = dest / f"g{k:03d}.jpg"
+        if not t.exists():
+            im = Image.open(src[k % len(src)]).convert("RGB")
+            (im if k < len(src) else im.transpose(Image.FLIP_LEFT_RIGHT)).save(t, quality=90)
+    return dest
+
+
+def run(runs: int = 3) -> None:
+    quick = [one_session(full=False) for _ in range(runs)]
+    for r in quick:
+        print(f"  first paint {r['first_paint_s']:.1f}s, first chart point {r['first_chart_point_s']:.1f}s, "
+              f"idle RSS {r['idle_rss_mb']:.0f} MB", flush=True)
+    full = one_session(full=True, gallery=demo_gallery())
+    print(f"  full demo session: peak RSS {full['peak_rss_mb']:.0f} MB (train {full['train_s']:.0f}s)", flush=True)
+    save("app", {
+        "first_paint_s": median([r["first_paint_s"] for r in quick]),
+        "first_chart_point_s": median([r["first_chart_point_s"] for r in quick]),
+        "idle_rss_mb": median([r["idle_rss_mb"] for r in quick]),
+        "full_session": full, "raw": quick, "runs": runs, "command": "python -m bench app",
+    })

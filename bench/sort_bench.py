@@ -1,0 +1,113 @@
+"""Sorting throughput on large JPEGs: plain loop vs ours vs the forward-pass ceiling.
+
+Large "phone photos" are made by upscaling real hymenoptera photos to 4000x3000;
+5,000-image galleries reuse those files through hard links (same bytes, other
+names), which is enough to show whether peak memory grows with gallery size.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core import model_io
+from core.sort import list_images, predict_paths
+
+from .common import SHARED, median, peak_rss_mb, save
+
+WORK = Path("/tmp/gs-bench-sort")
+
+
+def make_gallery(n: int = 1000, size=(4000, 3000)) -> Path:
+    from PIL import Image
+
+    base = WORK / "large"
+    base.mkdir(parents=True, exist_ok=True)
+    have = sorted(base.glob("*.jpg"))
+    if len(have) < n:
+        src = sorted((SHARED / "hymenoptera").rglob("*.jpg"))
+        for k in range(len(have), n):
+            im = Image.open(src[k % len(src)]).convert("RGB").resize(size, Image.BILINEAR)
+            if k >= len(src):  # different content per file
+                im = im.transpose(Image.FLIP_LEFT_RIGHT) if (k // len(src)) % 2 else im.rotate(180)
+            im.save(base / f"large_{k:05d}.jpg", quality=90)
+    return base
+
+
+def linked_gallery(base: Path, n: int) -> Path:
+    dest = WORK / f"linked{n}"
+    if dest.is_dir() and len(list(dest.glob("*.jpg"))) == n:
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    files = sorted(base.glob("*.jpg"))
+    for k in range(n):
+        target = dest / f"img_{k:05d}.jpg"
+        if not target.exists():
+            os.link(files[k % len(files)], target)
+    return dest
+
+
+def plain(bundle, paths, batch_size: int = 32) -> float:
+    """PIL full decode + torchvision transforms + per-batch forward, no overlap."""
+    import torchvision.transforms as T
+    from PIL import Image
+
+    pre = bundle.preprocess
+    tf = T.Compose([T.Resize(pre.resize_to), T.CenterCrop(pre.size), T.ToTensor(), T.Normalize(pre.mean, pre.std)])
+    t = time.perf_counter()
+    for k in range(0, len(paths), batch_size):
+        x = torch.stack([tf(Image.open(p).convert("RGB")) for p in paths[k:k + batch_size]])
+        with torch.inference_mode():
+            bundle.network(x).softmax(1)
+    return len(paths) / (time.perf_counter() - t)
+
+
+def ours(bundle, paths, batch_size: int = 32) -> float:
+    t = time.perf_counter()
+    n = sum(1 for _ in predict_paths(bundle, paths, batch_size))
+    return n / (time.perf_counter() - t)
+
+
+def ceiling(bundle, n: int = 256, batch_size: int = 32) -> float:
+    x = torch.randn(n, 3, bundle.preprocess.size, bundle.preprocess.size)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        for k in range(0, n, batch_size):
+            bundle.network(x[k:k + batch_size]).softmax(1)
+    return n / (time.perf_counter() - t)
+
+
+def run(runs: int = 3, n: int = 1000, n_plain: int = 200) -> None:
+    model_dir = Path("/tmp/gs-bench-m0")
+    if not (model_dir / "model.pt").exists():
+        from core.cli import main
+
+        main(["-q", "train", str(SHARED / "hymenoptera"), "--out", str(model_dir), "--epochs", "5", "--views", "1"])
+    bundle = model_io.load(model_dir)
+    print(f"sort: making {n} large JPEGs (4000x3000)…", flush=True)
+    base = make_gallery(n)
+    paths = sorted(base.glob("*.jpg"))[:n]
+    rows = {"plain": [], "ours": [], "ceiling": []}
+    for r in range(runs):
+        rows["plain"].append(plain(bundle, paths[:n_plain]))
+        rows["ours"].append(ours(bundle, paths))
+        rows["ceiling"].append(ceiling(bundle))
+        print(f"  run {r + 1}: plain {rows['plain'][-1]:.2f} img/s, ours {rows['ours'][-1]:.2f} img/s, "
+              f"ceiling {rows['ceiling'][-1]:.2f} img/s", flush=True)
+    med = {k: median(v) for k, v in rows.items()}
+    rss = {}
+    for count in (1000, 5000):
+        g = linked_gallery(base, count)
+        peak, wall, _ = peak_rss_mb(["-q", "sort", str(model_dir), str(g), "--out", str(WORK / f"out{count}")])
+        rss[count] = {"peak_rss_mb": peak, "wall_s": wall, "img_per_s": count / wall}
+        print(f"  sort {count} images: peak RSS {peak:.0f} MB, {wall:.0f}s", flush=True)
+        import shutil
+
+        shutil.rmtree(WORK / f"out{count}", ignore_errors=True)
+    save("sort", {"img_per_s": med, "raw": rows, "ratio_vs_plain": med["ours"] / med["plain"],
+                  "fraction_of_ceiling": med["ours"] / med["ceiling"], "n": n, "n_plain": n_plain, "runs": runs,
+                  "rss": rss, "command": "python -m bench sort"})
+    _ = np, list_images

@@ -1,0 +1,474 @@
+"""Labelling-free start: embeddings of an unlabelled gallery -> proposed groups.
+
+Every image is embedded once with the pretrained backbone through the same
+``FeatureCache`` training uses, so training on the accepted groups afterwards
+does not recompute anything. Groups come from k-means (or Ward agglomerative)
+on L2-normalised embeddings, with k chosen by silhouette unless the user forces
+it. A ``Grouping`` is immutable; the editing operations (rename, merge, split,
+move, discard) are pure functions returning a new one, which keeps undo and
+Streamlit reruns trivial. Nothing here writes to the user's files:
+``to_dataset`` points at the originals and ``write_groups`` only copies.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .dataset import Dataset, DatasetError, Item, check_trainable, stratified_split
+from .features import Progress, StopCheck
+from .intake import _clean_part, _unique
+
+DISCARDED = -1  # label of images in a group the user said is "not a class"
+MAX_K = 12
+TSNE_MAX = 1000  # above this the 2-D map uses PCA: t-SNE gets slow on 2 CPU cores
+FULL_SILHOUETTE_MAX = 3000  # above this, per-image silhouette uses centroids (O(n k) not O(n^2))
+METHODS = ("kmeans", "agglomerative")
+
+
+class DiscoverError(ValueError):
+    """A gallery or an edit that cannot be grouped, with a message fit for the user."""
+
+
+# ---------------------------------------------------------------- embedding
+
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    paths: list[Path]  # images that decoded, in input order
+    vectors: np.ndarray  # (n, d) float32, L2-normalised
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def embed(paths: Sequence[Path], backbone: str | None = None, cache=None, weights=None,
+          progress: Progress | None = None, should_stop: StopCheck | None = None) -> Embedding:
+    """Pooled pretrained features, cached under the same key head-only training uses."""
+    from . import augment
+    from .backbones import DEFAULT_BACKBONE, WeightsChoice, build_network, get_spec
+    from .features import FeatureCache
+
+    backbone = backbone or DEFAULT_BACKBONE
+    weights = weights or WeightsChoice()
+    cache = cache if cache is not None else FeatureCache()
+    spec = get_spec(backbone)
+    net = build_network(backbone, 1, weights)
+    pre = spec.preprocess
+    paths = [Path(p) for p in paths]
+    feats, ok, fails = cache.features(
+        net, f"{backbone}|{weights.label}", net.boundary(0), paths, "eval",
+        lambda im: augment.eval_array(im, pre), pre.resize_to, progress=progress, should_stop=should_stop,
+    )
+    if feats.dim() == 4:  # the cache holds the last conv map; pool it as the network's Pool stage does
+        feats = feats.mean(dim=(2, 3))
+    vectors = l2_normalise(feats.numpy()) if len(ok) else np.zeros((0, spec.feature_dim), np.float32)
+    return Embedding([paths[i] for i in ok], vectors, [(paths[i], e) for i, e in fails])
+
+
+# ---------------------------------------------------------------- the grouping
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    name: str
+    members: list[int]  # indices into Grouping.paths, most typical first
+    doubtful: list[int]  # members that sit badly in this group
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+@dataclass(frozen=True, eq=False)
+class Grouping:
+    """Proposed groups plus everything the page needs to draw and edit them."""
+    paths: list[Path]
+    vectors: np.ndarray  # (n, d) L2-normalised
+    labels: np.ndarray  # (n,) group id per image, DISCARDED for "not a class"
+    names: dict[int, str]  # every live group id -> its name
+    coords: np.ndarray  # (n, 2) the 2-D map
+    map_method: str  # "t-SNE" | "PCA"
+    method: str  # "kmeans" | "agglomerative"
+    k_scores: dict[int, float]  # silhouette for each k tried (empty when k was forced)
+    k_auto: bool
+    typicality: np.ndarray  # (n,) cosine similarity to own group centroid
+    silhouette: np.ndarray  # (n,) per-image silhouette (0 for discarded)
+    doubtful: np.ndarray  # (n,) bool
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def group_ids(self) -> list[int]:
+        """Live groups, largest first (ties by id)."""
+        ids, counts = np.unique(self.labels[self.labels != DISCARDED], return_counts=True)
+        return [int(i) for _, i in sorted(zip(-counts, ids))]
+
+    @property
+    def k(self) -> int:
+        return len(self.group_ids)
+
+    @property
+    def groups(self) -> list[Group]:
+        return [self.group(g) for g in self.group_ids]
+
+    @property
+    def discarded(self) -> list[int]:
+        return [int(i) for i in np.flatnonzero(self.labels == DISCARDED)]
+
+    def group(self, gid: int) -> Group:
+        idx = np.flatnonzero(self.labels == gid)
+        if not len(idx):
+            raise DiscoverError(f"there is no group {gid}")
+        order = [int(i) for i in idx[np.argsort(-self.typicality[idx], kind="stable")]]
+        return Group(gid, self.names[gid], order, [i for i in order if self.doubtful[i]])
+
+    def name_of(self, gid: int) -> str:
+        return "not a class" if gid == DISCARDED else self.names[gid]
+
+    def index_of(self, path: Path | str) -> int:
+        try:
+            return self.paths.index(Path(path))
+        except ValueError:
+            raise DiscoverError(f"{Path(path).name} is not in this grouping") from None
+
+
+def default_name(gid: int) -> str:
+    return f"group_{gid + 1}"
+
+
+def clean_name(name: str) -> str:
+    """A group name that is also a safe folder name (it becomes the class folder)."""
+    cleaned = _clean_part(str(name).replace("/", "_").replace("\\", "_"))
+    if not cleaned:
+        raise DiscoverError("a group name cannot be empty")
+    return cleaned
+
+
+def _single_thread():
+    """Nested OpenMP/BLAS pools thrash on a small, busy CPU; these matrices are small."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
+
+
+def _silhouette(vectors: np.ndarray, labels: np.ndarray, centroids: dict[int, np.ndarray]) -> np.ndarray:
+    """Per-image silhouette on live images; centroid-based for large galleries."""
+    out = np.zeros(len(labels), np.float32)
+    live = np.flatnonzero(labels != DISCARDED)
+    n_groups = len(centroids)
+    if n_groups < 2 or n_groups >= len(live):
+        return out
+    if len(live) <= FULL_SILHOUETTE_MAX:
+        from sklearn.metrics import silhouette_samples
+
+        out[live] = silhouette_samples(vectors[live], labels[live], metric="cosine")
+        return out
+    ids = list(centroids)
+    dist = 1.0 - vectors[live] @ np.stack([centroids[g] for g in ids]).T  # (n_live, k)
+    own = np.array([ids.index(int(g)) for g in labels[live]])
+    a = dist[np.arange(len(live)), own]
+    dist[np.arange(len(live)), own] = np.inf
+    b = dist.min(axis=1)
+    out[live] = (b - a) / np.maximum(np.maximum(a, b), 1e-12)
+    return out
+
+
+def _finish(paths: list[Path], vectors: np.ndarray, labels: np.ndarray, names: dict[int, str],
+            **meta) -> Grouping:
+    """Recompute centroids, typicality and doubt after any change of labels."""
+    labels = np.asarray(labels, dtype=int).copy()
+    live_ids = sorted({int(g) for g in labels if g != DISCARDED})
+    centroids = {g: l2_normalise(vectors[labels == g].mean(axis=0, keepdims=True))[0] for g in live_ids}
+    typicality = np.zeros(len(labels), np.float32)
+    doubtful = np.zeros(len(labels), bool)
+    for g in live_ids:
+        idx = np.flatnonzero(labels == g)
+        typicality[idx] = vectors[idx] @ centroids[g]
+        if len(idx) >= 5:  # far from the centroid: beyond the group's own upper whisker
+            d = 1.0 - typicality[idx]
+            q1, q3 = np.percentile(d, [25, 75])
+            doubtful[idx] = d > q3 + 1.5 * (q3 - q1)
+    with _single_thread():
+        sil = _silhouette(vectors, labels, centroids)
+    doubtful |= sil < 0
+    names = {g: names.get(g) or default_name(g) for g in live_ids}
+    return Grouping(paths, vectors, labels, names, typicality=typicality, silhouette=sil,
+                    doubtful=doubtful, **meta)
+
+
+def _meta(g: Grouping) -> dict:
+    return dict(coords=g.coords, map_method=g.map_method, method=g.method, k_scores=g.k_scores,
+                k_auto=g.k_auto, failures=g.failures)
+
+
+# ---------------------------------------------------------------- clustering
+
+def k_range(n: int) -> range:
+    """Candidate k for automatic choice: 2..min(12, n/3), at least {2}."""
+    return range(2, max(2, min(MAX_K, n // 3)) + 1)
+
+
+def cluster(vectors: np.ndarray, k: int, method: str = "kmeans", seed: int = 0) -> np.ndarray:
+    if method not in METHODS:
+        raise DiscoverError(f"unknown grouping method {method!r}; choose from {', '.join(METHODS)}")
+    if not 1 <= k <= len(vectors):
+        raise DiscoverError(f"cannot make {k} groups from {len(vectors)} images")
+    with _single_thread():
+        if method == "agglomerative":
+            from sklearn.cluster import AgglomerativeClustering
+
+            return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(vectors)
+        from sklearn.cluster import KMeans
+
+        n_init = 10 if len(vectors) <= 2000 else 3
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(vectors)
+
+
+def choose_k(vectors: np.ndarray, method: str = "kmeans", seed: int = 0,
+             ks: Iterable[int] | None = None) -> tuple[np.ndarray, dict[int, float]]:
+    """Labels for the k with the best silhouette, and every k's score."""
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    distinct = len(np.unique(vectors.round(5), axis=0))
+    ks = [k for k in (ks or k_range(n)) if 2 <= k < distinct]
+    if not ks:
+        raise DiscoverError(f"need at least 3 different images to find groups (found {distinct})")
+    best: tuple[float, int, np.ndarray] | None = None
+    scores: dict[int, float] = {}
+    sample = 3000 if n > 3000 else None
+    for k in ks:
+        labels = cluster(vectors, k, method, seed)
+        with _single_thread():
+            s = float(silhouette_score(vectors, labels, metric="cosine", sample_size=sample, random_state=seed))
+        scores[k] = s
+        if best is None or s > best[0]:
+            best = (s, k, labels)
+    return best[2], scores
+
+
+def _by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber so group 0 is the largest: 'group_1' is what the user sees first."""
+    ids, counts = np.unique(labels, return_counts=True)
+    order = [int(i) for _, i in sorted(zip(-counts, ids))]
+    remap = {old: new for new, old in enumerate(order)}
+    return np.array([remap[int(g)] for g in labels])
+
+
+def map_2d(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
+    """t-SNE (on a 50-d PCA) for galleries up to TSNE_MAX images, PCA beyond or when tiny."""
+    n = len(vectors)
+    if n < 3:
+        return np.zeros((n, 2), np.float32), "PCA"
+    from sklearn.decomposition import PCA
+
+    with _single_thread():
+        reduced = PCA(n_components=min(50, n - 1, vectors.shape[1]), random_state=seed).fit_transform(vectors)
+        if n <= 5 or n > TSNE_MAX:
+            xy = reduced[:, :2] if reduced.shape[1] >= 2 else np.pad(reduced, ((0, 0), (0, 1)))
+            return xy.astype(np.float32), "PCA"
+        from sklearn.manifold import TSNE
+
+        xy = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed,
+                  max_iter=500).fit_transform(reduced)
+    return xy.astype(np.float32), "t-SNE"
+
+
+def propose(emb: Embedding, k: int | None = None, method: str = "kmeans", seed: int = 0,
+            coords: tuple[np.ndarray, str] | None = None) -> Grouping:
+    """Groups for an embedded gallery; k forced by the user or chosen by silhouette."""
+    n = len(emb.paths)
+    if n < 3:
+        raise DiscoverError(f"need at least 3 readable images to find groups (found {n})")
+    if k is None:
+        labels, scores = choose_k(emb.vectors, method, seed)
+    else:
+        if not 2 <= k <= n - 1:
+            raise DiscoverError(f"k must be between 2 and {n - 1} for {n} images")
+        labels, scores = cluster(emb.vectors, k, method, seed), {}
+    xy, how = coords if coords is not None else map_2d(emb.vectors, seed)
+    return _finish(list(emb.paths), emb.vectors, _by_size(labels), {}, coords=xy, map_method=how,
+                   method=method, k_scores=scores, k_auto=k is None, failures=list(emb.failures))
+
+
+def discover(paths: Sequence[Path], k: int | None = None, method: str = "kmeans", backbone: str | None = None,
+             cache=None, progress: Progress | None = None, should_stop: StopCheck | None = None,
+             on_status: Callable[[str], None] | None = None, seed: int = 0) -> Grouping:
+    """Embed (cached) then propose groups: the whole 'Find groups' action."""
+    emb = embed(paths, backbone, cache, progress=progress, should_stop=should_stop)
+    if on_status:
+        on_status(f"Finding groups among {len(emb.paths)} images")
+    return propose(emb, k, method, seed)
+
+
+def regroup(g: Grouping, k: int | None = None, method: str | None = None, seed: int = 0) -> Grouping:
+    """Cluster again (new k or method) without embedding again; the map stays put."""
+    emb = Embedding(g.paths, g.vectors, g.failures)
+    return propose(emb, k, method or g.method, seed, coords=(g.coords, g.map_method))
+
+
+# ---------------------------------------------------------------- edits (pure)
+
+def _live(g: Grouping, gid: int) -> None:
+    if gid == DISCARDED or gid not in g.names:
+        raise DiscoverError(f"there is no group {gid}")
+
+
+def _next_id(g: Grouping) -> int:
+    return max([*g.names, int(g.labels.max(initial=DISCARDED))]) + 1
+
+
+def _unique_name(names: dict[int, str], wanted: str) -> str:
+    taken = set(names.values())
+    name, n = wanted, 2
+    while name in taken:
+        name, n = f"{wanted}_{n}", n + 1
+    return name
+
+
+def rename(g: Grouping, gid: int, name: str) -> Grouping:
+    _live(g, gid)
+    name = clean_name(name)
+    if any(n == name for other, n in g.names.items() if other != gid):
+        raise DiscoverError(f"another group is already called {name!r}; merge the two or pick another name")
+    return _finish(g.paths, g.vectors, g.labels, {**g.names, gid: name}, **_meta(g))
+
+
+def merge(g: Grouping, keep: int, other: int) -> Grouping:
+    """``other``'s images join ``keep``, which keeps its name."""
+    _live(g, keep)
+    _live(g, other)
+    if keep == other:
+        raise DiscoverError("pick two different groups to merge")
+    labels = np.where(g.labels == other, keep, g.labels)
+    return _finish(g.paths, g.vectors, labels, {i: n for i, n in g.names.items() if i != other}, **_meta(g))
+
+
+def split(g: Grouping, gid: int, parts: int = 2, seed: int = 0) -> Grouping:
+    """Re-cluster one group's members; the largest part keeps the id and name."""
+    _live(g, gid)
+    idx = np.flatnonzero(g.labels == gid)
+    if parts < 2:
+        raise DiscoverError("split into at least 2 parts")
+    if len(idx) < parts:
+        raise DiscoverError(f"{g.names[gid]} has {len(idx)} images; cannot split it into {parts}")
+    sub = _by_size(cluster(g.vectors[idx], parts, g.method, seed))
+    labels, names, new = g.labels.copy(), dict(g.names), _next_id(g)
+    for part in range(1, parts):
+        labels[idx[sub == part]] = new
+        names[new] = _unique_name(names, default_name(new))
+        new += 1
+    return _finish(g.paths, g.vectors, labels, names, **_meta(g))
+
+
+def move(g: Grouping, images: int | Path | str | Iterable, to: int | None) -> Grouping:
+    """Move images to group ``to``; DISCARDED means 'not a class', None makes a new group."""
+    one = isinstance(images, (int, np.integer, str, Path))
+    idx = [i if isinstance(i, (int, np.integer)) else g.index_of(i) for i in ([images] if one else images)]
+    if not idx:
+        raise DiscoverError("no images chosen to move")
+    if any(not 0 <= i < len(g.paths) for i in idx):
+        raise DiscoverError("image index out of range")
+    names = dict(g.names)
+    if to is None:
+        to = _next_id(g)
+        names[to] = _unique_name(names, default_name(to))
+    elif to != DISCARDED:
+        _live(g, to)
+    labels = g.labels.copy()
+    labels[idx] = to
+    live = {int(x) for x in labels if x != DISCARDED}
+    return _finish(g.paths, g.vectors, labels, {i: n for i, n in names.items() if i in live}, **_meta(g))
+
+
+def discard(g: Grouping, gid: int) -> Grouping:
+    """The group is 'not a class': its images are left out of training."""
+    _live(g, gid)
+    labels = np.where(g.labels == gid, DISCARDED, g.labels)
+    return _finish(g.paths, g.vectors, labels, {i: n for i, n in g.names.items() if i != gid}, **_meta(g))
+
+
+# ---------------------------------------------------------------- hand-off
+
+def _class_names(g: Grouping, names: dict[int, str] | None) -> dict[int, str]:
+    chosen = {gid: clean_name((names or {}).get(gid) or g.names[gid]) for gid in g.group_ids}
+    seen: dict[str, int] = {}
+    for gid, n in chosen.items():
+        if n in seen:
+            raise DatasetError(f"two groups are both called {n!r}: merge them or rename one")
+        seen[n] = gid
+    return chosen
+
+
+def _common_root(paths: Sequence[Path]) -> Path:
+    try:
+        return Path(os.path.commonpath([str(p.parent) for p in paths]))
+    except ValueError:
+        return Path(".")
+
+
+def to_dataset(g: Grouping, names: dict[int, str] | None = None, val_fraction: float = 0.2,
+               seed: int = 0) -> Dataset:
+    """Named groups as classes, like class folders, pointing at the original files.
+
+    Discarded images stay in as unlabelled items (not trained on). Raises
+    ``DatasetError`` when the result could not be trained (fewer than 2 groups).
+    """
+    chosen = _class_names(g, names)
+    items = [Item(p, None if gid == DISCARDED else chosen[int(gid)], "train")
+             for p, gid in zip(g.paths, g.labels)]
+    ds = Dataset(_common_root(g.paths), items, "classes", sorted(chosen.values()))
+    ds = stratified_split(ds, val_fraction, seed)
+    check_trainable(ds)
+    return ds
+
+
+def _rel(p: Path, root: Path | None) -> str:
+    try:
+        return p.relative_to(root).as_posix() if root else p.name
+    except ValueError:
+        return p.name
+
+
+def groups_csv(g: Grouping, root: Path | None = None, files: dict[Path, str] | None = None) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["path", "group", "group_id", "typicality", "silhouette", "doubtful", "file"])
+    for i, p in enumerate(g.paths):
+        gid = int(g.labels[i])
+        w.writerow([_rel(p, root), "" if gid == DISCARDED else g.names[gid], gid, f"{g.typicality[i]:.4f}",
+                    f"{g.silhouette[i]:.4f}", int(g.doubtful[i]), (files or {}).get(p, "")])
+    return buf.getvalue()
+
+
+def write_groups(g: Grouping, out_dir: Path, root: Path | None = None) -> tuple[dict[str, int], Path]:
+    """COPY each grouped image into out_dir/<group name>/ and write groups.csv.
+
+    Never moves or overwrites: clashing names get a suffix. Discarded images are
+    listed in the CSV but not copied. Returns ({folder: count}, csv path).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chosen = _class_names(g, None)
+    counts: dict[str, int] = {}
+    files: dict[Path, str] = {}
+    for gid in g.group_ids:
+        folder = chosen[gid]
+        for i in g.group(gid).members:
+            src = g.paths[i]
+            target = _unique(out_dir / folder / src.name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+            files[src] = target.relative_to(out_dir).as_posix()
+            counts[folder] = counts.get(folder, 0) + 1
+    csv_path = _unique(out_dir / "groups.csv")
+    csv_path.write_text(groups_csv(g, root or _common_root(g.paths), files))
+    return counts, csv_path

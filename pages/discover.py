@@ -1,0 +1,270 @@
+from pathlib import Path
+
+import streamlit as st
+
+from core.dataset import DatasetError
+from core.discover import (DISCARDED, DiscoverError, discard, discover, merge, move, regroup, rename, split,
+                           to_dataset)
+from core.jobs import Job
+from pages.ui.charts import group_map_figure
+from pages.ui.common import image_grid, need_dataset, workspace
+
+ws = workspace()
+st.title("Discover")
+st.caption("No class folders? The pretrained model looks at every photo once and proposes groups of similar "
+           "ones. Name the groups you want as classes, fix the odd ones out, then train on them. "
+           "Your files are never moved or changed.")
+
+g = ws.ui.get("grouping")
+if ws.dataset is None and g is None:
+    need_dataset(ws)
+    st.stop()
+
+
+def source_paths() -> tuple[list[Path], str]:
+    """What 'Find groups' looks at: the unlabelled images, else every image (folders ignored)."""
+    if g is not None and ws.dataset is not None and ws.ui.get("discover_dataset") is ws.dataset:
+        return list(g.paths), ws.ui.get("discover_what", "the images grouped before")
+    ds = ws.effective_dataset()
+    if ds is None:
+        return list(g.paths), ws.ui.get("discover_what", "the images grouped before")
+    if ds.unlabelled:
+        return [i.path for i in ds.unlabelled], f"{len(ds.unlabelled)} images without class folders"
+    items = [i for i in ds.items if not i.excluded]
+    return [i.path for i in items], f"all {len(items)} images (their folder names are ignored here)"
+
+
+def say(kind: str, text: str) -> None:
+    ws.ui["discover_msg"] = (kind, text)
+
+
+def apply(fn, *args, **kwargs) -> str | None:
+    """Run one pure edit on the grouping; returns the error in words (never a trace), or None."""
+    try:
+        ws.ui["grouping"] = fn(ws.ui["grouping"], *args, **kwargs)
+        ws.ui["grouping_rev"] = ws.ui.get("grouping_rev", 0) + 1
+        return None
+    except (DiscoverError, DatasetError) as exc:
+        return str(exc)
+    except Exception as exc:  # never a stack trace in the UI
+        return f"That did not work: {exc.__class__.__name__}: {exc}"
+
+
+def edit(fn, *args, **kwargs) -> None:
+    """A button's edit: apply, keep any error for the next run, redraw."""
+    err = apply(fn, *args, **kwargs)
+    if err:
+        say("error", err)
+    st.rerun()
+
+
+def picked_indices(event) -> list[int]:
+    """Grouping indices of the dots chosen on the map (customdata may come back wrapped in a list)."""
+    out = set()
+    for p in (event.selection.points if event else []):
+        cd = p.get("customdata")
+        if isinstance(cd, list):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            out.add(int(cd))
+    return sorted(out)
+
+
+paths, what = source_paths()
+job = ws.discover_job
+running = job is not None and job.alive
+n = len(paths)
+
+# ---------------------------------------------------------------- find groups
+with st.container(border=True):
+    st.write(f"**Looking at:** {what}")
+    c1, c2, c3 = st.columns([2, 2, 3])
+    choose = c1.toggle("Let me choose k", key="disc_choose_k", disabled=n < 4,
+                       help="Off: the number of groups is chosen automatically (best silhouette).")
+    k_max = max(3, min(20, n - 1))
+    k = c2.slider("k (number of groups)", 2, k_max, min(4, k_max), key="disc_k", disabled=not choose or n < 4)
+    method = c3.radio("Grouping method", ["kmeans", "agglomerative"], horizontal=True, key="disc_method",
+                      format_func={"kmeans": "k-means", "agglomerative": "agglomerative (Ward)"}.get)
+    b1, b2, b3, _ = st.columns([1.3, 1.3, 1, 2])
+    want_k = int(k) if choose else None
+    if b1.button("Find groups", type="primary", icon=":material/auto_awesome:", disabled=running or n < 3):
+        todo, cache = list(paths), ws.cache
+
+        def work(on_event, should_stop):
+            on_event({"type": "status", "message": "Looking at your images"})
+            return discover(
+                todo, k=want_k, method=method, cache=cache, should_stop=should_stop,
+                progress=lambda d, t: on_event({"type": "progress", "done": d, "total": t,
+                                                "text": f"{d}/{t} images"}),
+                on_status=lambda m: on_event({"type": "status", "message": m}),
+            )
+
+        ws.discover_job = Job("discover", work).start()
+        ws.ui["discover_consumed"] = None
+        ws.ui["discover_what"] = what
+        st.rerun()
+    if b2.button("Regroup", icon=":material/refresh:", disabled=running or g is None,
+                 help="Cluster the same images again with the k and method above (fast; replaces your edits)."):
+        edit(regroup, k=want_k, method=method)
+    if b3.button("Stop", icon=":material/stop:", disabled=not running):
+        job.stop()
+    if n < 3:
+        st.warning("At least 3 images are needed to find groups.")
+
+
+@st.fragment(run_every=1.0 if running else None)
+def live() -> None:
+    job = ws.discover_job
+    if job is None:
+        return
+    snap = job.snapshot()
+    if snap.active:
+        eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
+        st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}{eta}")
+    elif snap.state == "failed":
+        st.error(f"Could not find groups: {snap.error}")
+    elif snap.state == "stopped":
+        st.warning("Stopped. The images looked at so far are remembered: Find groups continues from there.")
+    if running and not snap.active:
+        st.rerun(scope="app")  # job ended: redraw the page once, stop polling
+
+
+live()
+if job is not None and not job.alive and job.result is not None and ws.ui.get("discover_consumed") is not job:
+    ws.ui["grouping"] = g = job.result
+    ws.ui["grouping_rev"] = ws.ui.get("grouping_rev", 0) + 1
+    ws.ui["discover_consumed"] = job
+
+msg = ws.ui.pop("discover_msg", None)
+if msg:
+    getattr(st, msg[0])(msg[1])
+if g is None or running:
+    st.stop()
+
+rev = ws.ui.get("grouping_rev", 0)
+if set(g.paths) != set(paths) and ws.ui.get("discover_dataset") is not ws.dataset:
+    st.warning("Your data changed since these groups were found. Press **Find groups** to group the new images.")
+how = ("chosen automatically: best silhouette over k = "
+       f"{min(g.k_scores)}..{max(g.k_scores)}" if g.k_auto and g.k_scores else "chosen by you")
+st.success(f"**{g.k} groups** among {len(g.paths)} images (k {how}; {g.method}). "
+           "Name the ones you want to train on; images marked ⚠ sit badly in their group.")
+if g.failures:
+    with st.expander(f"Unreadable images left out: {len(g.failures)}"):
+        for p, why in g.failures[:500]:
+            st.write(f"- `{Path(p).name}`: {why}")
+if g.k_scores:
+    with st.expander("Why this k?"):
+        st.bar_chart({"silhouette": {str(kk): s for kk, s in g.k_scores.items()}}, height=200)
+        st.caption("Silhouette: how much closer each image is to its own group than to the next one "
+                   "(higher is better separated). Use **Let me choose k** to override.")
+
+ids = g.group_ids
+label_of = {gid: g.names[gid] for gid in ids}
+
+
+def caption(i: int) -> str:
+    return ("⚠ " if g.doubtful[i] else "") + g.paths[i].name
+
+
+# ---------------------------------------------------------------- the groups
+tab_groups, tab_map, tab_edit = st.tabs(["Groups", "Map", "Merge · split · move"])
+with tab_groups:
+    for gid in ids:
+        grp = g.group(gid)
+        with st.container(border=True):
+            c1, c2, c3 = st.columns([3, 3, 1])
+            new_name = c1.text_input("Name", grp.name, key=f"gname-{rev}-{gid}", max_chars=60)
+            c2.write(f"**{grp.size} images** · {len(grp.doubtful)} doubtful")
+            c2.caption("Most typical first.")
+            if c3.button("Not a class", key=f"discard-{rev}-{gid}", help="Leave these images out of training"):
+                edit(discard, gid)
+            if new_name.strip() and new_name != grp.name:
+                err = apply(rename, gid, new_name)
+                if err:
+                    c1.error(err)
+                else:
+                    st.rerun()
+            typical = [i for i in grp.members if not g.doubtful[i]][:12]
+            image_grid([g.paths[i] for i in typical], [caption(i) for i in typical], cols=6, size=140)
+            if grp.doubtful:
+                st.caption(f"⚠ Doubtful ({len(grp.doubtful)}): probably belong elsewhere; move them on the "
+                           "**Merge · split · move** tab or by lasso on the **Map**.")
+                image_grid([g.paths[i] for i in grp.doubtful[:12]], [caption(i) for i in grp.doubtful[:12]],
+                           cols=6, size=140)
+            if grp.size > 12:
+                with st.expander(f"All {grp.size} images"):
+                    shown = grp.members[:300]
+                    image_grid([g.paths[i] for i in shown], [caption(i) for i in shown], cols=8, size=120)
+    if g.discarded:
+        with st.expander(f"Not a class: {len(g.discarded)} images (left out of training)"):
+            image_grid([g.paths[i] for i in g.discarded[:120]], [g.paths[i].name for i in g.discarded[:120]],
+                       cols=8, size=120)
+            if st.button("Bring them back as a group", key=f"undiscard-{rev}"):
+                edit(move, g.discarded, None)
+
+# ---------------------------------------------------------------- the map
+targets = [*ids, DISCARDED, None]
+
+
+def target_label(t) -> str:
+    return "a new group" if t is None else g.name_of(t)
+
+
+with tab_map:
+    st.caption(f"Each dot is an image ({g.map_method} of the embeddings); similar images sit together. "
+               "Crosses are doubtful. Hover for the file name; lasso or box-select dots to move them.")
+    fig = group_map_figure(g.coords, [g.name_of(int(x)) for x in g.labels], [p.name for p in g.paths],
+                           [bool(d) for d in g.doubtful])
+    event = st.plotly_chart(fig, key=f"map-{rev}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    picked = picked_indices(event)
+    if picked:
+        st.write(f"**{len(picked)} selected**")
+        image_grid([g.paths[i] for i in picked[:24]], [caption(i) for i in picked[:24]], cols=8, size=110)
+        c1, c2 = st.columns([2, 1])
+        to = c1.selectbox("Move the selected images to", targets, format_func=target_label, key=f"map-to-{rev}")
+        if c2.button("Move", key=f"map-move-{rev}"):
+            edit(move, picked, to)
+
+# ---------------------------------------------------------------- edits
+with tab_edit:
+    c1, c2, c3 = st.columns(3)
+    with c1.container(border=True):
+        st.write("**Merge two groups**")
+        a = st.selectbox("Keep", ids, format_func=label_of.get, key=f"merge-a-{rev}")
+        b = st.selectbox("Merge into it", [i for i in ids if i != a], format_func=label_of.get, key=f"merge-b-{rev}")
+        if st.button("Merge", key=f"merge-{rev}", disabled=b is None):
+            edit(merge, a, b)
+    with c2.container(border=True):
+        st.write("**Split a group**")
+        s = st.selectbox("Group", ids, format_func=label_of.get, key=f"split-g-{rev}")
+        size = g.group(s).size if s is not None else 0
+        parts = st.number_input("Into", 2, max(2, min(8, size)), 2, key=f"split-n-{rev}")
+        if st.button("Split", key=f"split-{rev}", disabled=size < 2):
+            edit(split, s, int(parts))
+    with c3.container(border=True):
+        st.write("**Move images**")
+        src = st.selectbox("From", [*ids, DISCARDED] if g.discarded else ids, format_func=g.name_of,
+                           key=f"move-from-{rev}")
+        members = g.group(src).members if src != DISCARDED else g.discarded
+        chosen = st.multiselect("Images", members, format_func=caption, key=f"move-imgs-{rev}",
+                                help="Doubtful images are marked ⚠")
+        to = st.selectbox("To", [t for t in targets if t != src], format_func=target_label, key=f"move-to-{rev}")
+        if st.button("Move", key=f"move-{rev}", disabled=not chosen):
+            edit(move, chosen, to)
+
+# ---------------------------------------------------------------- hand-off
+st.divider()
+named = ", ".join(f"{g.names[i]} ({(g.labels == i).sum()})" for i in ids)
+st.write(f"**Classes for training:** {named}" + (f"; {len(g.discarded)} images left out" if g.discarded else ""))
+if st.button("Train on these groups", type="primary", icon=":material/model_training:"):
+    try:
+        ds = to_dataset(g)
+    except (DatasetError, DiscoverError) as exc:
+        st.error(str(exc))
+    else:
+        ws.dataset = ds
+        ws.source = f"Discover: {len(ds.classes)} groups from {what}"
+        ws.excluded.clear()
+        ws.relabel.clear()
+        ws.ui["discover_dataset"] = ds
+        st.switch_page("pages/train.py")

@@ -1,0 +1,68 @@
+"""Real browser (Debian chromium via Playwright) against `streamlit run app.py`:
+demo data -> train -> review -> sort -> download, with screenshots in tests/artifacts/."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+from tests.conftest import ARTIFACTS, draw_image, nav, shot
+
+
+def test_demo_walkthrough(page, app_url, tmp_path):
+    page.goto(app_url)
+    page.get_by_role("button", name="Try the demo dataset").wait_for()
+    shot(page, "01-home")
+    assert "ws=" in page.url  # the workspace id is in the URL, so a refresh finds it
+
+    page.get_by_role("button", name="Try the demo dataset").click()
+    page.get_by_text("Images per class").wait_for()
+    page.get_by_text("demo dataset (gallery_mix, 4 classes)").wait_for()
+    shot(page, "02-data")
+
+    nav(page, "Train")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("2")
+    epochs.press("Enter")
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Train", exact=True).click()
+    # the live chart appears while the job is still running, then keeps updating
+    page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)
+    first_text = page.locator('[data-testid="stProgress"]').first.inner_text()
+    shot(page, "03-train-live")
+    page.get_by_text("Finished").wait_for(timeout=400_000)
+    page.get_by_text("Validation accuracy").wait_for()
+    assert page.locator('[data-testid="stProgress"]').first.inner_text() != first_text
+    shot(page, "04-train-done")
+
+    nav(page, "Review")
+    page.get_by_text("Confusion matrix").wait_for()
+    metric = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    assert re.fullmatch(r"\d+(\.\d)?%", metric.strip()), metric
+    shot(page, "05-review")
+
+    nav(page, "Sort")
+    files = []
+    for k, kind in enumerate(["stripes", "dots", "plain"]):
+        p = tmp_path / f"photo{k}.jpg"
+        draw_image(kind, 40 + k, size=200).save(p)
+        files.append(str(p))
+    page.get_by_role("tab", name="Upload images or a .zip").click()
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Images or a .zip")
+    uploader.locator("input[type=file]").set_input_files(files)
+    page.get_by_role("button", name="Sort 3 images").click()
+    page.get_by_role("button", name="Download sorted .zip").wait_for(timeout=60_000)
+    shot(page, "06-sort")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download sorted .zip").click()
+    data = open(dl.value.path(), "rb").read()
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "predictions.csv" in names
+    images = [n for n in names if n.endswith(".jpg")]
+    assert sorted(n.split("/")[-1] for n in images) == ["photo0.jpg", "photo1.jpg", "photo2.jpg"]
+    classes = {"animals", "clipart", "scenery", "screenshots", "unsure"}
+    assert all(n.split("/")[0] in classes for n in images)
+    rows = list(csv.DictReader(io.StringIO(zipfile.ZipFile(io.BytesIO(data)).read("predictions.csv").decode())))
+    assert len(rows) == 3
+    (ARTIFACTS / "sorted-demo.zip").write_bytes(data)

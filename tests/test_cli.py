@@ -1,0 +1,66 @@
+"""The CLI as a user runs it: subprocesses, exit codes, files written."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import ROOT, draw_image, make_class_folders
+
+
+def run(*args, check=True):
+    p = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_train_then_sort_end_to_end(tmp_path):
+    data = make_class_folders(tmp_path / "data", n=8)
+    # data given as a .zip works the same as a folder
+    zpath = tmp_path / "data.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in data.rglob("*.jpg"):
+            zf.write(p, p.relative_to(tmp_path).as_posix())
+    out = run("train", zpath, "--out", tmp_path / "m", "--epochs", "5", "--seed", "3", "--augment", "none")
+    assert "val_accuracy" in out.stdout
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    for key in ("val_accuracy", "train_seconds", "epochs", "backbone", "classes"):
+        assert key in metrics
+    assert 0 <= metrics["val_accuracy"] <= 1 and metrics["classes"] == ["dots", "stripes"]
+    assert metrics["backbone"] == "efficientnet_lite0" and metrics["epochs"] == 5
+
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for k in range(3):
+        draw_image("stripes", 900 + k).save(gallery / f"img{k}.jpg")
+    run("sort", tmp_path / "m", gallery, "--out", tmp_path / "sorted")
+    rows = list(csv.DictReader(open(tmp_path / "sorted" / "predictions.csv")))
+    assert len(rows) == 3
+    for r in rows:
+        assert (tmp_path / "sorted" / r["file"]).is_file()
+        assert r["class"] in ("dots", "stripes")
+    assert sorted(p.name for p in gallery.iterdir()) == ["img0.jpg", "img1.jpg", "img2.jpg"]
+
+    pred = run("predict", tmp_path / "m", gallery / "img0.jpg", "--json")
+    assert json.loads(pred.stdout)[0]["class"] in ("dots", "stripes")
+    ev = run("evaluate", tmp_path / "m", data, "--json")
+    assert 0 <= json.loads(ev.stdout)["accuracy"] <= 1
+
+
+def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path):
+    p = run("train", tmp_path / "missing", "--out", tmp_path / "m", check=False)
+    assert p.returncode != 0 and p.stderr.strip().startswith("error:") and "Traceback" not in p.stderr
+    (tmp_path / "one" / "cats").mkdir(parents=True)
+    draw_image("dots", 1).save(tmp_path / "one" / "cats" / "a.jpg")
+    p = run("train", tmp_path / "one", "--out", tmp_path / "m", check=False)
+    assert p.returncode == 2 and "one class" in p.stderr and "Traceback" not in p.stderr
+    (tmp_path / "fake.pt").write_bytes(b"not a model")
+    p = run("sort", tmp_path / "fake.pt", tmp_path / "one", "--out", tmp_path / "o", check=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    p = run("train", tmp_path / "one", "--out", tmp_path / "m", "--backbone", "resnet34", check=False)
+    assert p.returncode != 0

@@ -1,0 +1,189 @@
+"""Training, feature cache, model files, prediction and sorting on a real backbone."""
+from __future__ import annotations
+
+import csv
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core import model_io
+from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
+from core.dataset import load_dataset
+from core.features import FeatureCache, content_key
+from core.sort import copy_sorted, list_images, predict_paths, write_zip
+from core.train import Phase, TrainConfig, lr_find, train
+from tests.conftest import draw_image, make_class_folders
+
+
+def test_lite0_weights_are_real_imagenet_weights():
+    """A pretrained net separates classes that a random one cannot, on features alone."""
+    assert check_weights("efficientnet_lite0") is None
+    net = build_network("efficientnet_lite0", 2)
+    state = net.stages[0][0][0].weight  # stem conv
+    rand = build_network("efficientnet_lite0", 2, WeightsChoice("random"))
+    assert not torch.allclose(state, rand.stages[0][0][0].weight)
+
+
+def test_torchvision_backbones_without_weights_say_how_to_supply_them(tmp_path):
+    msg = check_weights("resnet34")
+    if msg is None:
+        pytest.skip("resnet34 weights are cached on this machine")
+    assert "--weights PATH" in msg and ".pth" in msg
+    # a user-supplied state dict is accepted and loaded strictly
+    import torchvision
+
+    sd = torchvision.models.resnet34(weights=None).state_dict()
+    torch.save(sd, tmp_path / "r34.pth")
+    assert check_weights("resnet34", WeightsChoice("file", str(tmp_path / "r34.pth"))) is None
+    torch.save({"nope": torch.zeros(1)}, tmp_path / "bad.pth")
+    assert "does not match" in check_weights("resnet34", WeightsChoice("file", str(tmp_path / "bad.pth")))
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_registry_entry_has_consistent_stages(name):
+    net = build_network(name, 3, WeightsChoice("random"))
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        full = net(x)
+        for k in UNFREEZE_CHOICES.values():
+            b = net.boundary(k)
+            torch.testing.assert_close(net.forward_from(net.prefix(x, b), b), full, rtol=1e-4, atol=1e-4)
+        feats = net.prefix(x, len(net.stages))
+    assert full.shape == (2, 3)
+    assert feats.shape == (2, REGISTRY[name].feature_dim)
+
+
+def test_training_learns_and_reports(trained_bundle):
+    bundle, result, root = trained_bundle
+    assert result.metrics["val_accuracy"] >= 0.8
+    assert result.classes == ["dots", "stripes"]
+    assert len(result.history) == 8
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.val_probs.shape == (len(result.val_paths), 2)
+    np.testing.assert_allclose(result.val_probs.sum(1), 1, rtol=1e-5)
+
+
+def test_feature_cache_reuses_and_keys_by_content(tmp_path):
+    root = make_class_folders(tmp_path / "d", n=3)
+    ds = load_dataset(root, 0.34)
+    cache = FeatureCache()
+    cfg = TrainConfig(phases=[Phase("head only", 2, 1e-3)], augment="none")
+    train(ds, cfg, cache=cache)
+    n = len(cache)
+    assert n == len(ds.items)
+    events = []
+    train(ds, cfg, cache=cache, on_event=events.append)
+    assert len(cache) == n  # nothing recomputed
+    assert not [e for e in events if e["type"] == "cache" and e["done"] < e["total"]]
+    # changed content -> new key
+    p = ds.items[0].path
+    before = content_key(p)
+    draw_image("plain", 99).save(p)
+    assert content_key(p) != before
+
+
+def test_partial_unfreeze_and_two_phase_recipe_train(tmp_path):
+    ds = load_dataset(make_class_folders(tmp_path / "d", n=6), 0.34)
+    cfg = TrainConfig(phases=[Phase("last block + head", 2, 1e-3), Phase("head only", 1, 1e-3)],
+                      augment="light", views=2)
+    events = []
+    r = train(ds, cfg, on_event=events.append)
+    assert [h["phase"] for h in r.history] == [1, 1, 2]
+    assert "frozen part" in r.path_in_use
+    assert any(e["type"] == "batch" for e in events)
+
+
+def test_stop_keeps_best_epoch_so_far(tmp_path):
+    ds = load_dataset(make_class_folders(tmp_path / "d", n=4), 0.25)
+    seen = []
+
+    def on_event(e):
+        seen.append(e)
+
+    stop = lambda: sum(1 for e in seen if e["type"] == "epoch") >= 2  # noqa: E731
+    r = train(ds, TrainConfig(phases=[Phase("head only", 50, 1e-3)], augment="none"), on_event=on_event, should_stop=stop)
+    assert r.metrics["stopped_early"] and r.metrics["epochs"] <= 3
+
+
+def test_lr_finder_suggests_a_learning_rate(tmp_path):
+    ds = load_dataset(make_class_folders(tmp_path / "d", n=6), 0.2)
+    out = lr_find(ds, TrainConfig(augment="none"), steps=40)
+    assert len(out["lrs"]) == len(out["losses"]) > 10
+    assert out["lrs"][0] <= out["suggestion"] <= out["lrs"][-1]
+
+
+def test_bundle_round_trip_preserves_predictions(trained_bundle, tmp_path):
+    bundle, result, root = trained_bundle
+    model_io.save_dir(bundle, tmp_path / "m")
+    again = model_io.load(tmp_path / "m")
+    assert again.classes == bundle.classes and again.backbone == bundle.backbone
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        torch.testing.assert_close(again.network(x), bundle.network(x))
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/gs_pwned",))
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path):
+    marker = Path("/tmp/gs_pwned")
+    marker.unlink(missing_ok=True)
+    payload = pickle.dumps({"meta_json": "{}", "state_dict": _Evil()})
+    with pytest.raises(model_io.ModelFileError):
+        model_io.from_bytes(payload)
+    buf = io.BytesIO()
+    torch.save({"meta_json": "{}", "state_dict": _Evil()}, buf)
+    with pytest.raises(model_io.ModelFileError):
+        model_io.from_bytes(buf.getvalue())
+    assert not marker.exists()
+    with pytest.raises(model_io.ModelFileError):
+        model_io.from_bytes(b"garbage")
+
+
+def test_sorting_copies_never_moves_and_writes_csv(trained_bundle, tmp_path):
+    bundle, _, _ = trained_bundle
+    gallery = tmp_path / "gallery"
+    (gallery / "sub").mkdir(parents=True)
+    for k in range(3):
+        draw_image("stripes", 500 + k).save(gallery / f"s{k}.jpg")
+        draw_image("dots", 600 + k).save(gallery / f"d{k}.jpg")
+    draw_image("dots", 700).save(gallery / "sub" / "d0.jpg")  # same name, other folder
+    (gallery / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    before = {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()}
+    preds = list(predict_paths(bundle, list_images(gallery), batch_size=4))
+    assert len(preds) == 8 and sum(p.error is not None for p in preds) == 1
+    counts = copy_sorted(preds, tmp_path / "out", 0.0, root=gallery)
+    assert sum(counts.values()) == 7
+    assert {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()} == before
+    out_files = [p for p in (tmp_path / "out").rglob("*.jpg")]
+    assert len(out_files) == 7
+    rows = list(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
+    assert len(rows) == 8
+    good = [r for r in rows if not r["error"]]
+    acc = np.mean([r["class"] == ("stripes" if Path(r["path"]).name.startswith("s") else "dots") for r in good])
+    assert acc >= 0.8
+    assert all(0 <= float(r["confidence"]) <= 1 for r in good)
+
+
+def test_zip_export_layout_with_threshold_and_override(trained_bundle, tmp_path):
+    bundle, _, _ = trained_bundle
+    for k in range(4):
+        draw_image("stripes", 800 + k).save(tmp_path / f"s{k}.jpg")
+    paths = sorted(tmp_path.glob("*.jpg"))
+    preds = list(predict_paths(bundle, paths))
+    buf = io.BytesIO()
+    counts = write_zip(preds, buf, min_confidence=1.01, overrides={paths[0]: "dots"})
+    names = zipfile.ZipFile(io.BytesIO(buf.getvalue())).namelist()
+    assert "predictions.csv" in names
+    assert "dots/s0.jpg" in names
+    assert sum(n.startswith("unsure/") for n in names) == 3  # nothing reaches 101 % confidence
+    assert counts == {"dots": 1, "unsure": 3}

@@ -1,0 +1,76 @@
+"""Background jobs and per-session workspaces."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.jobs import Job
+from core.workspace import Registry
+
+
+def test_job_runs_in_background_and_snapshots_progress():
+    gate = threading.Event()
+
+    def work(on_event, should_stop):
+        on_event({"type": "epoch", "epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5})
+        gate.wait(5)
+        return 42
+
+    job = Job("t", work, total_epochs=2).start()
+    deadline = time.time() + 5
+    while not job.snapshot().epochs and time.time() < deadline:
+        time.sleep(0.01)
+    snap = job.snapshot()
+    assert snap.state == "running" and len(snap.epochs) == 1 and snap.progress == pytest.approx(0.5)
+    gate.set()
+    assert job.join(5)
+    assert job.snapshot().state == "done" and job.result == 42
+
+
+def test_stop_is_seen_within_a_batch():
+    def work(on_event, should_stop):
+        for b in range(10_000):
+            if should_stop():
+                return b
+            time.sleep(0.001)
+        return -1
+
+    job = Job("t", work).start()
+    time.sleep(0.05)
+    job.stop()
+    assert job.join(2)
+    assert job.snapshot().state == "stopped" and 0 < job.result < 10_000
+
+
+def test_failure_in_thread_becomes_readable_error():
+    def work(on_event, should_stop):
+        raise RuntimeError("disk on fire")
+
+    job = Job("t", work).start()
+    job.join(5)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "disk on fire" in snap.error
+
+
+def test_workspaces_are_separate_and_found_again(tmp_path):
+    reg = Registry(tmp_path, idle_seconds=60)
+    a, b = reg.get(None), reg.get(None)
+    assert a.id != b.id and a.dir != b.dir
+    a.excluded.add(tmp_path / "x.jpg")
+    assert not b.excluded
+    assert reg.get(a.id) is a  # a browser refresh finds its workspace
+    assert reg.get("forged-id").id != "forged-id"  # unknown ids never choose their own folder
+
+
+def test_idle_workspaces_expire_stop_jobs_and_delete_files(tmp_path):
+    reg = Registry(tmp_path, idle_seconds=60)
+    ws = reg.get(None)
+    (ws.dir / "upload.jpg").write_bytes(b"x")
+    ws.job = Job("t", lambda on_event, should_stop: [time.sleep(0.01) for _ in range(1000) if not should_stop()]).start()
+    expired = reg.sweep(now=time.time() + 3600)
+    assert expired == [ws.id]
+    assert not ws.dir.exists()
+    assert not ws.job.alive
+    assert len(reg) == 0

@@ -1,0 +1,74 @@
+"""Fast page tests with Streamlit's AppTest (no browser), plus the deploy files."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+def run_page(name: str, env: dict | None = None, monkeypatch=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(f"pages/{name}")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_offers_the_demo():
+    at = run_page("home.py")
+    assert at.title[0].value == "Gallery Sorter"
+    assert any(b.label == "Try the demo dataset" for b in at.button)
+
+
+def test_first_paint_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, '.'); from streamlit.testing.v1 import AppTest; "
+            "at = AppTest.from_file('app.py'); at.run(); assert not at.exception; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("False"), out.stderr
+
+
+def test_pages_without_data_say_what_to_do():
+    for name, text in [("train.py", "No data yet"), ("review.py", "No trained model"), ("sort.py", "No model yet")]:
+        at = run_page(name)
+        assert any(text in i.value for i in at.info), (name, [i.value for i in at.info])
+
+
+def test_demo_data_page_shows_classes():
+    at = run_page("data.py")
+    at.button(key="demo_btn").click().run()
+    assert not at.exception
+    md = " ".join(m.value for m in at.markdown)
+    assert "demo dataset" in md
+    assert at.metric[0].value == "194"
+
+
+def test_hosted_mode_turns_off_local_paths(monkeypatch):
+    monkeypatch.setenv("GS_HOSTED", "1")
+    at = run_page("data.py")
+    assert any("switched off on this server" in i.value for i in at.info)
+    assert not [t for t in at.text_input if t.key == "local_path"]
+
+
+def test_deploy_requirements_agree_with_requirements():
+    def pins(path):
+        out = {}
+        for line in (ROOT / path).read_text().splitlines():
+            line = line.split("#")[0].strip()
+            m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+            if m:
+                out[m.group(1).lower()] = m.group(2).split("+")[0]
+        return out
+
+    main, deploy = pins("requirements.txt"), pins("deploy/requirements.txt")
+    shared = set(main) & set(deploy)
+    assert {"torch", "torchvision", "streamlit"} <= shared
+    assert set(main) == set(deploy), set(main) ^ set(deploy)
+    assert {k: main[k] for k in shared} == {k: deploy[k] for k in shared}
+    assert "+cpu" in (ROOT / "deploy/requirements.txt").read_text()
