@@ -230,9 +230,11 @@ def _relative(p, root: Path) -> str:
         return str(p)
 
 
-def _print_report(report, shown_root: Path, limit: int) -> None:
+def _print_report(report, shown_root: Path, limit: int, splits_of: dict | None = None) -> None:
     def rel(p: Path) -> str:
-        return _relative(p, shown_root)
+        # a stratified split is invisible in the paths: say which copy is the validation one
+        tag = (splits_of or {}).get(p)
+        return _relative(p, shown_root) + (f"  [{tag}]" if tag else "")
 
     layout = LAYOUT_WORDS.get(report.layout, report.layout).format(pct=20)
     print(f"{report.n_images} images, {len(report.classes)} classes; layout: {layout}")
@@ -296,7 +298,8 @@ def cmd_check(args) -> int:
             print(json.dumps(d, indent=1, ensure_ascii=False))
         else:
             print(f"{args.data}:", end=" ")
-            _print_report(report, intake.root, args.limit)
+            splits_of = ({i.path: i.split for i in ds.items} if ds.layout != "splits" else None)
+            _print_report(report, intake.root, args.limit, splits_of)
     return 0
 
 
