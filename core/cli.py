@@ -6,6 +6,7 @@
     python -m core evaluate MODEL_DIR DATA [--json]
     python -m core export MODEL_DIR --format onnx|torchscript
     python -m core discover GALLERY --out OUT_DIR [--k K] [--method kmeans|agglomerative]
+    python -m core check DATA [--json] [--features]
 """
 from __future__ import annotations
 
@@ -201,6 +202,107 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+LAYOUT_WORDS = {
+    "splits": "train/val folders (split as given)",
+    "classes": "class folders (stratified {pct}% validation split, seed 0)",
+    "flat": "no class folders (unlabelled images)",
+    "empty": "no images",
+}
+
+
+def _throttled(label: str, quiet: bool):
+    state = {"last": 0.0}
+
+    def progress(done: int, total: int) -> None:
+        now = time.time()
+        if not quiet and (now - state["last"] > 2 or done == total) and total:
+            state["last"] = now
+            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _relative(p, root: Path) -> str:
+    """Paths as the user knows them: inside their folder or zip, not our temp dir."""
+    try:
+        return str(Path(p).relative_to(root))
+    except ValueError:
+        return str(p)
+
+
+def _print_report(report, shown_root: Path, limit: int, splits_of: dict | None = None) -> None:
+    def rel(p: Path) -> str:
+        # a stratified split is invisible in the paths: say which copy is the validation one
+        tag = (splits_of or {}).get(p)
+        return _relative(p, shown_root) + (f"  [{tag}]" if tag else "")
+
+    layout = LAYOUT_WORDS.get(report.layout, report.layout).format(pct=20)
+    print(f"{report.n_images} images, {len(report.classes)} classes; layout: {layout}")
+    if report.classes:
+        splits = [s for s in ("train", "val", "test") if s in report.splits] or ["train"]
+        w = max(5, *(len(c) for c in report.classes))
+        print("  " + f"{'class':<{w}}" + "".join(f"{s:>7}" for s in splits) + f"{'total':>7}")
+        for c in report.classes:
+            row = report.counts.get(c, {})
+            print("  " + f"{c:<{w}}" + "".join(f"{row.get(s, 0):>7}" for s in splits) + f"{sum(row.values()):>7}")
+        print("  " + f"{'total':<{w}}" + "".join(f"{report.splits.get(s, 0):>7}" for s in splits)
+              + f"{sum(report.splits.values()):>7}")
+    if report.sizes:
+        ws = sorted(w for w, _ in report.sizes)
+        hs = sorted(h for _, h in report.sizes)
+        sides = sorted(min(s) for s in report.sizes)
+        o = report.orientation
+        print(f"sizes: median {ws[len(ws) // 2]}x{hs[len(hs) // 2]}, shortest side {sides[0]}..{sides[-1]} px; "
+              f"{o.get('landscape', 0)} landscape, {o.get('portrait', 0)} portrait, {o.get('square', 0)} square; "
+              f"{report.grayscale_share:.0%} greyscale")
+    sev = report.by_severity()
+    print(f"checked {report.n_checked}/{report.n_images} images in {report.seconds:.1f}s: "
+          + ", ".join(f"{len(v)} {k}{'s' if len(v) != 1 and k != 'info' else ''}" for k, v in sev.items()))
+    if not report.findings:
+        print("no problems found")
+    for f in report.findings:
+        print()
+        print(f"{f.severity.upper()} {f.kind}: {f.message}")
+        for p in f.files[:limit]:
+            print(f"  - {rel(p)}")
+        if len(f.files) > limit:
+            print(f"  … and {len(f.files) - limit} more (--json lists all)")
+        print(f"  action: {f.action}")
+
+
+def cmd_check(args) -> int:
+    from .dataset import load_dataset
+    from .health import backbone_features, check
+    from .intake import materialise_report
+
+    with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
+        intake = materialise_report(Path(args.data), Path(tmp))
+        ds = load_dataset(intake.root)
+        features = None
+        if args.features and ds.items:
+            from .backbones import WeightsMissing
+
+            try:
+                features = backbone_features([i.path for i in ds.items], args.backbone,
+                                             progress=_throttled("features", args.quiet or args.json))
+            except WeightsMissing as exc:
+                print(f"warning: --features skipped: {exc}", file=sys.stderr)
+        report = check(ds, skipped=intake.skipped, features=features,
+                       progress=_throttled("checking", args.quiet or args.json))
+        if args.json:
+            d = report.to_dict()
+            d["root"] = str(args.data)
+            for f in d["findings"]:
+                f["files"] = [_relative(p, intake.root) for p in f["files"]]
+                f["exclude"] = [_relative(p, intake.root) for p in f["exclude"]]
+            print(json.dumps(d, indent=1, ensure_ascii=False))
+        else:
+            print(f"{args.data}:", end=" ")
+            splits_of = ({i.path: i.split for i in ds.items} if ds.layout != "splits" else None)
+            _print_report(report, intake.root, args.limit, splits_of)
+    return 0
+
+
 def cmd_export(args) -> int:
     from . import model_io
     from .export import export
@@ -303,6 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("data")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("check", help="dataset health report: unreadable files, duplicates, leakage, placeholders, imbalance")
+    c.add_argument("data", help="folder or .zip: class/… or train|val/class/…")
+    c.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    c.add_argument("--features", action="store_true",
+                   help="also flag images far from their class in a pretrained backbone's feature space (slower)")
+    c.add_argument("--backbone", default="efficientnet_lite0", choices=list(REGISTRY), help="for --features")
+    c.add_argument("--limit", type=int, default=20, help="files listed per finding (default 20)")
+    c.set_defaults(func=cmd_check)
+
     x = sub.add_parser("export", help="export to ONNX or TorchScript, checked against the torch model")
     x.add_argument("model")
     x.add_argument("--format", required=True, choices=["onnx", "torchscript"])

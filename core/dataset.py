@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import stat
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,12 +72,20 @@ class Dataset:
         return Dataset(self.root, items, self.layout, classes)
 
 
+def _regular(p: Path) -> bool:
+    """A plain file: not a symlink (it could point anywhere) nor a FIFO (opening one blocks)."""
+    try:
+        return stat.S_ISREG(p.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _images_under(folder: Path) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not is_junk([d]))
         for fn in sorted(filenames):
-            if is_image_name(fn) and not is_junk([fn]):
+            if is_image_name(fn) and not is_junk([fn]) and _regular(Path(dirpath) / fn):
                 out.append(Path(dirpath) / fn)
     return out
 
@@ -86,7 +95,7 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _top_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_name(p.name) and not is_junk([p.name]))
+    return sorted(p for p in folder.iterdir() if is_image_name(p.name) and not is_junk([p.name]) and _regular(p))
 
 
 def scan_folder(root: Path) -> Dataset:

@@ -6,7 +6,6 @@ handled once and the same way everywhere.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +31,14 @@ def is_image_name(name: str) -> bool:
 
 def _flatten(img: Image.Image) -> Image.Image:
     """Convert any mode to RGB; transparent pixels become white, not hidden RGB."""
-    if img.mode == "RGB":
+    if img.mode == "RGB" and "transparency" not in img.info:
         return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() if arr.size else 0
-        scale = 255.0 / hi if hi > 255 else 1.0
-        img = Image.fromarray(np.clip(arr * scale, 0, 255).astype(np.uint8), "L")
-    if img.mode == "P" and "transparency" in img.info:
+        # 16-bit files use the full 0..65535 range; a plain "I" image may not.
+        full = 65535.0 if img.mode.startswith("I;16") else max(255.0, float(arr.max()) if arr.size else 0.0)
+        img = Image.fromarray(np.clip(arr * (255.0 / full), 0, 255).round().astype(np.uint8), "L")
+    if img.mode in ("P", "L", "RGB") and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("LA", "La", "PA"):
         img = img.convert("RGBA")
@@ -55,37 +54,45 @@ def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
 
     ``min_side`` lets JPEGs decode at a reduced scale (PIL draft mode) as long as
     the shorter side stays at least that large: a 12 MP photo that will be resized
-    to 224 px decodes several times faster this way.
+    to 224 px decodes several times faster this way. The full upright size of the
+    file is kept in ``img.info["source_size"]`` (health checks need it).
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if min_side and img.format == "JPEG":
-                    w, h = img.size
-                    scale = max(min_side / max(1, min(w, h)), 1 / 8)
-                    if scale < 1:
-                        img.draft("RGB", (int(w * scale) + 1, int(h * scale) + 1))
-                img.seek(0)  # first frame of GIF / animated WebP
-                img.load()
-                try:
-                    img = ImageOps.exif_transpose(img)
-                except Exception:  # bogus EXIF orientation: keep pixels as stored
-                    pass
-                out = _flatten(img)
-                if out is img:
-                    out = img.copy()
-                return out
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        with Image.open(path) as img:
+            w, h = img.size
+            # checked here rather than via a warnings filter: warnings filters are
+            # process-global and not safe to flip from decoder threads.
+            if w * h > MAX_PIXELS:
+                raise Image.DecompressionBombError(f"{w}x{h}")
+            if min_side and img.format == "JPEG":
+                scale = max(min_side / max(1, min(w, h)), 1 / 8)
+                if scale < 1:
+                    img.draft("RGB", (int(w * scale) + 1, int(h * scale) + 1))
+            img.seek(0)  # first frame of GIF / animated WebP
+            img.load()
+            decoded = img.size
+            try:
+                img = ImageOps.exif_transpose(img)
+            except Exception:  # bogus EXIF orientation: keep pixels as stored
+                pass
+            out = _flatten(img)
+            if out is img:
+                out = img.copy()
+            turned = out.size != decoded and out.size == decoded[::-1]
+            out.info["source_size"] = (h, w) if turned else (w, h)
+            return out
+    except Image.DecompressionBombError:
         raise ImageError(
             f"{path.name}: image is larger than the {MAX_PIXELS // 1_000_000} MP limit"
         ) from None
     except FileNotFoundError:
         raise ImageError(f"{path.name}: file not found") from None
-    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError) as exc:
         if path.exists() and path.stat().st_size == 0:
             raise ImageError(f"{path.name}: empty file (0 bytes)") from None
+        if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
+            raise ImageError(f"{path.name}: the file is cut short (truncated; an incomplete copy or download?)") from None
         raise ImageError(f"{path.name}: not a readable image ({exc.__class__.__name__})") from None
 
 

@@ -7,22 +7,30 @@ originals are only ever read.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
+import shutil
 import stat
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from .images import is_image_name
 
-JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "__macosx"})
+JUNK_NAMES = frozenset({
+    ".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "@eadir",  # Synology thumbnails
+    "$recycle.bin", "system volume information", ".trashes", ".spotlight-v100", ".fseventsd",
+})
 MAX_ZIP_MEMBERS = 50_000
 MAX_TOTAL_BYTES = 2 * 1024**3  # refuse archives that expand beyond 2 GiB
-MAX_RATIO = 200  # per-member compression ratio above this is treated as a bomb
-MAX_NAME = 120
+MAX_RATIO = 200  # compression ratio above this (on a big member or the whole zip) is a bomb
+MAX_NAME = 120  # characters per path part
+MAX_NAME_BYTES = 200  # UTF-8 bytes per path part: ext4 and most file systems stop at 255
+MAX_DEPTH = 12  # folders deeper than this are not a layout we use; refuse rather than hit PATH_MAX
 
 
 class IntakeError(ValueError):
@@ -42,24 +50,43 @@ def is_junk(parts: Iterable[str]) -> bool:
                for p in parts)
 
 
-def _raw_parts(name: str) -> list[str]:
-    return name.replace("\\", "/").split("/")
+def raw_parts(name: str) -> list[str]:
+    """Path parts of a name as given (``/`` or ``\\``), before any cleaning.
+
+    Junk is judged on these: cleaning strips leading dots, so ``._photo.jpg``
+    (a macOS resource fork) would otherwise pass as ``_photo.jpg``.
+    """
+    return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+
+
+def _truncate(part: str, limit: int, measure) -> str:
+    """Shorten a name to ``limit`` (by ``measure``), keeping a short extension."""
+    if measure(part) <= limit:
+        return part
+    stem, dot, ext = part.rpartition(".")
+    if not dot or len(ext) >= 10 or not stem:
+        stem, dot, ext = part, "", ""
+    tail = dot + ext
+    while stem and measure(stem + tail) > limit:
+        stem = stem[:-1]
+    return (stem + tail) if stem else part[:limit]
 
 
 def _clean_part(part: str) -> str:
     part = unicodedata.normalize("NFC", part)
-    part = re.sub(r'[\x00-\x1f<>:"|?*\\]', "_", part).strip().strip(".")
-    if len(part) > MAX_NAME:
-        stem, dot, ext = part.rpartition(".")
-        part = (stem[: MAX_NAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 10 else part[:MAX_NAME]
-    return part
+    part = re.sub(r'[\x00-\x1f\x7f<>:"|?*\\/]', "_", part).strip(" .\t")
+    part = _truncate(part, MAX_NAME, len)
+    part = _truncate(part, MAX_NAME_BYTES, lambda x: len(x.encode("utf-8", "surrogatepass")))
+    part = part.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from odd zips
+    return part.strip(" .\t")
 
 
 def safe_relpath(name: str) -> PurePosixPath | None:
     """A relative path that cannot leave its folder, or None when nothing safe is left.
 
     Drive letters, absolute paths, backslashes and ``..`` are dropped rather than
-    refused, so a Windows zip still lands where its author meant.
+    refused, so a Windows zip still lands where its author meant. Each part is
+    cleaned of control and reserved characters and shortened to fit a file system.
     """
     name = name.replace("\\", "/")
     name = re.sub(r"^[A-Za-z]:", "", name)
@@ -68,11 +95,21 @@ def safe_relpath(name: str) -> PurePosixPath | None:
         if raw in ("", ".", ".."):
             continue
         part = _clean_part(raw)
-        if part:
+        if part and part not in (".", ".."):
             parts.append(part)
     if not parts:
         return None
     return PurePosixPath(*parts)
+
+
+def _accept(name: str) -> PurePosixPath | None:
+    """The cleaned relative path for a member we may write, or None to ignore it silently."""
+    if is_junk(raw_parts(name)):
+        return None
+    rel = safe_relpath(name)
+    if rel is None or is_junk(rel.parts):
+        return None
+    return rel
 
 
 def _unique(target: Path) -> Path:
@@ -91,14 +128,15 @@ def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int 
     dest.mkdir(parents=True, exist_ok=True)
     report = IntakeReport(dest)
     for name, data in files:
-        rel = safe_relpath(name)
-        if rel is None or is_junk(_raw_parts(name)):
+        rel = _accept(name)
+        if rel is None:
+            continue
+        if len(rel.parts) > MAX_DEPTH:
+            report.skipped.append((str(rel), "folder nesting too deep"))
             continue
         if rel.suffix.lower() == ".zip":
-            sub = dest / rel.with_suffix("")
-            import io
-
-            part = extract_zip(io.BytesIO(data), sub, max_files=max_files)
+            left = None if max_files is None else max(0, max_files - report.written)
+            part = extract_zip(io.BytesIO(data), dest / rel.with_suffix(""), max_files=left)
             report.written += part.written
             report.skipped += part.skipped
             continue
@@ -114,35 +152,66 @@ def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int 
     return report
 
 
+def _check_bomb(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives whose declared sizes say they would flood the disk."""
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise IntakeError(f"zip has {len(infos):,} entries; the limit is {MAX_ZIP_MEMBERS:,}")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_TOTAL_BYTES:
+        raise IntakeError(
+            f"zip would expand to {total / 1024**3:.1f} GiB; the limit is {MAX_TOTAL_BYTES / 1024**3:.0f} GiB"
+        )
+    packed = sum(i.compress_size for i in infos)
+    if total > 100 * 1024**2 and total > MAX_RATIO * max(packed, 1):
+        raise IntakeError("the zip expands more than 200-fold: it looks like a zip bomb; refused")
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
+    """Stream one member to disk, never writing more than its header declared."""
+    written = 0
+    try:
+        with zf.open(info) as src, open(target, "wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > info.file_size + 1024:  # header lied about the size
+                    raise IntakeError(f"{target.name}: larger than its zip header says; refused")
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
 def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeReport:
     """Unpack only regular image files, checked for slip, links and bombs first."""
     try:
         zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise IntakeError(f"not a valid .zip file ({exc})") from None
     report = IntakeReport(dest)
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_ZIP_MEMBERS:
-            raise IntakeError(f"zip has {len(infos):,} entries; the limit is {MAX_ZIP_MEMBERS:,}")
-        total = sum(i.file_size for i in infos)
-        if total > MAX_TOTAL_BYTES:
-            raise IntakeError(
-                f"zip would expand to {total / 1024**3:.1f} GiB; the limit is {MAX_TOTAL_BYTES / 1024**3:.0f} GiB"
-            )
+        _check_bomb(infos)
         chosen = []
         for info in infos:
             if info.is_dir():
                 continue
-            mode = (info.external_attr >> 16) & 0xFFFF
-            rel = safe_relpath(info.filename)
-            if rel is None or is_junk(_raw_parts(info.filename)):
+            rel = _accept(info.filename)
+            if rel is None:
                 continue
-            if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+            # unix mode in the high bits; many writers (Python's writestr) store permission
+            # bits only, so only a file *type* that is not "regular" is refused
+            ftype = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
+            if ftype and ftype != stat.S_IFREG:
                 report.skipped.append((info.filename, "symlink or special file, not extracted"))
                 continue
             if not is_image_name(rel.name):
                 report.skipped.append((str(rel), "not an image file type"))
+                continue
+            if len(rel.parts) > MAX_DEPTH:
+                report.skipped.append((str(rel), "folder nesting too deep"))
+                continue
+            if info.flag_bits & 0x1:
+                report.skipped.append((str(rel), "encrypted (password-protected) entry"))
                 continue
             if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 10 * 1024**2:
                 raise IntakeError(f"{rel.name}: compression ratio looks like a zip bomb; refused")
@@ -159,53 +228,79 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
                 report.skipped.append((info.filename, "path outside the archive root"))
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            written = 0
-            with zf.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > info.file_size + 1024:  # header lied about the size
-                        raise IntakeError(f"{rel.name}: larger than its zip header says; refused")
-                    out.write(chunk)
+            try:
+                _copy_member(zf, info, target)
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+                report.skipped.append((str(rel), f"damaged zip entry ({exc.__class__.__name__})"))
+                continue
             report.written += 1
     return report
 
 
 def copy_local_folder(src: Path, dest: Path, max_files: int | None = None) -> IntakeReport:
-    """Copy images from a local folder (never linked, never moved)."""
-    import shutil
-
+    """Copy images from a local folder (never linked, never moved, never followed through links)."""
     src = Path(src).expanduser()
     if not src.is_dir():
         raise IntakeError(f"{src} is not a folder")
     report = IntakeReport(dest)
+    for p, rel in _walk(src):
+        if not is_image_name(p.name):
+            report.skipped.append((str(rel), "not an image file type"))
+            continue
+        if len(rel.parts) > MAX_DEPTH:
+            report.skipped.append((str(rel), "folder nesting too deep"))
+            continue
+        if max_files is not None and report.written >= max_files:
+            raise IntakeError(f"too many images: the limit is {max_files}")
+        target = _unique(dest / rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(p, target)
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            report.skipped.append((str(rel), f"could not be read ({exc.strerror or exc.__class__.__name__})"))
+            continue
+        report.written += 1
+    return report
+
+
+def _walk(src: Path):
+    """(path, cleaned relative path) of regular, non-junk files; links and devices are skipped."""
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not is_junk([d]))
         for fn in sorted(filenames):
             p = Path(dirpath) / fn
+            if is_junk([fn]):
+                continue
             rel = safe_relpath(str(p.relative_to(src)))
-            if rel is None or is_junk(rel.parts) or p.is_symlink():
+            try:
+                regular = stat.S_ISREG(p.lstat().st_mode)
+            except OSError:
                 continue
-            if not is_image_name(fn):
-                report.skipped.append((str(rel), "not an image file type"))
+            if rel is None or not regular:  # symlinks, FIFOs (a copy would block), sockets
                 continue
-            if max_files is not None and report.written >= max_files:
-                raise IntakeError(f"too many images: the limit is {max_files}")
-            target = _unique(dest / rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, target)
-            report.written += 1
-    return report
+            yield p, rel
+
+
+def non_images(root: Path) -> list[tuple[str, str]]:
+    """(relative name, reason) for files a dataset scan ignores, for a folder used in place."""
+    return [(str(rel), "not an image file type") for p, rel in _walk(Path(root)) if not is_image_name(p.name)]
 
 
 def materialise(path: Path, work_dir: Path) -> Path:
     """A data folder for a CLI argument: folders are used in place, zips unpacked."""
+    return materialise_report(path, work_dir).root
+
+
+def materialise_report(path: Path, work_dir: Path) -> IntakeReport:
+    """Like :func:`materialise`, with the files that were left out and why."""
     path = Path(path)
     if path.is_dir():
-        return path
+        report = IntakeReport(path)
+        report.skipped = non_images(path)
+        return report
     if path.is_file() and path.suffix.lower() == ".zip":
-        dest = work_dir / path.stem
-        extract_zip(path, dest)
-        return dest
+        return extract_zip(path, work_dir / (safe_relpath(path.stem) or PurePosixPath("data")).name)
     if not path.exists():
         raise IntakeError(f"{path} does not exist")
     raise IntakeError(f"{path} is neither a folder nor a .zip file")

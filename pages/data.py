@@ -6,6 +6,7 @@ import streamlit as st
 from core.dataset import DatasetError, load_dataset
 from core.intake import IntakeError, copy_local_folder, save_uploads
 from pages.ui.common import image_grid, load_demo, settings, workspace
+from pages.ui.health_view import draw_augment_preview, draw_health
 
 ws = workspace()
 cfg = settings()
@@ -83,11 +84,21 @@ layout_words = {"classes": "class folders (a stratified 80/20 train/val split wa
                 "splits": "train/val folders, used as given", "flat": "no class folders: unlabelled images",
                 "empty": "no images"}
 st.write(f"**Layout:** {layout_words.get(ds.layout, ds.layout)}")
-skipped = ws.ui.get("skipped") or []
-if skipped:
-    with st.expander(f"{len(skipped)} files were skipped"):
-        for name, why in skipped[:500]:
-            st.write(f"- `{name}`: {why}")
+if ws.excluded:
+    st.write(f"**Excluded:** {len(ws.excluded)} files (see the health report below)")
+
+
+def health_section() -> None:
+    """Health report and augmentation preview; a failure here is shown, never raised."""
+    try:
+        draw_health(ws)
+    except Exception as exc:  # never a stack trace in the UI
+        st.error(f"The health check failed: {exc.__class__.__name__}: {exc}")
+    try:
+        draw_augment_preview(ws)
+    except Exception as exc:
+        st.error(f"The augmentation preview failed: {exc.__class__.__name__}: {exc}")
+
 
 if ds.layout in ("flat", "empty") or not eff.classes:
     n = len(eff.unlabelled)
@@ -98,6 +109,7 @@ if ds.layout in ("flat", "empty") or not eff.classes:
         st.page_link("pages/discover.py", label="Find groups in these photos (Discover)",
                      icon=":material/auto_awesome:")
     image_grid([i.path for i in eff.unlabelled[:24]])
+    health_section()
     st.stop()
 
 counts = eff.counts()
@@ -115,6 +127,8 @@ if len(eff.classes) < 2:
     st.error("Only one class: training needs at least two class folders.")
 if eff.unlabelled:
     st.info(f"{len(eff.unlabelled)} images sit outside any class folder; they are not used for training.")
+
+health_section()
 
 st.subheader("Samples")
 tabs = st.tabs(eff.classes)

@@ -18,6 +18,10 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "slow: a longer test that still runs by default (deselect with -m 'not slow')")
+
+
 def draw_image(kind: str, seed: int, size: int = 96) -> Image.Image:
     """Visually distinct synthetic classes: 'stripes', 'dots', 'plain' (random colours, jitter)."""
     rng = np.random.default_rng(seed)

@@ -89,3 +89,4 @@ def load_demo(ws: Workspace) -> None:
     ws.source = "demo dataset (gallery_mix, 4 classes)"
     ws.excluded.clear()
     ws.relabel.clear()
+    ws.ui["skipped"] = []  # not the previous upload's

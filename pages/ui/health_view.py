@@ -1,0 +1,282 @@
+"""The Data page's health report, size histogram and augmentation preview.
+
+Drawing only: the checks live in ``core.health``. The report is computed once
+per dataset and kept in ``ws.ui`` (it survives reruns and refreshes); class-level
+findings are cheap and follow exclusions live. Exclusions go to ``ws.excluded``,
+which ``ws.effective_dataset()`` applies everywhere.
+"""
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import health
+from core.dataset import Dataset, Item
+from core.workspace import Workspace
+from pages.ui.common import thumb
+
+AUTO_CHECK_MAX = 3000  # above this many images the check waits for a click
+SHOW_FILES = 12  # thumbnails per finding before "and N more"
+ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
+
+
+def _key(ws: Workspace) -> str:
+    """Identity of the dataset the cached report belongs to (new upload or relabel = new key)."""
+    ds = ws.dataset
+    return f"{ds.root}|{len(ds.items)}|{hash(frozenset((str(k), v) for k, v in ws.relabel.items()))}"
+
+
+def _rel(ds: Dataset, p: Path) -> str:
+    try:
+        return Path(p).relative_to(ds.root).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def _exclude(ws: Workspace, paths: Sequence[Path]) -> None:
+    ws.excluded.update(paths)
+
+
+def _include(ws: Workspace, paths: Sequence[Path]) -> None:
+    ws.excluded.difference_update(paths)
+
+
+def _compute(ws: Workspace) -> dict:
+    base = ws.dataset.with_changes(set(), ws.relabel)
+    bar = st.progress(0.0, text="Checking images…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(1, total), text=f"Checking images: {done:,}/{total:,}")
+
+    report = health.check(base, skipped=ws.ui.get("skipped") or (), progress=progress)
+    bar.empty()
+    entry = {"key": _key(ws), "report": report, "outliers": None, "items": base.items}
+    ws.ui["health"] = entry
+    return entry
+
+
+def _compute_outliers(ws: Workspace, entry: dict) -> None:
+    items = entry["items"]
+    bar = st.progress(0.0, text="Computing backbone features…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(1, total), text=f"Backbone features: {done:,}/{total:,}")
+
+    X = health.backbone_features([i.path for i in items], cache=ws.cache, progress=progress)
+    bar.empty()
+    entry["outliers"] = health.outlier_findings(items, X)
+
+
+def is_open(f: health.Finding, excluded: set[Path]) -> bool:
+    """A file finding is resolved once every file it suggests leaving out is excluded."""
+    targets = f.exclude or (f.files if f.kind not in health.CLASS_KINDS else ())
+    return not targets or any(p not in excluded for p in targets)
+
+
+def _captions(ds: Dataset, items: dict[Path, Item], paths: Sequence[Path], excluded: set[Path]) -> list[str]:
+    out = []
+    for p in paths:
+        it = items.get(p)
+        where = f"{it.label or 'unlabelled'} · {it.split}" if it else ""
+        mark = "EXCLUDED · " if p in excluded else ""
+        out.append(f"{mark}{where} · {Path(p).name}" if where else f"{mark}{Path(p).name}")
+    return out
+
+
+def _files(ds: Dataset, f: health.Finding, items: dict[Path, Item], excluded: set[Path]) -> None:
+    if not f.files:
+        return
+    shown = list(f.files[:SHOW_FILES])
+    if f.kind in health.UNREADABLE_KINDS or f.kind in health.CLASS_KINDS:
+        lines = [f"- `{_rel(ds, p)}`" + (" (excluded)" if p in excluded else "") for p in shown]
+        st.markdown("\n".join(lines))
+    else:
+        cols = st.columns(6)
+        for k, (p, cap) in enumerate(zip(shown, _captions(ds, items, shown, excluded))):
+            with cols[k % 6]:
+                data = thumb(p, 160)
+                if data is None:
+                    st.caption(f"unreadable: {Path(p).name}")
+                else:
+                    st.image(data, caption=cap, width="stretch")
+    if len(f.files) > SHOW_FILES:
+        st.caption(f"… and {len(f.files) - SHOW_FILES} more")
+
+
+def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, Item], uid: str) -> None:
+    excluded = ws.excluded
+    if is_open(f, excluded):
+        st.markdown(f"{ICONS[f.severity]} {f.message}")
+        st.caption(f"What to do: {f.action}")
+    else:
+        st.markdown(f":material/check_circle: ~~{f.message}~~ Resolved: the suggested files are excluded.")
+    _files(ds, f, items, excluded)
+    todo = [p for p in f.exclude if p not in excluded]
+    done = [p for p in f.files if p in excluded]
+    if todo or done:
+        row = st.container(horizontal=True)
+        if todo:
+            label = "Exclude this file" if len(todo) == 1 else f"Exclude these {len(todo)} files"
+            row.button(label, key=f"hx-{uid}", on_click=_exclude, args=(ws, tuple(todo)), icon=":material/block:")
+        if done:
+            row.button(f"Include again ({len(done)})", key=f"hi-{uid}", on_click=_include, args=(ws, tuple(done)),
+                       icon=":material/undo:")
+
+
+def _excluded_list(ws: Workspace, ds: Dataset) -> None:
+    if not ws.excluded:
+        return
+    names = {_rel(ds, p): p for p in sorted(ws.excluded)}
+    with st.expander(f"{len(names)} excluded files (not used for training or validation)"):
+        pick = st.multiselect("Choose files to include again", list(names), key="health-include-pick")
+        row = st.container(horizontal=True)
+        row.button("Include selected", key="health-include-sel", disabled=not pick, on_click=_include,
+                   args=(ws, tuple(names[n] for n in pick)))
+        row.button("Include all again", key="health-include-all", on_click=_include, args=(ws, tuple(ws.excluded)))
+        st.markdown("\n".join(f"- `{n}`" for n in list(names)[:200]))
+
+
+def draw_health(ws: Workspace) -> None:
+    """The Health report section: findings grouped by kind, each with its files and one-click fixes."""
+    st.subheader("Health report")
+    ds = ws.dataset
+    entry = ws.ui.get("health")
+    if entry is None or entry.get("key") != _key(ws):
+        entry = None
+        n = len(ds.items)
+        if n <= AUTO_CHECK_MAX or st.button(f"Check all {n:,} images", key="health-run"):
+            entry = _compute(ws)
+        else:
+            st.info(f"{n:,} images: the check reads every file once (about a minute per few thousand).")
+            return
+    report: health.HealthReport = entry["report"]
+    eff = ws.effective_dataset()
+    items = {i.path: i for i in entry["items"]}
+    findings = [f for f in report.findings if f.kind not in health.CLASS_KINDS]
+    findings = health.class_findings(eff) + findings + (entry["outliers"] or [])
+    findings.sort(key=lambda f: health.SEVERITIES.index(f.severity))
+
+    open_ = [f for f in findings if is_open(f, ws.excluded)]
+    sev = defaultdict(int)
+    for f in open_:
+        sev[f.severity] += 1
+    m = st.columns(4)
+    m[0].metric("Images checked", f"{report.n_checked:,} / {report.n_images:,}")
+    m[1].metric("Errors", sev["error"])
+    m[2].metric("Warnings", sev["warning"])
+    m[3].metric("Worth a look", sev["info"])
+    if not open_:
+        st.success("No open problems: no unreadable files, duplicates, placeholders or class problems"
+                   + (" (some were resolved by excluding files)." if findings else "."))
+
+    grouped: dict[str, list[health.Finding]] = defaultdict(list)
+    for f in findings:
+        grouped[f.kind].append(f)
+    for kind, group in grouped.items():
+        live = [f for f in group if is_open(f, ws.excluded)]
+        worst = min(live or group, key=lambda f: health.SEVERITIES.index(f.severity)).severity
+        n_files = len({p for f in group for p in f.files})
+        title = health.TITLES.get(kind, kind.replace("_", " "))
+        parts = [f"{len(group)} groups"] if len(group) > 1 else []
+        parts += [f"{n_files} file{'s' if n_files != 1 else ''}"] if n_files else []
+        parts += ["resolved"] if not live else []
+        label = f"{title} ({', '.join(parts)})" if parts else title
+        icon = ICONS[worst] if live else ":material/check_circle:"
+        with st.expander(label, expanded=bool(live) and worst != "info", icon=icon):
+            all_todo = {p for f in group for p in f.exclude if p not in ws.excluded}
+            if len(group) > 1 and all_todo:
+                st.button(f"Exclude all {len(all_todo)} suggested files in this group", key=f"hxall-{kind}",
+                          on_click=_exclude, args=(ws, tuple(sorted(all_todo))), type="primary")
+            for k, f in enumerate(group[:50]):
+                if k:
+                    st.divider()
+                _finding(ws, ds, f, items, f"{kind}-{k}")
+            if len(group) > 50:
+                st.caption(f"… and {len(group) - 50} more groups (the CLI's `check --json` lists all)")
+    _excluded_list(ws, ds)
+
+    c1, c2 = st.columns([3, 1])
+    c1.caption("Optional: find images that a pretrained backbone sees as unlike the rest of their class "
+               "(mislabelled or off-topic). Runs EfficientNet-Lite0 once per image; reused by training.")
+    if entry["outliers"] is None:
+        if c2.button("Find odd images", key="health-outliers", icon=":material/search:"):
+            try:
+                _compute_outliers(ws, entry)
+            except Exception as exc:  # weights missing, out of memory...: say so, keep the report
+                st.error(f"Could not compute backbone features: {exc}")
+            else:
+                st.rerun()
+    elif not entry["outliers"]:
+        c2.success("None found")
+    if c2.button("Check again", key="health-rerun", icon=":material/refresh:"):
+        ws.ui.pop("health", None)
+        st.rerun()
+    _stats(report)
+
+
+def _stats(report: health.HealthReport) -> None:
+    if not report.sizes:
+        return
+    sides = [min(s) for s in report.sizes]
+    fig = go.Figure(go.Histogram(x=sides, nbinsx=40, marker_color="#636efa"))
+    fig.add_vline(x=health.MIN_SIDE, line_dash="dot", line_color="#ef553b",
+                  annotation_text=f"< {health.MIN_SIDE} px: too small", annotation_position="top left")
+    fig.add_vline(x=224, line_dash="dot", line_color="gray", annotation_text="model input 224 px",
+                  annotation_position="top right")
+    fig.update_layout(height=260, margin=dict(t=30, b=10, l=10, r=10), title="Shortest side of each image (px)",
+                      xaxis_title="pixels", yaxis_title="images", bargap=0.05)
+    c1, c2 = st.columns([3, 1])
+    c1.plotly_chart(fig, width="stretch")
+    o = report.orientation
+    c2.markdown(f"**Orientation**  \n{o['landscape']} landscape · {o['portrait']} portrait · {o['square']} square")
+    c2.markdown(f"**Greyscale**  \n{report.grayscale_share:.0%} of images")
+    ws_, hs_ = sorted(w for w, _ in report.sizes), sorted(h for _, h in report.sizes)
+    c2.markdown(f"**Median size**  \n{ws_[len(ws_) // 2]} x {hs_[len(hs_) // 2]} px")
+
+
+def draw_augment_preview(ws: Workspace) -> None:
+    """One image through an augmentation preset 8 times: what the model will see while training."""
+    from core import augment
+    from core.images import ImageError, load_rgb
+
+    eff = ws.effective_dataset()
+    pool = (eff.labelled or eff.unlabelled)[:1000]
+    if not pool:
+        return
+    st.subheader("Augmentation preview")
+    names = {_rel(eff, i.path): i.path for i in pool}
+    presets = [p for p in augment.PRESETS if p != "none"] or list(augment.PRESETS)
+    c1, c2, c3 = st.columns([3, 1, 1])
+    pick = c1.selectbox("Image", list(names), key="aug-image")
+    preset = c2.selectbox("Preset", presets, key="aug-preset",
+                          format_func=lambda p: f"{p}: {', '.join(augment.PRESETS[p]) or 'no augmentation'}")
+    nonce = ws.ui.get("aug-nonce", 0)
+    if c3.button("New samples", key="aug-again", icon=":material/casino:"):
+        nonce += 1
+        ws.ui["aug-nonce"] = nonce
+    want = (pick, preset, nonce)
+    cached = ws.ui.get("aug-preview")
+    if not cached or cached[0] != want:
+        # display only: every registered backbone takes 224 px, and preview() undoes the normalisation
+        pre = augment.Preprocess(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+        try:
+            img = load_rgb(names[pick], min_side=pre.resize_to)
+        except ImageError as exc:
+            st.error(str(exc))
+            return
+        shots = []
+        for out in augment.preview(img, augment.steps_for(preset), pre, n=8):
+            buf = io.BytesIO()
+            out.save(buf, format="JPEG", quality=85)
+            shots.append(buf.getvalue())
+        cached = (want, shots)
+        ws.ui["aug-preview"] = cached
+    cols = st.columns(8)
+    for col, data in zip(cols, cached[1]):
+        col.image(data, width="stretch")
+    st.caption("Eight random draws of the chosen preset on this image, at the model's 224 px input.")

@@ -1,0 +1,53 @@
+"""The Data page's health report, driven headlessly (Streamlit AppTest, no browser)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from test_health import photo_folders, placeholder
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+
+def test_health_report_exclude_and_include(tmp_path: Path):
+    from core.dataset import load_dataset
+    from core.workspace import REGISTRY
+
+    root = photo_folders(tmp_path / "d", {"ants": 8, "bees": 8})
+    placeholder().save(root / "ants" / "imageNotFound.gif")
+    shutil.copy(root / "ants" / "ants_01.jpg", root / "bees" / "copy.jpg")
+    (root / "bees" / "empty.jpg").write_bytes(b"")
+    ws = REGISTRY.get(None)
+    ws.dataset = load_dataset(root)
+    ws.source = "test"
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/data.py")
+    at.session_state["ws_id"] = ws.id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [e.label for e in at.expander]
+    assert any(lbl.startswith("Placeholders") for lbl in labels)
+    assert any(lbl.startswith("Same file in two classes") for lbl in labels)
+    assert any(lbl.startswith("Empty files") for lbl in labels)
+    assert ws.ui["health"]["report"].n_images == 19
+
+    # one click excludes the placeholder; the report is not recomputed
+    report = ws.ui["health"]["report"]
+    hx = next(b for b in at.button if b.key and b.key.startswith("hx-low_information"))
+    hx.click().run()
+    assert not at.exception
+    assert root / "ants" / "imageNotFound.gif" in ws.excluded
+    assert ws.ui["health"]["report"] is report
+    assert any("excluded files" in e.label for e in at.expander)
+
+    hi = next(b for b in at.button if b.key and b.key.startswith("hi-low_information"))
+    hi.click().run()
+    assert not at.exception and ws.excluded == set()
+
+    at.selectbox(key="aug-preset").set_value("seed").run()
+    assert not at.exception and len(ws.ui["aug-preview"][1]) == 8
+    REGISTRY.release(ws.id)
