@@ -50,7 +50,8 @@ def settings_form() -> TrainConfig | None:
     backbone = c1.selectbox("Backbone", names, index=names.index(base.backbone),
                             format_func=lambda n: REGISTRY[n].label, key=f"backbone-{preset}", disabled=running)
     weights = WeightsChoice()
-    problem = check_weights(backbone, weights)
+    with st.spinner(f"Loading ImageNet weights for {REGISTRY[backbone].label} (downloaded on first use where online)…"):
+        problem = check_weights(backbone, weights)
     if problem:
         st.warning(problem)
         how = st.radio("Weights", ["a .pth file on this machine", "random initialisation (not pretrained)"],
