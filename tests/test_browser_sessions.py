@@ -15,12 +15,15 @@ def upload_folder(page, folder):
 
 def test_folder_and_zip_uploads_become_datasets(page, app_url, tmp_path):
     folder = make_class_folders(tmp_path / "mine", classes=("sunsets", "receipts"), n=6)
+    (folder / "sunsets" / "broken.jpg").write_bytes(b"")  # a zero-byte file the report must list
     page.goto(app_url)
     nav(page, "Data")
     upload_folder(page, folder)
-    page.get_by_text("folder upload: 12 images").wait_for(timeout=60_000)
-    table = page.locator('[data-testid="stDataFrame"]').first
-    table.wait_for()
+    page.get_by_text("folder upload: 13 images").wait_for(timeout=60_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.get_by_role("heading", name="Health report").wait_for(timeout=120_000)
+    page.get_by_text("Images checked").wait_for(timeout=120_000)
+    assert "broken.jpg" in page.locator("body").inner_text()
     shot(page, "07-data-folder-upload")
     zpath = tmp_path / "pets.zip"
     pets = make_class_folders(tmp_path / "pets", classes=("cats", "dogs"), n=5, ext=".png")
@@ -33,6 +36,7 @@ def test_folder_and_zip_uploads_become_datasets(page, app_url, tmp_path):
     up.locator("input[type=file]").set_input_files(str(zpath))
     page.get_by_text("zip/files upload: 10 images").wait_for(timeout=60_000)
     page.get_by_role("tab", name="cats").wait_for()
+    page.get_by_role("heading", name="Health report").wait_for(timeout=120_000)
     shot(page, "08-data-zip-upload")
 
 

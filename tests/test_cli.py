@@ -64,3 +64,24 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     p = run("train", tmp_path / "one", "--out", tmp_path / "m", "--backbone", "resnet34", check=False)
     assert p.returncode != 0
+
+
+def test_seed_presets_run_from_the_cli_with_supplied_or_random_weights(tmp_path):
+    """Offline, torchvision weights are missing: the CLI says so, and runs with --weights or --random-init."""
+    import torch
+    import torchvision
+
+    data = make_class_folders(tmp_path / "data", n=5)
+    p = run("train", data, "--out", tmp_path / "m0", "--preset", "seed-resnet34", check=False)
+    if p.returncode != 0:
+        assert "--weights PATH" in p.stderr and "Traceback" not in p.stderr
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "r34.pth")
+    run("train", data, "--out", tmp_path / "m1", "--preset", "seed-resnet34", "--weights", tmp_path / "r34.pth",
+        "--epochs", "1", "--views", "1")
+    hist = json.loads((tmp_path / "m1" / "history.json").read_text())
+    assert [h["unfreeze"] for h in hist] == ["last block + head", "head only"]  # layer4+fc, then fc
+    out = run("train", data, "--out", tmp_path / "m2", "--preset", "seed-mobilenetv2", "--random-init",
+              "--epochs", "1", "--views", "1")
+    metrics = json.loads((tmp_path / "m2" / "metrics.json").read_text())
+    assert metrics["backbone"] == "mobilenet_v2" and "NOT pretrained" in metrics["weights"]
+    assert "random initialisation" in out.stdout
