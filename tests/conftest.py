@@ -152,7 +152,7 @@ def pytest_runtest_makereport(item, call):
 def page(browser, request):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(90_000)
     yield pg
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
@@ -166,6 +166,11 @@ def page(browser, request):
 def shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    page.wait_for_timeout(1500)  # let reruns settle and media requests start
+    try:
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15_000)
+    except Exception:
+        pass
     page.screenshot(path=str(path), full_page=True)
     return path
 

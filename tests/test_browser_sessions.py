@@ -42,10 +42,18 @@ def test_folder_and_zip_uploads_become_datasets(page, app_url, tmp_path):
 
 def test_four_sessions_train_at_once_and_stay_separate(browser, app_url, tmp_path):
     sessions = []
+    try:
+        _four_sessions(browser, app_url, tmp_path, sessions)
+    finally:
+        for ctx, _, _ in sessions:
+            ctx.close()
+
+
+def _four_sessions(browser, app_url, tmp_path, sessions):
     for k in range(4):
         ctx = browser.new_context(viewport={"width": 1300, "height": 900})
         pg = ctx.new_page()
-        pg.set_default_timeout(60_000)
+        pg.set_default_timeout(180_000)
         classes = (f"alpha{k}", f"beta{k}")
         make_class_folders(tmp_path / f"s{k}", classes=classes, n=5)
         pg.goto(app_url)
@@ -74,7 +82,6 @@ def test_four_sessions_train_at_once_and_stay_separate(browser, app_url, tmp_pat
         assert not [c for c in others if c in text], f"session {k} sees another session's classes"
         if k == 0:
             shot(pg, "09-session-isolation")
-        ctx.close()
 
 
 def test_refresh_mid_training_finds_the_running_job(page, app_url):

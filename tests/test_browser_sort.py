@@ -1,0 +1,61 @@
+"""Real browser, Sort page: load a model file, sort a folder, move the threshold, override one
+prediction, download the zip and check its layout."""
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+from core import model_io
+from tests.conftest import draw_image, nav, shot
+
+
+
+def test_sort_folder_threshold_override_and_zip(page, app_url, tmp_path, trained_bundle):
+    bundle = trained_bundle[0]
+    (tmp_path / "model.pt").write_bytes(model_io.to_bytes(bundle))
+    gallery = tmp_path / "holiday"
+    (gallery / "day2").mkdir(parents=True)
+    for k in range(3):
+        draw_image("stripes", 7000 + k).save(gallery / f"s{k}.jpg")
+        draw_image("dots", 7100 + k).save(gallery / "day2" / f"d{k}.jpg")
+
+    page.goto(app_url)
+    nav(page, "Sort")
+    page.get_by_text("Model file: download this model").click()
+    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
+    up.locator("input[type=file]").set_input_files(str(tmp_path / "model.pt"))
+    page.get_by_text("Model: efficientnet_lite0, classes: dots, stripes").wait_for()
+
+    folder_up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Folder of photos to sort")
+    folder_up.locator("input[type=file]").set_input_files(str(gallery))
+    page.get_by_role("button", name="Sort 6 images").click()
+    page.get_by_role("button", name="Download sorted .zip").wait_for(timeout=120_000)
+    body = page.locator("body").inner_text()
+    assert "stripes" in body and "dots" in body
+
+    slider = page.get_by_role("slider")
+    slider.focus()
+    slider.press("End")  # threshold 1.0: nothing is that sure -> everything goes to unsure
+    page.get_by_text("unsure: 6").wait_for()
+
+    page.get_by_text("Override a prediction").click()
+    page.get_by_text("Put it in").wait_for()
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Put it in")
+    box.click()
+    page.get_by_role("option", name="stripes", exact=True).click()
+    page.get_by_role("button", name="Apply override").click()
+    page.get_by_text("unsure: 5").wait_for()
+    shot(page, "11-sort-threshold-override")
+
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download sorted .zip").click()
+    zf = zipfile.ZipFile(io.BytesIO(open(dl.value.path(), "rb").read()))
+    names = zf.namelist()
+    images = sorted(n for n in names if n.endswith(".jpg"))
+    assert len(images) == 6
+    assert sum(n.startswith("unsure/") for n in images) == 5
+    assert sum(n.startswith("stripes/") for n in images) == 1
+    rows = list(csv.DictReader(io.StringIO(zf.read("predictions.csv").decode())))
+    assert sorted(r["path"] for r in rows) == ["day2/d0.jpg", "day2/d1.jpg", "day2/d2.jpg", "s0.jpg", "s1.jpg", "s2.jpg"]
+    assert sum(r["folder"] == "stripes" for r in rows) == 1
