@@ -40,7 +40,6 @@ from .backbones import Network
 from .images import ImageError, load_rgb
 
 
-
 class ThinEigenCAM(EigenCAM):
     """EigenCAM with a thin SVD and the paper's sign correction.
 
