@@ -7,6 +7,8 @@
     python -m core export MODEL_DIR --format onnx|torchscript
     python -m core discover GALLERY --out OUT_DIR [--k K] [--method kmeans|agglomerative]
     python -m core check DATA [--json] [--features]
+    python -m core cam MODEL_DIR IMAGE [--method gradcam] [--target-class C] --out overlay.png
+    python -m core label-errors DATA [--model MODEL_DIR | --backbone B] [--folds 5] [--json]
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+# names of core.explain.METHODS, spelled out so that --help does not import pytorch-grad-cam
+CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "eigencam", "scorecam")
 
 
 def _progress_printer(quiet: bool):
@@ -351,6 +356,63 @@ def cmd_discover(args) -> int:
     for grp in g.groups:
         print(f"  {grp.name}: {grp.size} images ({len(grp.doubtful)} doubtful)")
     print(f"copied {sum(counts.values())} images into {out}; {csv_path.name} written")
+def cmd_cam(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from . import model_io
+    from .explain import LABELS, Explainer, check_method, side_by_side
+    from .images import load_rgb
+
+    check_method(args.method)
+    bundle = model_io.load(Path(args.model))
+    ex = Explainer.from_bundle(bundle)
+    target = ex.class_index(args.target_class)
+    img = load_rgb(args.image, min_side=bundle.preprocess.resize_to)
+    e = ex.explain([img], args.method, target)[0]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (side_by_side(e.image, e.overlay) if args.side_by_side else e.overlay).save(out)
+    if args.heatmap:
+        Image.fromarray((e.heatmap * 255).astype(np.uint8)).save(args.heatmap)
+    pred = bundle.classes[e.pred]
+    print(f"{args.image}: predicted {pred} ({e.probs[e.pred]:.1%}); {LABELS[args.method]} "
+          f"for class {bundle.classes[e.target]} -> {out}")
+    return 0
+
+
+def cmd_label_errors(args) -> int:
+    from . import model_io
+    from .backbones import WeightsChoice
+    from .dataset import scan_folder
+    from .evaluate import find_label_errors
+    from .features import FeatureCache
+    from .intake import materialise
+    from .train import TrainConfig
+
+    if args.model:
+        bundle = model_io.load(Path(args.model))
+        cfg = TrainConfig.from_dict(bundle.config) if bundle.config else TrainConfig(backbone=bundle.backbone)
+        backbone, weights = bundle.backbone, cfg.weights_choice
+    else:
+        backbone, weights = args.backbone, WeightsChoice()
+    with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
+        root = materialise(Path(args.data), Path(tmp))
+        ds = scan_folder(root)
+        if not args.quiet and not args.json:
+            print(f"checking {len(ds.labelled)} labelled images in {len(ds.classes)} classes "
+                  f"({backbone}, {args.folds}-fold logistic regression on pooled features)", file=sys.stderr)
+        rep = find_label_errors(ds, backbone, weights, FeatureCache(), args.folds, args.seed, args.min_confidence)
+        rel = lambda p: str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else str(p)  # noqa: E731
+        rows = [{"path": rel(s.path), "split": s.split, "given": s.given, "suggested": s.suggested,
+                 "confidence": round(s.confidence, 4), "given_prob": round(s.given_prob, 4)} for s in rep.suspects]
+    if args.json:
+        print(json.dumps({"checked": rep.n_checked, "folds": rep.folds, "oof_accuracy": rep.oof_accuracy,
+                          "suspects": rows}, indent=1))
+        return 0
+    print(f"out-of-fold accuracy {rep.oof_accuracy:.3f} on {rep.n_checked} images; {len(rows)} likely label errors")
+    for r in rows:
+        print(f"  {r['path']}: labelled {r['given']}, looks like {r['suggested']} ({r['confidence']:.0%})")
     return 0
 
 
@@ -429,6 +491,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--method", default="kmeans", choices=["kmeans", "agglomerative"])
     d.add_argument("--backbone", choices=list(REGISTRY))
     d.set_defaults(func=cmd_discover)
+    c = sub.add_parser("cam", help="Grad-CAM overlay: where the model looks in one image")
+    c.add_argument("model", help="MODEL_DIR or model.pt")
+    c.add_argument("image")
+    c.add_argument("--method", default="gradcam", help=f"one of {', '.join(CAM_METHODS)} (default gradcam)")
+    c.add_argument("--target-class", help="class name (or index) to explain; default: the predicted class")
+    c.add_argument("--out", required=True, help="overlay image to write (.png or .jpg)")
+    c.add_argument("--side-by-side", action="store_true", help="write the model's crop and the overlay side by side")
+    c.add_argument("--heatmap", metavar="PNG", help="also write the raw heatmap as a greyscale image")
+    c.set_defaults(func=cmd_cam)
+
+    le = sub.add_parser("label-errors", help="images whose folder label disagrees with a cross-validated model")
+    le.add_argument("data", help="folder or .zip of class folders")
+    le.add_argument("--model", help="use this model's backbone and weights (default: --backbone, pretrained)")
+    le.add_argument("--backbone", default="efficientnet_lite0", choices=list(REGISTRY))
+    le.add_argument("--folds", type=int, default=5)
+    le.add_argument("--seed", type=int, default=0)
+    le.add_argument("--min-confidence", type=float, default=0.0, help="only report disagreements at least this sure")
+    le.add_argument("--json", action="store_true")
+    le.set_defaults(func=cmd_label_errors)
     return p
 
 

@@ -1,10 +1,19 @@
-"""Metrics from predictions: accuracy, per-class P/R/F1, confusion, mistakes by loss."""
+"""Metrics from predictions: accuracy, per-class P/R/F1, confusion, mistakes by loss,
+and likely label errors (k-fold cross-validated linear model on pooled features).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .backbones import WeightsChoice
+    from .dataset import Dataset
+    from .features import FeatureCache
 
 
 @dataclass
@@ -53,3 +62,122 @@ def evaluate_probs(paths: list[Path], y_true: list[int], probs: np.ndarray, clas
     rows.sort(key=lambda r: -r["loss"])  # most confidently wrong first
     acc = float((pred == y).mean()) if len(y) else float("nan")
     return Evaluation(list(classes), acc, conf, per_class, macro, rows)
+
+
+# ---------------------------------------------------------------- likely label errors
+
+@dataclass
+class LabelSuspect:
+    path: Path
+    split: str
+    given: str  # the label the image has now
+    suggested: str  # the out-of-fold prediction
+    confidence: float  # out-of-fold probability of ``suggested``
+    given_prob: float  # out-of-fold probability of ``given`` (low = likely wrong)
+
+
+@dataclass
+class LabelErrorReport:
+    classes: list[str]
+    suspects: list[LabelSuspect]  # most likely wrong first
+    n_checked: int
+    folds: int
+    oof_accuracy: float  # how well the linear model predicts held-out labels at all
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def out_of_fold_probs(X: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0,
+                      C: float = 10.0) -> np.ndarray:
+    """Probabilities for every row from a logistic regression that never saw that row.
+
+    Why out-of-fold: a model scoring its own training images has memorised their
+    labels, right or wrong; only held-out predictions can disagree with a label.
+    Why L2-normalised rows (not per-feature scaling): with few images per fold,
+    standardising 1280 dims inflates noise dims and flags clean outliers.
+    (scikit-learn arrives with grad-cam, which depends on it.)
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Normalizer
+
+    y = np.asarray(y, dtype=int)
+    counts = np.bincount(y, minlength=n_classes)
+    present = counts[counts > 0]
+    if len(present) < 2 or present.min() < 2:
+        raise ValueError("label checking needs at least two classes with two or more images each")
+    k = int(min(folds, present.min()))
+    probs = np.zeros((len(y), n_classes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter on tiny folds
+        for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y):
+            clf = make_pipeline(Normalizer(), LogisticRegression(C=C, max_iter=2000))
+            clf.fit(X[tr], y[tr])
+            probs[np.ix_(te, clf.classes_)] = clf.predict_proba(X[te])
+    return probs
+
+
+def likely_label_errors(X: np.ndarray, y: Sequence[int], classes: Sequence[str], paths: Sequence[Path],
+                        splits: Sequence[str] | None = None, folds: int = 5, seed: int = 0,
+                        min_confidence: float = 0.0) -> tuple[list[LabelSuspect], np.ndarray]:
+    """Images whose given class disagrees with the out-of-fold prediction, most likely wrong first.
+
+    Classes with fewer than two images are left out (nothing to hold out against).
+    Returns (suspects, out-of-fold probabilities for the rows that were checked).
+    """
+    y = np.asarray(y, dtype=int)
+    counts = np.bincount(y, minlength=len(classes))
+    rows = np.flatnonzero(counts[y] >= 2)
+    probs = out_of_fold_probs(np.asarray(X, dtype=np.float64)[rows], y[rows], len(classes), folds, seed)
+    suspects = []
+    for r, p in zip(rows, probs):
+        pred = int(p.argmax())
+        if pred != y[r] and p[pred] >= min_confidence:
+            suspects.append(LabelSuspect(Path(paths[r]), splits[r] if splits else "train", classes[y[r]],
+                                         classes[pred], float(p[pred]), float(p[y[r]])))
+    suspects.sort(key=lambda s: (s.given_prob, -s.confidence))
+    return suspects, probs
+
+
+def pooled_features(paths: Sequence[Path], backbone: str, weights: "WeightsChoice", cache: "FeatureCache",
+                    progress: Callable[[int, int], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+    """Pooled features of the *pretrained* backbone, through the training feature cache.
+
+    The cache key (feature tag, head-only boundary, "eval" view) is the one
+    training uses, so validation images (and training images of an
+    un-augmented run) are not computed again; the rest are computed once.
+    """
+    from . import augment
+    from .backbones import build_network, get_spec
+    from .train import feature_tag
+
+    pre = get_spec(backbone).preprocess
+    net = build_network(backbone, 2, weights)  # the frozen backbone; the head is not used
+    X, ok, fails = cache.features(net, feature_tag(backbone, weights), net.boundary(0), list(paths), "eval",
+                                  lambda im: augment.eval_array(im, pre), pre.resize_to,
+                                  progress=progress, should_stop=should_stop)
+    X = X.float()
+    if X.dim() == 4:  # the cache holds the last conv map; pool it as the network does
+        X = X.mean(dim=(2, 3))
+    return X.numpy(), ok, fails
+
+
+def find_label_errors(dataset: "Dataset", backbone: str, weights: "WeightsChoice", cache: "FeatureCache",
+                      folds: int = 5, seed: int = 0, min_confidence: float = 0.0,
+                      progress: Callable[[int, int], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> LabelErrorReport:
+    """Check every labelled, included image (train and val) of ``dataset``."""
+    items = dataset.labelled
+    classes = list(dataset.classes)
+    cidx = {c: k for k, c in enumerate(classes)}
+    X, ok, fails = pooled_features([i.path for i in items], backbone, weights, cache, progress, should_stop)
+    kept = [items[i] for i in ok]
+    y = np.array([cidx[i.label] for i in kept], dtype=int)
+    suspects, probs = likely_label_errors(X, y, classes, [i.path for i in kept], [i.split for i in kept],
+                                          folds, seed, min_confidence)
+    counts = np.bincount(y, minlength=len(classes))
+    checked = y[counts[y] >= 2]
+    acc = float((probs.argmax(1) == checked).mean()) if len(checked) else float("nan")
+    return LabelErrorReport(classes, suspects, len(checked), int(min(folds, counts[counts >= 2].min())), acc,
+                            [(str(items[i].path), e) for i, e in fails])

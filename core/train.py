@@ -34,6 +34,10 @@ class Phase:
     lr: float = 1e-3
 
 
+def feature_tag(backbone: str, weights: WeightsChoice) -> str:
+    return f"{backbone}|{weights.label}"
+
+
 @dataclass
 class TrainConfig:
     backbone: str = "efficientnet_lite0"
@@ -56,6 +60,11 @@ class TrainConfig:
     @property
     def weights_choice(self) -> WeightsChoice:
         return WeightsChoice(self.weights, self.weights_path)
+
+    @property
+    def feature_tag(self) -> str:
+        """Names the frozen backbone in feature-cache keys (shared by training, LR finder, label errors)."""
+        return feature_tag(self.backbone, self.weights_choice)
 
     @property
     def total_epochs(self) -> int:
@@ -215,7 +224,7 @@ def train(
     max_k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
     boundary = net.boundary(max_k)
     cached = boundary > 0
-    tag = f"{cfg.backbone}|{cfg.weights_choice.label}"
+    tag = cfg.feature_tag
     steps = augment.steps_for(cfg.augment, set(cfg.disabled_steps))
     views = cfg.views if steps else 1
     eval_tf = lambda img: augment.eval_array(img, pre)  # noqa: E731
@@ -391,7 +400,7 @@ def lr_find(
     items = dataset.split_items("train")
     pre = spec.preprocess
     emit = on_event or (lambda e: None)
-    X, ok, _ = cache.features(net, f"{cfg.backbone}|{cfg.weights_choice.label}", boundary,
+    X, ok, _ = cache.features(net, cfg.feature_tag, boundary,
                               [i.path for i in items], "eval", lambda im: augment.eval_array(im, pre),
                               pre.resize_to, should_stop=should_stop,
                               progress=lambda d, t: emit({"type": "cache", "what": "lr finder", "done": d, "total": t}))

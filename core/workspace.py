@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from .dataset import Dataset
 from .jobs import Job
+from .review import Decisions, apply_to
 
 if TYPE_CHECKING:  # torch stays off the first page paint
+    from .explain import CamCache, Explainer
     from .features import FeatureCache
     from .model_io import ModelBundle
 
@@ -46,6 +48,10 @@ class Workspace:
     sort_job: Job | None = None
     discover_job: Job | None = None
     ui: dict = field(default_factory=dict)  # page-level choices that must survive a refresh
+    decisions: Decisions = field(default_factory=Decisions)  # Review page: move / exclude / keep
+    review_job: Job | None = None  # likely-label-error scan
+    _cams: "CamCache | None" = None
+    _explainer: "Explainer | None" = None
     _uploads: int = 0
 
     @property
@@ -55,6 +61,33 @@ class Workspace:
 
             self._cache = FeatureCache()
         return self._cache
+
+    @property
+    def cams(self) -> "CamCache":
+        """Bounded LRU of Grad-CAM results for this session."""
+        if self._cams is None:
+            from .explain import CamCache
+
+            self._cams = CamCache()
+        return self._cams
+
+    def explainer(self, network, classes: list[str], backbone: str) -> "Explainer":
+        """The Grad-CAM explainer for ``network``; rebuilt (and the CAM cache emptied) when the model changes."""
+        if self._explainer is None or self._explainer.source is not network:
+            from .backbones import get_spec
+            from .explain import Explainer
+
+            self._explainer = Explainer(network, classes, get_spec(backbone).preprocess)
+            self.cams.clear()
+        return self._explainer
+
+    def apply_review(self) -> int:
+        """Write the review decisions into ``excluded`` / ``relabel``; returns how many images changed."""
+        if self.dataset is not None:
+            self.decisions.retain(i.path for i in self.dataset.items)
+        changed = len(self.decisions.pending())
+        self.excluded, self.relabel = apply_to(self.decisions, self.excluded, self.relabel)
+        return changed
 
     def new_folder(self, kind: str) -> Path:
         self._uploads += 1
@@ -68,7 +101,7 @@ class Workspace:
         return self.dataset.with_changes(self.excluded, self.relabel)
 
     def jobs(self) -> list[Job]:
-        return [j for j in (self.job, self.sort_job, self.discover_job) if j is not None]
+        return [j for j in (self.job, self.sort_job, self.discover_job, self.review_job) if j is not None]
 
     def close(self) -> None:
         for j in self.jobs():
@@ -77,6 +110,9 @@ class Workspace:
             j.join(timeout=10)
         if self._cache is not None:
             self._cache.clear()
+        if self._cams is not None:
+            self._cams.clear()
+        self._explainer = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

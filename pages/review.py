@@ -1,49 +1,230 @@
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from core.evaluate import evaluate_probs
+from core.jobs import Job
+from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
-from pages.ui.common import image_grid, need_model, workspace
+from pages.ui.common import need_model, workspace
 
 ws = workspace()
 st.title("Review")
+st.caption("See what the model got wrong and why (Grad-CAM shows where it looked), then fix the data and retrain.")
 if not need_model(ws):
     st.stop()
+
 r = ws.train_result
-if r is None or len(r.val_paths) == 0:
-    st.info("This model has no validation images to review (it was loaded from a file, or the data had no val split).")
-    st.stop()
+has_val = r is not None and len(r.val_paths) > 0
+known = {i.path for i in ws.dataset.items} if ws.dataset is not None else None
+if known is not None:
+    ws.decisions.retain(known)
+n_pending = len(ws.decisions.pending())
+if n_pending:
+    st.info(f"{ui.plural(n_pending, 'review decision')} not applied yet: see **Decisions** below.",
+            icon=":material/pending_actions:")
 
-ev = evaluate_probs(r.val_paths, r.val_true, r.val_probs, r.classes)
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Validation accuracy", f"{ev.accuracy:.1%}")
-c2.metric("Macro precision", f"{ev.macro['precision']:.3f}")
-c3.metric("Macro recall", f"{ev.macro['recall']:.3f}")
-c4.metric("Macro F1", f"{ev.macro['f1']:.3f}")
 
-left, right = st.columns([1, 1])
-with left:
-    st.subheader("Confusion matrix")
-    event = st.plotly_chart(confusion_figure(ev.classes, ev.confusion), key="confusion",
-                            on_select="rerun", selection_mode="points", width="stretch")
-with right:
-    st.subheader("Per class")
-    st.dataframe(pd.DataFrame(ev.per_class).round(3), hide_index=True, width="stretch")
+def guarded(section):
+    """Run one section; an unexpected error becomes a message, never a stack trace."""
+    try:
+        return section()
+    except Exception as exc:  # st.rerun / st.stop are BaseExceptions and pass through
+        st.error(f"This part of the page failed: {exc.__class__.__name__}: {exc}")
+        return None
 
-cell = None
-points = (event or {}).get("selection", {}).get("points", []) if event else []
-if points and points[0].get("customdata"):
-    cell = tuple(points[0]["customdata"])
-if cell:
-    t, p = cell
-    rows = [x for x in ev.rows if x["true"] == t and x["pred"] == p]
-    st.subheader(f"True {t}, predicted {p}: {len(rows)} images")
-    image_grid([x["path"] for x in rows][:48], [f"{x['pred']} {x['confidence']:.0%}" for x in rows][:48])
 
-wrong = [x for x in ev.rows if not x["correct"]]
-st.subheader(f"Misclassified ({len(wrong)}), most confidently wrong first")
-if wrong:
-    image_grid([x["path"] for x in wrong][:48],
-               [f"true {x['true']} → {x['pred']} ({x['confidence']:.0%})" for x in wrong][:48])
-else:
-    st.success("No validation image was misclassified.")
+# ------------------------------------------------------------------ metrics and confusion
+def overview():
+    ev = evaluate_probs(r.val_paths, r.val_true, r.val_probs, r.classes)
+    wrong = sum(1 for x in ev.rows if not x["correct"])
+    c = st.columns(5)
+    c[0].metric("Validation accuracy", f"{ev.accuracy:.1%}")
+    c[1].metric("Macro precision", f"{ev.macro['precision']:.3f}")
+    c[2].metric("Macro recall", f"{ev.macro['recall']:.3f}")
+    c[3].metric("Macro F1", f"{ev.macro['f1']:.3f}")
+    c[4].metric("Misclassified", f"{wrong} of {len(ev.rows)}")
+    left, right = st.columns([1, 1])
+    with left:
+        st.subheader("Confusion matrix")
+        st.caption("Click a cell to see the images behind it.")
+        event = st.plotly_chart(confusion_figure(ev.classes, ev.confusion), key="confusion",
+                                on_select="rerun", selection_mode="points", width="stretch")
+    with right:
+        st.subheader("Per class")
+        st.dataframe(pd.DataFrame(ev.per_class).round(3), hide_index=True, width="stretch")
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    cell = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
+    store = ws.ui.setdefault(ui.STORE, {})
+    if cell != store.get("cell"):  # a new click: filter the grid to that cell
+        store["cell"] = cell
+        if cell:
+            ui.set_choice(ws, "rv_true", cell[0])
+            ui.set_choice(ws, "rv_pred", cell[1])
+            ui.set_choice(ws, "rv_show", "All")
+    return ev
+
+
+ev = guarded(overview) if has_val else None
+if not has_val:
+    st.info("This model has no validation results to review (it was loaded from a file, or the data had no "
+            "validation split). Likely label errors and decisions below still work.")
+
+
+# ------------------------------------------------------------------ predictions with Grad-CAM
+SHOW = ["Mistakes", "Correct", "All"]
+
+
+def predictions() -> None:
+    from core.explain import LABELS, METHODS, SLOW, cache_key, explain_paths, side_by_side
+
+    st.subheader("Predictions")
+    classes = ev.classes
+    f = st.columns([1.3, 1, 1, 1.2, 1.3])
+    show = ui.remembered(ws, "rv_show", SHOW, "Mistakes", f[0].radio, "Show", horizontal=True)
+    true_c = ui.remembered(ws, "rv_true", ["All"] + classes, "All", f[1].selectbox, "True class")
+    pred_c = ui.remembered(ws, "rv_pred", ["All"] + classes, "All", f[2].selectbox, "Predicted class",
+                           help="'everything predicted as X'")
+    method = ui.remembered(ws, "rv_method", list(METHODS), "gradcam", f[3].selectbox, "Heatmap method",
+                           format_func=LABELS.get)
+    targets = ["@pred", "@true"] + [f"class:{c}" for c in classes]
+    target = ui.remembered(ws, "rv_target", targets, "@pred", f[4].selectbox, "Explain which class",
+                           format_func=lambda t: {"@pred": "the predicted class", "@true": "the true class"}.get(
+                               t, t.removeprefix("class:")),
+                           help="'Why did it say bee, and where is the ant?': pick the class to explain")
+    rows = [x for x in ev.rows
+            if (show == "All" or x["correct"] == (show == "Correct"))
+            and true_c in ("All", x["true"]) and pred_c in ("All", x["pred"])]
+    order = "most confidently wrong first" if show != "Correct" else "least confident first"
+    st.caption(f"{ui.plural(len(rows), 'image')}, sorted by loss ({order}). Left: what the model sees; right: "
+               f"{LABELS[method]} heat (red = what pushed it towards the explained class).")
+    if not rows:
+        st.success("No validation image matches these filters." if show == "Mistakes" else "No images here.")
+        return
+    per_page = ui.remembered(ws, "rv_per_page", [8, 12], 8, st.sidebar.selectbox, "Images per page (Review)")
+    sl = ui.page_slice(ws, "rv_page", len(rows), per_page, (show, true_c, pred_c))
+    page = rows[sl]
+    cidx = {c: k for k, c in enumerate(classes)}
+    tg = [None if target == "@pred" else cidx[x["true"]] if target == "@true" else cidx[target.removeprefix("class:")]
+          for x in page]
+    ex = ws.explainer(r.network, classes, r.config.backbone)
+    missing = [i for i, x in enumerate(page) if cache_key(ex, x["path"], method, tg[i]) not in ws.cams]
+    pics: list = [None] * len(page)
+    compute = bool(missing)
+    if missing and method in SLOW:
+        compute = st.button(f"Compute {LABELS[method]} for {len(missing)} images (about "
+                            f"{len(missing) * 20} s or more on CPU)", icon=":material/hourglass:")
+        if not compute:
+            st.caption(f"{LABELS[method]} runs the model once per feature channel, so it is computed only on request.")
+    try:
+        if compute or not missing:
+            with st.spinner(f"Computing {LABELS[method]} for {len(missing)} images…" if missing else "…"):
+                exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
+        else:  # slow method not requested: show what is already cached
+            exps = [ws.cams.get(cache_key(ex, x["path"], method, tg[i])) for i, x in enumerate(page)]
+        pics = [side_by_side(e.image, e.overlay) if hasattr(e, "overlay") else e for e in exps]
+        explained = [classes[e.target] if hasattr(e, "target") else None for e in exps]
+    except Exception as exc:
+        st.warning(f"Heatmaps could not be computed ({exc.__class__.__name__}: {exc}); showing the images only.")
+        explained = [None] * len(page)
+
+    def draw(k: int) -> None:
+        x = page[k]
+        mark = ":green[:material/check_circle:]" if x["correct"] else ":red[:material/cancel:]"
+        ui.show_image(x["path"], pics[k])
+        st.markdown(f"{mark} true **{x['true']}** → predicted **{x['pred']}** ({x['confidence']:.0%})")
+        top = " · ".join(f"{c} {p:.0%}" for c, p in x["top3"])
+        heat = f" · heat for **{explained[k]}**" if explained[k] else ""
+        st.caption(f"top-3: {top} · loss {x['loss']:.2f}{heat}  \n`{Path(x['path']).name}`")
+        ui.decision_buttons(ws, Path(x["path"]), x["true"], classes,
+                            x["pred"] if not x["correct"] else None, "predictions")
+
+    ui.cards(list(range(len(page))), draw)
+
+
+if ev is not None:
+    guarded(predictions)
+
+
+# ------------------------------------------------------------------ likely label errors
+def label_errors() -> None:
+    from core.evaluate import find_label_errors
+    from core.train import TrainConfig
+
+    st.subheader("Likely label errors")
+    st.caption("A linear model is trained on the pretrained backbone's features five times, each time predicting "
+               "images it has not seen. Images whose folder label disagrees with that held-out prediction are "
+               "listed here, most confidently wrong first. It checks training and validation images.")
+    if ws.dataset is None:
+        st.info("Load the training data on the **Data** page to check its labels.")
+        return
+    cfg = r.config if r is not None else TrainConfig.from_dict(ws.bundle.config or {"backbone": ws.bundle.backbone})
+    ds = ws.effective_dataset()
+    sig = hash(tuple((str(i.path), i.label) for i in ds.labelled))
+    job = ws.review_job
+    running = job is not None and job.alive
+    if st.button("Check labels", icon=":material/rule:", disabled=running):
+        ws.ui["label_sig"] = sig
+
+        def work(on_event, should_stop):
+            prog = lambda d, t: on_event({"type": "progress", "done": d, "total": t,  # noqa: E731
+                                          "text": f"features: {d}/{t} images"})
+            on_event({"type": "status", "message": "Computing pooled features (once per image)"})
+            return find_label_errors(ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog,
+                                     should_stop=should_stop)
+
+        ws.review_job = Job("label-errors", work).start()
+        st.rerun()
+
+    @st.fragment(run_every=1.0 if running else None)
+    def progress() -> None:
+        j = ws.review_job
+        if j is None:
+            return
+        snap = j.snapshot()
+        if snap.active:
+            st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}")
+            if st.button("Stop check"):
+                j.stop()
+        elif running:
+            st.rerun(scope="app")  # finished: draw the results once
+        elif snap.state == "failed":
+            st.error(f"The label check failed: {snap.error}")
+        elif snap.state == "stopped":
+            st.warning("The label check was stopped.")
+
+    progress()
+    rep = job.result if job is not None and not job.alive else None
+    if rep is None:
+        return
+    if ws.ui.get("label_sig") != sig:
+        st.caption("The labels changed since this check (decisions applied?); run it again to refresh.")
+    st.write(f"Held-out accuracy of the linear check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} images "
+             f"({rep.folds} folds). **{len(rep.suspects)}** images disagree with their label.")
+    if not rep.suspects:
+        st.success("No label looks wrong.")
+        return
+    min_conf = st.slider("Only show disagreements at least this confident", 0.0, 1.0,
+                         float(ws.ui.get("label_min_conf", 0.5)), 0.05, key="label_min_conf_w")
+    ws.ui["label_min_conf"] = min_conf
+    rows = [s for s in rep.suspects if s.confidence >= min_conf]
+    if not rows:
+        st.caption("None at this confidence.")
+        return
+    sl = ui.page_slice(ws, "le_page", len(rows), 8, (id(rep), min_conf))
+
+    def draw(s) -> None:
+        ui.show_image(s.path)
+        st.markdown(f"labelled **{s.given}**, looks like **{s.suggested}** ({s.confidence:.0%})")
+        st.caption(f"{s.split} · `{s.path.name}`")
+        ui.decision_buttons(ws, s.path, s.given, rep.classes, s.suggested, "label errors")
+
+    ui.cards(rows[sl], draw)
+
+
+guarded(label_errors)
+
+# ------------------------------------------------------------------ decisions
+st.subheader(f"Decisions ({len(ws.decisions)})")
+guarded(lambda: ui.decisions_panel(ws, known))

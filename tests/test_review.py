@@ -1,0 +1,219 @@
+"""Review decisions (add / undo / apply / export), likely label errors, and the Review page."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_class_folders
+from core import review as rv
+from core.dataset import load_dataset
+from core.evaluate import likely_label_errors, out_of_fold_probs
+from core.workspace import Workspace
+
+A, B, C = Path("/d/cats/a.jpg"), Path("/d/cats/b.jpg"), Path("/d/dogs/c.jpg")
+
+
+def test_latest_decision_wins_and_undo_walks_back():
+    d = rv.Decisions()
+    d.decide(A, rv.MOVE, "cats", "dogs", source="predictions")
+    d.decide(A, rv.EXCLUDE, "cats")
+    d.decide(B, rv.KEEP, "cats")
+    assert len(d) == 2 and d.get(A).action == rv.EXCLUDE
+    assert d.undo() == B and d.get(B) is None
+    assert d.undo() == A and d.get(A).effect == (rv.MOVE, "dogs")
+    d.withdraw(A)
+    assert d.get(A) is None
+    assert d.undo() == A and d.get(A).to_class == "dogs"  # a withdraw can be undone too
+    assert d.undo() == A and d.get(A) is None
+    assert d.undo() is None
+
+
+def test_decision_validation_and_move_to_own_class_is_keep():
+    d = rv.Decisions()
+    assert d.decide(A, rv.MOVE, "cats", "cats").action == rv.KEEP
+    with pytest.raises(ValueError):
+        rv.Decision(A, "delete")
+    with pytest.raises(ValueError):
+        rv.Decision(A, rv.MOVE)  # a move needs a class
+    with pytest.raises(ValueError):
+        rv.Decision(A, rv.EXCLUDE, to_class="dogs")
+
+
+def test_apply_sets_relabel_and_excluded_and_undo_after_apply_restores():
+    d = rv.Decisions()
+    excluded, relabel = {C}, {}  # C was excluded elsewhere (e.g. on the Data page)
+    d.decide(A, rv.MOVE, "cats", "dogs")
+    d.decide(B, rv.EXCLUDE, "cats")
+    d.decide(C, rv.KEEP, "dogs")
+    assert d.pending() == sorted([A, B, C])
+    excluded, relabel = rv.apply_to(d, excluded, relabel)
+    assert relabel == {A: "dogs"} and excluded == {B, C}  # keep leaves C as it was
+    assert d.pending() == [] and d.is_applied(A)
+    # change of mind after applying: undo the move, move C instead
+    d.withdraw(A)
+    d.decide(C, rv.MOVE, "dogs", "cats")
+    assert d.pending() == [A, C] and not d.is_applied(C)
+    excluded, relabel = rv.apply_to(d, excluded, relabel)
+    assert relabel == {C: "cats"} and excluded == {B}
+    # everything undone: the baseline comes back exactly
+    while d.undo():
+        pass
+    excluded, relabel = rv.apply_to(d, excluded, relabel)
+    assert relabel == {} and excluded == {C}
+
+
+def test_apply_decisions_is_pure():
+    cur = {A: rv.Decision(A, rv.EXCLUDE, "cats")}
+    excluded, relabel, base = set(), {A: "dogs"}, {}
+    new_ex, new_rl, new_base = rv.apply_decisions(cur, base, excluded, relabel)
+    assert new_ex == {A} and new_rl == {A: "dogs"} and new_base == {A: (False, "dogs")}
+    assert excluded == set() and base == {}  # inputs untouched
+
+
+def test_csv_export():
+    d = rv.Decisions()
+    d.decide(A, rv.MOVE, "cats", "dogs", source="label errors")
+    d.decide(B, rv.EXCLUDE, "cats")
+    rv.apply_to(d, set(), {})
+    d.decide(C, rv.KEEP, "dogs")
+    rows = list(csv.DictReader(io.StringIO(rv.to_csv(d))))
+    assert [r["path"] for r in rows] == [str(A), str(B), str(C)]
+    assert rows[0]["action"] == "move" and rows[0]["to_class"] == "dogs" and rows[0]["source"] == "label errors"
+    assert [r["applied"] for r in rows] == ["yes", "yes", "no"]
+    assert set(rows[0]) == set(rv.CSV_FIELDS)
+
+
+def test_workspace_apply_feeds_the_effective_dataset(tmp_path):
+    root = make_class_folders(tmp_path / "data", n=4)
+    ws = Workspace("t", tmp_path / "ws")
+    ws.dataset = load_dataset(root)
+    s0, d1 = root / "stripes" / "stripes_00.jpg", root / "dots" / "dots_01.jpg"
+    ws.decisions.decide(s0, rv.MOVE, "stripes", "dots")
+    ws.decisions.decide(d1, rv.EXCLUDE, "dots")
+    ws.decisions.decide(Path("/elsewhere/x.jpg"), rv.EXCLUDE, "dots")  # not in this dataset
+    assert ws.apply_review() == 2
+    eff = {i.path: i for i in ws.effective_dataset().items}
+    assert eff[s0].label == "dots" and not eff[s0].excluded
+    assert eff[d1].excluded
+    assert d1 not in {i.path for i in ws.effective_dataset().labelled}
+    assert len(ws.decisions) == 2  # the stray decision was dropped
+    ws.decisions.undo()  # un-exclude d1
+    ws.apply_review()
+    assert not {i.path: i for i in ws.effective_dataset().items}[d1].excluded
+
+
+# ---------------------------------------------------------------- likely label errors
+
+def test_label_errors_on_synthetic_features():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (20, 8)) + 4, rng.normal(0, 1, (20, 8)) - 4])
+    y = np.array([0] * 20 + [1] * 20)
+    y[3] = 1  # a class-0 point labelled 1
+    paths = [Path(f"/x/{i}.jpg") for i in range(40)]
+    suspects, probs = likely_label_errors(X, y, ["a", "b"], paths, folds=5)
+    assert probs.shape == (40, 2) and np.allclose(probs.sum(1), 1)
+    assert suspects and suspects[0].path == paths[3]
+    assert suspects[0].given == "b" and suspects[0].suggested == "a" and suspects[0].confidence > 0.9
+    assert len(suspects) <= 2
+
+
+def test_out_of_fold_needs_two_classes_with_two_images():
+    with pytest.raises(ValueError):
+        out_of_fold_probs(np.zeros((3, 2)), np.array([0, 0, 0]), 2)
+    with pytest.raises(ValueError):
+        out_of_fold_probs(np.zeros((3, 2)), np.array([0, 0, 1]), 2)
+
+
+def test_label_error_finder_flags_a_mislabelled_image(tmp_path):
+    from core.backbones import WeightsChoice
+    from core.evaluate import find_label_errors
+    from core.features import FeatureCache
+
+    root = make_class_folders(tmp_path / "data", n=8)
+    wrong = root / "stripes" / "stripes_mislabelled.jpg"
+    shutil.copy(root / "dots" / "dots_03.jpg", wrong)
+    (root / "dots" / "dots_03.jpg").unlink()  # the same picture must not also sit in dots
+    ds = load_dataset(root)
+    cache = FeatureCache()
+    rep = find_label_errors(ds, "efficientnet_lite0", WeightsChoice(), cache, folds=4)
+    assert rep.n_checked == 16 and rep.folds == 4
+    assert rep.suspects, "nothing flagged"
+    top = rep.suspects[0]
+    assert top.path == wrong and top.given == "stripes" and top.suggested == "dots"
+    assert len(cache) == 16  # pooled features computed once per image
+    again = find_label_errors(ds, "efficientnet_lite0", WeightsChoice(), cache, folds=4)
+    assert again.suspects[0].path == wrong and len(cache) == 16
+
+
+def test_cli_label_errors(tmp_path, capsys):
+    import json
+
+    from core.cli import main
+
+    root = make_class_folders(tmp_path / "data", n=6)
+    shutil.move(root / "dots" / "dots_02.jpg", root / "stripes" / "odd.jpg")
+    assert main(["label-errors", str(root), "--folds", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["suspects"][0]["path"] == "stripes/odd.jpg" and out["suspects"][0]["suggested"] == "dots"
+
+
+# ---------------------------------------------------------------- the page
+
+@pytest.fixture
+def review_ws(trained_bundle, tmp_path):
+    from core.dataset import load_dataset as load
+    from core.workspace import REGISTRY
+
+    bundle, result, root = trained_bundle
+    ws = REGISTRY.get(None)
+    ws.dataset = load(root, val_fraction=0.25, seed=0)
+    ws.bundle, ws.train_result = bundle, result
+    yield ws
+    REGISTRY.release(ws.id)
+
+
+def _page(ws):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "review.py"), default_timeout=240)
+    at.session_state["ws_id"] = ws.id
+    return at
+
+
+def test_review_page_renders_and_decisions_persist(review_ws):
+    ws = review_ws
+    at = _page(ws).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any(m.label == "Validation accuracy" for m in at.metric)
+    # show every validation image, so there are cards with buttons whatever the accuracy
+    at.radio(key="rv_show").set_value("All").run()
+    assert not at.exception
+    assert len(ws.cams) > 0  # heatmaps were computed for what is on screen
+    exclude = [b for b in at.button if b.label == "Exclude"]
+    assert exclude
+    exclude[0].click().run()
+    assert not at.exception
+    assert len(ws.decisions) == 1 and next(iter(ws.decisions)).action == rv.EXCLUDE
+    # a fresh session on the same workspace (page switch / refresh) still has it, and the filter
+    at2 = _page(ws).run()
+    assert not at2.exception
+    assert at2.radio(key="rv_show").value == "All"
+    assert any("1 review decision not applied" in i.value for i in at2.info)
+    at2.button[[b.label for b in at2.button].index("Apply")].click().run()
+    assert not at2.exception
+    path = next(iter(ws.decisions)).path
+    assert path in ws.excluded and ws.decisions.pending() == []
+
+
+def test_review_page_without_validation_results(review_ws):
+    ws = review_ws
+    ws.train_result = None
+    at = _page(ws).run()
+    assert not at.exception
+    assert any("no validation results" in i.value for i in at.info)
