@@ -88,7 +88,13 @@ class Network(nn.Module):
         return self.stages[-2]
 
     def boundary(self, unfreeze: int) -> int:
-        """Index of the first trainable stage for 'last k blocks + head'."""
+        """Index of the first trainable stage for 'last k blocks + head'.
+
+        Head only (k = 0) resumes after the pool, so the cache holds pooled vectors
+        (1280 floats), not 7x7 maps; otherwise it resumes at the k-th last conv stage.
+        """
+        if unfreeze <= 0:
+            return len(self.stages)
         return len(self.stages) - 1 - min(unfreeze, self.n_conv_stages)
 
     def prefix(self, x: torch.Tensor, boundary: int) -> torch.Tensor:

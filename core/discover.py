@@ -68,7 +68,7 @@ def embed(paths: Sequence[Path], backbone: str | None = None, cache=None, weight
         net, f"{backbone}|{weights.label}", net.boundary(0), paths, "eval",
         lambda im: augment.eval_array(im, pre), pre.resize_to, progress=progress, should_stop=should_stop,
     )
-    if feats.dim() == 4:  # the cache holds the last conv map; pool it as the network's Pool stage does
+    if feats.dim() == 4:  # a spatial map (a boundary before the pool): pool it
         feats = feats.mean(dim=(2, 3))
     vectors = l2_normalise(feats.numpy()) if len(ok) else np.zeros((0, spec.feature_dim), np.float32)
     return Embedding([paths[i] for i in ok], vectors, [(paths[i], e) for i, e in fails])

@@ -158,7 +158,7 @@ def pooled_features(paths: Sequence[Path], backbone: str, weights: "WeightsChoic
                                   lambda im: augment.eval_array(im, pre), pre.resize_to,
                                   progress=progress, should_stop=should_stop)
     X = X.float()
-    if X.dim() == 4:  # the cache holds the last conv map; pool it as the network does
+    if X.dim() == 4:  # a spatial map (a boundary before the pool): pool it
         X = X.mean(dim=(2, 3))
     return X.numpy(), ok, fails
 

@@ -134,7 +134,7 @@ class FeatureCache:
             progress(done, len(paths))
         if missing:
             net.eval()
-            spatial = boundary < len(net.stages) - 1
+            spatial = boundary < len(net.stages)
             for idx, batch, fails in decode_batches([paths[i] for i in missing], transform, batch_size,
                                                     min_side, should_stop=should_stop):
                 failures += [(missing[i], e) for i, e in fails]
