@@ -356,6 +356,9 @@ def cmd_discover(args) -> int:
     for grp in g.groups:
         print(f"  {grp.name}: {grp.size} images ({len(grp.doubtful)} doubtful)")
     print(f"copied {sum(counts.values())} images into {out}; {csv_path.name} written")
+    return 0
+
+
 def cmd_cam(args) -> int:
     import numpy as np
     from PIL import Image
