@@ -85,7 +85,7 @@ def ours(root: Path, cfg: TrainConfig) -> dict:
             "final_acc": r.metrics["val_accuracy"], "wall": time.perf_counter() - t}
 
 
-def per_epoch(runs: int = 3, epochs: int = 4) -> dict:
+def per_epoch(runs: int = 3, epochs: int = 3) -> dict:
     """Figure 2: seconds per epoch after the first, head-only and last block + head."""
     root = SHARED / "hymenoptera"
     out = {}
@@ -109,7 +109,7 @@ def per_epoch(runs: int = 3, epochs: int = 4) -> dict:
     return out
 
 
-def time_to_model(runs: int = 3, max_plain_epochs: int = 8) -> dict:
+def time_to_model(runs: int = 3, max_plain_epochs: int = 6) -> dict:
     """Figure 1: default settings vs the tutorial loop run until it matches our accuracy."""
     root = SHARED / "hymenoptera"
     o_wall, o_acc, p_time, p_acc, p_reached = [], [], [], [], []

@@ -46,12 +46,11 @@ def single_image_test(bundle) -> None:
 
 
 def single_cam(bundle, path):
+    from core import explain
+
     try:
-        from core import explain
-    except ImportError:
-        return None
-    try:
-        return explain.cam_overlays(bundle, [path])[0]
+        result = explain.explain_paths(explain.Explainer.from_bundle(bundle), [path])[0]
+        return result.overlay if not isinstance(result, str) else None
     except Exception as exc:  # a heatmap is a bonus: say why it is missing
         st.caption(f"Grad-CAM unavailable: {exc}")
         return None

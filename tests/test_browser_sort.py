@@ -59,3 +59,23 @@ def test_sort_folder_threshold_override_and_zip(page, app_url, tmp_path, trained
     rows = list(csv.DictReader(io.StringIO(zf.read("predictions.csv").decode())))
     assert sorted(r["path"] for r in rows) == ["day2/d0.jpg", "day2/d1.jpg", "day2/d2.jpg", "s0.jpg", "s1.jpg", "s2.jpg"]
     assert sum(r["folder"] == "stripes" for r in rows) == 1
+
+
+def test_single_image_answer_with_top5_and_gradcam(page, app_url, tmp_path, trained_bundle):
+    (tmp_path / "model.pt").write_bytes(model_io.to_bytes(trained_bundle[0]))
+    draw_image("stripes", 9001, size=160).save(tmp_path / "one.jpg")
+    page.goto(app_url)
+    nav(page, "Sort")
+    page.get_by_text("Model file: download this model").click()
+    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
+    up.locator("input[type=file]").set_input_files(str(tmp_path / "model.pt"))
+    page.get_by_text("Model: efficientnet_lite0, classes: dots, stripes").wait_for()
+    page.get_by_text("Test a single image").click()
+    one = page.locator('[data-testid="stFileUploader"]').filter(has_text="One image")
+    one.locator("input[type=file]").set_input_files(str(tmp_path / "one.jpg"))
+    answer = page.get_by_text("This image belongs to")
+    answer.wait_for(timeout=120_000)
+    text = answer.inner_text()
+    assert ("stripes" in text or "dots" in text) and "%" in text
+    page.get_by_text("Grad-CAM for").wait_for(timeout=120_000)
+    shot(page, "12-single-image")
