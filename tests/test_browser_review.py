@@ -1,0 +1,43 @@
+"""Real browser, Review page: train on the demo, click a confusion-matrix cell, see Grad-CAM
+heatmaps, relabel one image, switch pages and find the decision still there."""
+from __future__ import annotations
+
+from tests.conftest import nav, shot
+
+
+def test_review_cell_heatmaps_and_a_decision_that_persists(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("button", name="Try the demo dataset").click()
+    page.get_by_text("Images per class").wait_for(timeout=60_000)
+    nav(page, "Train")
+    page.get_by_label("Epochs").fill("2")
+    page.get_by_label("Epochs").press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
+
+    nav(page, "Review")
+    page.get_by_text("Click a cell to see the images behind it.").wait_for()
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.scroll_into_view_if_needed()
+    point = chart.locator("path.point").first  # the (animals, animals) cell
+    point.wait_for(state="attached")
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("sorted by loss").first.wait_for(timeout=60_000)
+    true_box = page.locator('[data-testid="stSelectbox"]').filter(has_text="True class")
+    true_box.get_by_text("animals").wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 2", timeout=120_000)
+    shot(page, "13-review-cell-heatmaps")
+
+    page.get_by_role("button", name="Move to class…").first.click()
+    page.get_by_role("button", name="clipart", exact=False).first.click()
+    page.get_by_text("Decision:").first.wait_for()
+    page.get_by_role("heading", name="Decisions (1)").wait_for()
+
+    nav(page, "Sort")
+    nav(page, "Review")
+    page.get_by_role("heading", name="Decisions (1)").wait_for(timeout=60_000)
+    assert "move" in page.locator("body").inner_text().lower()
+    shot(page, "14-review-decision-kept")
