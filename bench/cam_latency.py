@@ -89,5 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run(runs: int = 5) -> None:
+    """`python -m bench cam`: the table above, kept for BENCHMARKS.md (as the app runs: passive OpenMP waits)."""
+    import contextlib
+    import io
+
+    from bench.common import save
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        main(["--runs", str(max(5, runs))])
+    print(buf.getvalue())
+    save("cam", {"title": "Grad-CAM latency per image (224 px, CPU)", "markdown": buf.getvalue(),
+                 "command": "OMP_WAIT_POLICY=PASSIVE python -m bench cam"})
+
+
 if __name__ == "__main__":
     sys.exit(main())
