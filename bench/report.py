@@ -70,6 +70,10 @@ def section_sort(d: dict) -> str:
              "| gallery | peak RSS MB (`python -m core sort`) | wall s |", "|---|---|---|"]
     for n, r in d["rss"].items():
         lines.append(f"| {n} images | {r['peak_rss_mb']:.0f} | {r['wall_s']:.0f} |")
+    a = d.get("accuracy")
+    if a:
+        lines += ["", f"Sorting accuracy: `{a['command']}` puts {a['accuracy']:.1%} of {a['images']} validation "
+                  f"images in the folder of their true class (target ≥ 95%: {_ok(a['accuracy'] >= 0.95)}; 1 run)."]
     return "\n".join(lines) + "\n"
 
 

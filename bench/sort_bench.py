@@ -80,7 +80,27 @@ def ceiling(bundle, n: int = 256, batch_size: int = 32) -> float:
     return n / (time.perf_counter() - t)
 
 
+def sort_accuracy() -> dict:
+    """Train on hymenoptera/train (defaults), `python -m core sort` hymenoptera/val, score vs folder names."""
+    import csv
+    import shutil
+
+    model_dir, out = WORK / "model-train-only", WORK / "sorted-val"
+    _, train_wall, _ = peak_rss_mb(["-q", "train", str(SHARED / "hymenoptera" / "train"), "--out", str(model_dir)])
+    shutil.rmtree(out, ignore_errors=True)
+    peak_rss_mb(["-q", "sort", str(model_dir), str(SHARED / "hymenoptera" / "val"), "--out", str(out)])
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    good = [r for r in rows if not r["error"]]
+    acc = sum(r["class"] == r["path"].split("/")[0] for r in good) / len(good)
+    print(f"  sort hymenoptera/val with a model trained on hymenoptera/train: accuracy {acc:.4f} on {len(good)} images",
+          flush=True)
+    return {"accuracy": acc, "images": len(good), "train_wall_s": train_wall,
+            "command": "python -m core train ../shared/data/hymenoptera/train --out M && "
+                       "python -m core sort M ../shared/data/hymenoptera/val --out OUT"}
+
+
 def run(runs: int = 3, n: int = 1000, n_plain: int = 200) -> None:
+    accuracy = sort_accuracy()
     model_dir = Path("/tmp/gs-bench-m0")
     if not (model_dir / "model.pt").exists():
         from core.cli import main
@@ -109,5 +129,5 @@ def run(runs: int = 3, n: int = 1000, n_plain: int = 200) -> None:
         shutil.rmtree(WORK / f"out{count}", ignore_errors=True)
     save("sort", {"img_per_s": med, "raw": rows, "ratio_vs_plain": med["ours"] / med["plain"],
                   "fraction_of_ceiling": med["ours"] / med["ceiling"], "n": n, "n_plain": n_plain, "runs": runs,
-                  "rss": rss, "command": "python -m bench sort"})
+                  "rss": rss, "accuracy": accuracy, "command": "python -m bench sort"})
     _ = np, list_images
