@@ -10,7 +10,7 @@ app:  ## set up and start the app
 
 test:  ## set up and run every test (unit, CLI, page and real-browser tests)
 	bash .ci/setup.sh test
-	GS_OFFLINE=1 .venv/bin/python -m pytest -q tests
+	GS_OFFLINE=1 .venv/bin/python -m pytest -q --durations=12 tests
 
 bench:  ## run the benchmarks (needs ../shared/data) and write BENCHMARKS.md
 	bash .ci/setup.sh test
