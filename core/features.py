@@ -22,8 +22,7 @@ Progress = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
 
 
-class Stopped(Exception):
-    """Raised inside long loops when the user pressed Stop."""
+from .jobs import Stopped  # noqa: E402,F401  (re-exported: long loops raise it)
 
 
 def file_hash(path: Path) -> str:

@@ -15,6 +15,10 @@ from typing import Any, Callable
 MAX_BATCH_POINTS = 5000
 
 
+class Stopped(Exception):
+    """Raised inside long loops when the user pressed Stop."""
+
+
 @dataclass
 class Snapshot:
     state: str  # idle | running | done | stopped | failed
@@ -129,8 +133,6 @@ class Job:
                 self._message = "Stopped; kept the best epoch so far" if self._stop.is_set() else "Finished"
                 self._progress = 1.0 if self._state == "done" else self._progress
         except Exception as exc:  # shown to the user as a readable message
-            from .features import Stopped
-
             with self._lock:
                 if isinstance(exc, Stopped):
                     self._state = "stopped"

@@ -100,6 +100,18 @@ class Workspace:
             return None
         return self.dataset.with_changes(self.excluded, self.relabel)
 
+    def collect(self) -> None:
+        """Adopt a finished training job's model, whichever page the user is on when it ends."""
+        job = self.job
+        if job is None or job.alive or job.result is None or self.ui.get("_collected") is job:
+            return
+        from .model_io import ModelBundle
+
+        r = job.result
+        self.train_result = r
+        self.bundle = ModelBundle(r.network, r.config.backbone, r.classes, r.metrics, r.config.to_dict())
+        self.ui["_collected"] = job
+
     def jobs(self) -> list[Job]:
         return [j for j in (self.job, self.sort_job, self.discover_job, self.review_job) if j is not None]
 

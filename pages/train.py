@@ -3,7 +3,6 @@ import streamlit as st
 from core import augment
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
 from core.jobs import Job
-from core.model_io import ModelBundle
 from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train
 from pages.ui.charts import lr_figure, training_figure
 from pages.ui.common import need_dataset, settings, workspace
@@ -146,21 +145,9 @@ if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":ma
     job_cfg = cfg
     ws.job = Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
                  total_epochs=cfg.total_epochs).start()
-    ws.ui["job_consumed"] = None
     st.rerun()
 if b2.button("Stop", disabled=not running, icon=":material/stop:"):
     ws.job.stop()
-
-
-def consume_result() -> None:
-    """Turn a finished job's result into this workspace's model (once)."""
-    job = ws.job
-    if job is None or job.alive or job.result is None or ws.ui.get("job_consumed") is job:
-        return
-    r = job.result
-    ws.train_result = r
-    ws.bundle = ModelBundle(r.network, r.config.backbone, r.classes, r.metrics, r.config.to_dict())
-    ws.ui["job_consumed"] = job
 
 
 @st.fragment(run_every=1.0 if running else None)
@@ -187,7 +174,6 @@ def live() -> None:
 
 
 live()
-consume_result()
 if ws.bundle is not None and not running and ws.train_result is not None:
     m = ws.bundle.metrics
     if m.get("val_accuracy") is not None:

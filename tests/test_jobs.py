@@ -49,7 +49,7 @@ def test_failure_in_thread_becomes_readable_error():
         raise RuntimeError("disk on fire")
 
     job = Job("t", work).start()
-    job.join(5)
+    job.join(30)
     snap = job.snapshot()
     assert snap.state == "failed" and "disk on fire" in snap.error
 
@@ -74,3 +74,20 @@ def test_idle_workspaces_expire_stop_jobs_and_delete_files(tmp_path):
     assert not ws.dir.exists()
     assert not ws.job.alive
     assert len(reg) == 0
+
+
+def test_a_finished_training_job_is_adopted_once_from_any_page(tmp_path):
+    from types import SimpleNamespace
+
+    reg = Registry(tmp_path)
+    ws = reg.get(None)
+    cfg = SimpleNamespace(backbone="efficientnet_lite0", to_dict=lambda: {"seed": 0})
+    result = SimpleNamespace(network=object(), config=cfg, classes=["a", "b"], metrics={"val_accuracy": 1.0})
+    ws.job = Job("t", lambda e, s: result).start()
+    ws.job.join(5)
+    assert ws.bundle is None
+    ws.collect()  # what every page does when it reads the workspace
+    assert ws.bundle is not None and ws.bundle.classes == ["a", "b"] and ws.train_result is result
+    ws.bundle = "loaded from a file later"
+    ws.collect()
+    assert ws.bundle == "loaded from a file later"  # the same job is not adopted twice

@@ -19,6 +19,7 @@ def workspace() -> Workspace:
     st.session_state["ws_id"] = ws.id
     if st.query_params.get("ws") != ws.id:
         st.query_params["ws"] = ws.id
+    ws.collect()
     return ws
 
 
