@@ -99,7 +99,7 @@ def sort_accuracy() -> dict:
                        "python -m core sort M ../shared/data/hymenoptera/val --out OUT"}
 
 
-def run(runs: int = 3, n: int = 1000, n_plain: int = 200) -> None:
+def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
     accuracy = sort_accuracy()
     model_dir = Path("/tmp/gs-bench-m0")
     if not (model_dir / "model.pt").exists():
