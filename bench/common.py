@@ -39,7 +39,7 @@ def save(name: str, data: dict) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), **data}
     path = OUT / f"{name}.json"
-    path.write_text(json.dumps(data, indent=1))
+    path.write_text(json.dumps(data, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
     return path
 
 
