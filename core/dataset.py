@@ -106,12 +106,11 @@ def scan_folder(root: Path) -> Dataset:
     while True:
         subs = _subdirs(root)
         if len(subs) == 1 and not _top_images(root) and subs[0].name.lower() not in SPLIT_NAMES:
-            inner = _subdirs(subs[0])
-            if inner or _top_images(subs[0]):
-                # one wrapper folder: descend only if it is not itself the single class
-                if inner:
-                    root = subs[0]
-                    continue
+            # one wrapper folder (a folder upload always has one): look inside it. A lone folder of
+            # images is an unlabelled gallery, not a one-class dataset nobody could train on.
+            if _subdirs(subs[0]) or _top_images(subs[0]):
+                root = subs[0]
+                continue
         break
     subs = _subdirs(root)
     items: list[Item] = []

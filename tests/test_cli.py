@@ -57,6 +57,7 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(tmp_path):
     assert p.returncode != 0 and p.stderr.strip().startswith("error:") and "Traceback" not in p.stderr
     (tmp_path / "one" / "cats").mkdir(parents=True)
     draw_image("dots", 1).save(tmp_path / "one" / "cats" / "a.jpg")
+    (tmp_path / "one" / "dogs").mkdir()  # an empty second class folder
     p = run("train", tmp_path / "one", "--out", tmp_path / "m", check=False)
     assert p.returncode == 2 and "one class" in p.stderr and "Traceback" not in p.stderr
     (tmp_path / "fake.pt").write_bytes(b"not a model")

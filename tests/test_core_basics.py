@@ -96,9 +96,12 @@ def test_layouts_detected(tmp_path):
     flat.mkdir()
     draw_image("dots", 1).save(flat / "a.jpg")
     assert scan_folder(flat).layout == "flat"
-    # a zip's single wrapper folder is skipped
+    # a zip's (or a folder upload's) single wrapper folder is skipped
     make_class_folders(tmp_path / "wrap" / "mydata", n=2)
     assert scan_folder(tmp_path / "wrap").classes == ["dots", "stripes"]
+    (tmp_path / "upload" / "camera-roll").mkdir(parents=True)
+    draw_image("dots", 2).save(tmp_path / "upload" / "camera-roll" / "a.jpg")
+    assert scan_folder(tmp_path / "upload").layout == "flat"  # a lone folder of images is unlabelled
 
 
 def test_stratified_split_is_seeded_and_per_class(tmp_path):
@@ -113,6 +116,8 @@ def test_stratified_split_is_seeded_and_per_class(tmp_path):
 
 def test_untrainable_datasets_are_explained(tmp_path):
     make_class_folders(tmp_path / "one", classes=("dots",), n=4)
+    (tmp_path / "one" / "notes").mkdir()  # a second folder without images: still one class
+    (tmp_path / "one" / "notes" / "readme.txt").write_text("x")
     with pytest.raises(DatasetError, match="only one class"):
         check_trainable(load_dataset(tmp_path / "one"))
     (tmp_path / "none").mkdir()

@@ -172,6 +172,8 @@ def test_imbalance_and_too_few_images(tmp_path: Path):
 def test_single_class_and_no_classes(tmp_path: Path):
     one = photo_folders(tmp_path / "one", {"cats": 6, "dogs": 0})
     shutil.rmtree(one / "dogs")
+    (one / "notes").mkdir()  # a second folder without images (a lone folder would read as unlabelled)
+    (one / "notes" / "todo.txt").write_text("x")
     (single,) = kinds(health.check(load_dataset(one)))["single_class"]
     assert single.severity == "error" and "cats" in single.message
     flat = tmp_path / "flat"
@@ -257,6 +259,8 @@ def test_skipped_files_are_reported(tmp_path: Path):
 
 def test_findings_sorted_by_severity(tmp_path: Path):
     one = photo_folders(tmp_path / "d", {"only": 3})
+    (one / "notes").mkdir()  # keeps "only" a class folder (a lone folder of images reads as unlabelled)
+    (one / "notes" / "todo.txt").write_text("x")
     (one / "only" / "zero.jpg").write_bytes(b"")
     sev = [f.severity for f in health.check(load_dataset(one)).findings]
     assert sev == sorted(sev, key=health.SEVERITIES.index) and sev[0] == "error"
