@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from . import runtime
 from .images import ImageError, load_rgb
 
 Progress = Callable[[int, int], None]
@@ -134,12 +135,12 @@ class FeatureCache:
         if missing:
             net.eval()
             spatial = boundary < len(net.stages)
+            forward = runtime.forward_fn(net, 0, boundary, head=False, n_images=len(missing))
             for idx, batch, fails in decode_batches([paths[i] for i in missing], transform, batch_size,
                                                     min_side, should_stop=should_stop):
                 failures += [(missing[i], e) for i, e in fails]
                 if len(idx):
-                    with torch.inference_mode():
-                        out = net.prefix(batch, boundary)
+                    out = forward(batch)
                     if spatial:
                         out = out.to(torch.float16)  # halves memory; upcast when used
                     with self._lock:

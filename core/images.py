@@ -49,6 +49,18 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def draft_request(w: int, h: int, min_side: int) -> tuple[int, int]:
+    """The size to ask PIL's JPEG draft mode for so the short side stays >= min_side.
+
+    Draft picks the largest 1/2, 1/4, 1/8 reduction with ``size // request >= scale``,
+    so the request must be exact integers: one pixel too many halves the reduction
+    (a 4000x3000 photo then decodes at 1000x750 instead of 500x375).
+    """
+    short = min(w, h)
+    target = max(min_side, -(-short // 8))
+    return -(-w * target // short), -(-h * target // short)
+
+
 def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
     """Decode an image as upright RGB.
 
@@ -65,10 +77,8 @@ def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
             # process-global and not safe to flip from decoder threads.
             if w * h > MAX_PIXELS:
                 raise Image.DecompressionBombError(f"{w}x{h}")
-            if min_side and img.format == "JPEG":
-                scale = max(min_side / max(1, min(w, h)), 1 / 8)
-                if scale < 1:
-                    img.draft("RGB", (int(w * scale) + 1, int(h * scale) + 1))
+            if min_side and img.format == "JPEG" and min(w, h) > min_side:
+                img.draft("RGB", draft_request(w, h, min_side))
             img.seek(0)  # first frame of GIF / animated WebP
             img.load()
             decoded = img.size

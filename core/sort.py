@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-import torch
 
-from . import augment
+from . import augment, runtime
 from .features import Progress, StopCheck, decode_batches
 from .images import is_image_name
 from .intake import _unique, is_junk
@@ -58,14 +57,14 @@ def predict_paths(
     pre = bundle.preprocess
     net = bundle.network
     net.eval()
+    forward = runtime.forward_fn(net, 0, len(net.stages), head=True, n_images=len(paths))
     done = 0
     for idx, batch, failures in decode_batches(paths, lambda im: augment.eval_array(im, pre), batch_size,
                                                pre.resize_to, should_stop=should_stop):
         for i, err in failures:
             yield Prediction(Path(paths[i]), None, error=err)
         if len(idx):
-            with torch.inference_mode():
-                probs = net(batch).softmax(1).numpy()
+            probs = forward(batch).softmax(1).numpy()
             for j, i in enumerate(idx):
                 yield make_prediction(Path(paths[i]), probs[j], bundle.classes, top_k)
         done += len(idx) + len(failures)

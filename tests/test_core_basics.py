@@ -38,6 +38,16 @@ def test_draft_decode_keeps_enough_resolution(tmp_path):
     assert 256 <= min(small.size) < 2000
 
 
+@pytest.mark.parametrize("size,expected", [((4000, 3000), (500, 375)), ((3000, 4000), (375, 500)),
+                                           ((1000, 750), (500, 375)), ((600, 300), (600, 300))])
+def test_draft_decode_takes_the_largest_reduction_that_is_big_enough(tmp_path, size, expected):
+    """One pixel of slack in the draft request would halve the reduction (4x the decode work)."""
+    Image.new("RGB", size, (120, 80, 40)).save(tmp_path / "p.jpg", quality=80)
+    img = load_rgb(tmp_path / "p.jpg", min_side=256)
+    assert img.size == expected
+    assert img.info["source_size"] == size
+
+
 @pytest.mark.parametrize("name,expected", [
     ("../../etc/passwd.jpg", "etc/passwd.jpg"),
     ("/abs/x.jpg", "abs/x.jpg"),

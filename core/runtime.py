@@ -1,0 +1,149 @@
+"""Frozen forward passes, through ONNX Runtime when it is installed.
+
+Nothing is trained here. The parts of a network whose weights do not change
+while they run (the frozen prefix the feature cache stores, a trained model at
+sort time) are exported once to ONNX and run by ONNX Runtime, which on this
+2-core CPU runs EfficientNet-Lite0 several times faster than eager torch (see
+BENCHMARKS.md). Training and Grad-CAM stay in torch. Any export or runtime
+failure falls back to torch, so the engine can only change speed, never answers
+(a test checks parity).
+
+``GS_ENGINE=torch`` turns it off; ``GS_ENGINE=onnxruntime`` forces it.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+# Exporting costs ~1.5 s; below this many images eager torch finishes first.
+MIN_IMAGES = 48
+ENGINES = ("auto", "torch", "onnxruntime")
+
+
+def choice() -> str:
+    e = os.environ.get("GS_ENGINE", "auto").strip().lower()
+    return e if e in ENGINES else "auto"
+
+
+def available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def wants_onnx(n_images: int, engine: str | None = None) -> bool:
+    e = engine or choice()
+    if e == "torch" or not available():
+        return False
+    return e == "onnxruntime" or n_images >= MIN_IMAGES
+
+
+class _Part(nn.Module):
+    """stages[start:stop] (+ head): the piece of a Network one session runs."""
+
+    def __init__(self, net: nn.Module, start: int, stop: int, head: bool) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList(list(net.stages)[start:stop])
+        self.head = net.head if head else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.stages:
+            x = stage(x)
+        return self.head(x) if self.head is not None else x
+
+
+@dataclass
+class Session:
+    run: Callable[[torch.Tensor], torch.Tensor]
+    versions: tuple[int, ...]
+    engine: str
+
+
+def _versions(module: nn.Module) -> tuple[int, ...]:
+    """In-place updates bump a tensor's version: a changed weight means a stale export."""
+    return tuple(p._version for p in module.parameters()) + tuple(b._version for b in module.buffers())
+
+
+def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    import onnxruntime as ort
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(part, (example[:1].contiguous(),), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, dynamo=False)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, torch.get_num_threads())
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+    lock = threading.Lock()  # one run at a time: each already uses every core
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with lock:
+            out = sess.run(["y"], {"x": x.contiguous().numpy()})[0]
+        return torch.from_numpy(out)
+
+    return run
+
+
+def _torch_run(part: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            if x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            return part(x)
+
+    return run
+
+
+_sessions: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def session(net: nn.Module, start: int, stop: int, head: bool, example: torch.Tensor,
+            engine: str = "onnxruntime") -> Session:
+    """A runner for net.stages[start:stop] (+ head), exported once per net and weights."""
+    part = _Part(net, start, stop, head).eval()
+    versions = _versions(part)
+    key = (start, stop, head, engine)
+    with _lock:
+        hit = _sessions.get(net, {}).get(key)
+    if hit is not None and hit.versions == versions:
+        return hit
+    made = Session(_torch_run(part), versions, "torch")
+    if engine == "onnxruntime":
+        try:
+            made = Session(_onnx_session(part, example), versions, "onnxruntime")
+        except Exception as exc:  # an exporter gap must cost speed, not the run
+            log.warning("ONNX Runtime unavailable for this model (%s); using torch", exc)
+    with _lock:
+        _sessions.setdefault(net, {})[key] = made
+    return made
+
+
+def forward_fn(net: nn.Module, start: int, stop: int, head: bool, n_images: int,
+               engine: str | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Batch -> output for a frozen piece of ``net``, using the fastest engine worth its set-up."""
+    part_runner: dict[str, Session] = {}
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        if "s" not in part_runner:
+            e = "onnxruntime" if wants_onnx(n_images, engine) else "torch"
+            part_runner["s"] = session(net, start, stop, head, x, e)
+        return part_runner["s"].run(x)
+
+    return run
