@@ -12,6 +12,7 @@ failure falls back to torch, so the engine can only change speed, never answers
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import os
@@ -37,11 +38,7 @@ def choice() -> str:
 
 
 def available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def wants_onnx(n_images: int, engine: str | None = None) -> bool:

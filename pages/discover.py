@@ -7,7 +7,7 @@ from core.discover import (DISCARDED, DiscoverError, discard, discover, merge, m
                            to_dataset)
 from core.jobs import Job
 from pages.ui.charts import group_map_figure
-from pages.ui.common import image_grid, need_dataset, workspace
+from pages.ui.common import image_grid, job_progress, need_dataset, workspace
 
 ws = workspace()
 st.title("Discover")
@@ -114,19 +114,8 @@ with st.container(border=True):
 
 @st.fragment(run_every=1.0 if running else None)
 def live() -> None:
-    job = ws.discover_job
-    if job is None:
-        return
-    snap = job.snapshot()
-    if snap.active:
-        eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
-        st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}{eta}")
-    elif snap.state == "failed":
-        st.error(f"Could not find groups: {snap.error}")
-    elif snap.state == "stopped":
-        st.warning("Stopped. The images looked at so far are remembered: Find groups continues from there.")
-    if running and not snap.active:
-        st.rerun(scope="app")  # job ended: redraw the page once, stop polling
+    job_progress(ws.discover_job, running, failed="Could not find groups",
+                 stopped="Stopped. The images looked at so far are remembered: Find groups continues from there.")
 
 
 live()

@@ -7,7 +7,7 @@ from core.evaluate import evaluate_probs
 from core.jobs import Job
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
-from pages.ui.common import need_model, workspace
+from pages.ui.common import job_progress, need_model, workspace
 
 ws = workspace()
 st.title("Review")
@@ -179,20 +179,8 @@ def label_errors() -> None:
 
     @st.fragment(run_every=1.0 if running else None)
     def progress() -> None:
-        j = ws.review_job
-        if j is None:
-            return
-        snap = j.snapshot()
-        if snap.active:
-            st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}")
-            if st.button("Stop check"):
-                j.stop()
-        elif running:
-            st.rerun(scope="app")  # finished: draw the results once
-        elif snap.state == "failed":
-            st.error(f"The label check failed: {snap.error}")
-        elif snap.state == "stopped":
-            st.warning("The label check was stopped.")
+        job_progress(ws.review_job, running, failed="The label check failed",
+                     stopped="The label check was stopped.", stop_button="Stop check")
 
     progress()
     rep = job.result if job is not None and not job.alive else None

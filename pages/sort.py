@@ -9,7 +9,7 @@ from core.intake import IntakeError, save_uploads
 from core.jobs import Job
 from core.model_io import ModelFileError, from_bytes, to_bytes
 from core.sort import UNSURE, copy_sorted, destination, list_images, predict_paths, zip_bytes
-from pages.ui.common import image_grid, settings, workspace
+from pages.ui.common import image_grid, job_progress, settings, workspace
 
 ws = workspace()
 limits = settings()
@@ -136,18 +136,7 @@ if c2.button("Cancel", disabled=not running, icon=":material/cancel:"):
 
 @st.fragment(run_every=1.0 if running else None)
 def progress() -> None:
-    job = ws.sort_job
-    if job is None:
-        return
-    snap = job.snapshot()
-    if snap.active:
-        st.progress(snap.progress, text=f"Sorting: {snap.progress_text}")
-    elif snap.state == "failed":
-        st.error(f"Sorting failed: {snap.error}")
-    elif snap.state == "stopped":
-        st.warning("Sorting cancelled.")
-    if running and not snap.active:
-        st.rerun(scope="app")
+    job_progress(ws.sort_job, running, label="Sorting", failed="Sorting failed", stopped="Sorting cancelled.")
 
 
 progress()

@@ -178,3 +178,31 @@ def shot(page, name: str) -> Path:
 def nav(page, title: str) -> None:
     page.get_by_role("link", name=title, exact=True).first.click()
     page.get_by_role("heading", name=title, exact=True).first.wait_for()
+
+
+def open_demo(page, app_url: str) -> None:
+    """Home -> "Try the demo dataset" -> the Data page's report is drawn."""
+    page.goto(app_url)
+    page.get_by_role("button", name="Try the demo dataset").click()
+    page.get_by_text("Images per class").wait_for(timeout=60_000)
+
+
+def start_training(page, epochs: int) -> None:
+    """On the Train page: set the epochs and press Train (does not wait for the end)."""
+    box = page.get_by_label("Epochs")
+    box.fill(str(epochs))
+    box.press("Enter")
+    page.wait_for_timeout(500)  # let the rerun with the new value land before the click
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def wait_trained(page, timeout_ms: int = 600_000) -> None:
+    page.get_by_text("Finished", exact=True).wait_for(timeout=timeout_ms)
+
+
+def load_model_file(page, path: Path, classes: str) -> None:
+    """Sort page: upload a model file and wait for its caption (the expander then collapses)."""
+    page.get_by_text("Model file: download this model").click()
+    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
+    up.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text(f"Model: efficientnet_lite0, classes: {classes}").wait_for()

@@ -2,7 +2,7 @@
 groups, merge two, train on the groups and sort."""
 from __future__ import annotations
 
-from tests.conftest import draw_image, nav, shot
+from tests.conftest import draw_image, nav, shot, start_training, wait_trained
 
 
 def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
@@ -40,11 +40,8 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
 
     page.get_by_role("button", name="Train on these groups").click()
     page.get_by_role("heading", name="Train", exact=True).wait_for()
-    page.get_by_label("Epochs").fill("2")
-    page.get_by_label("Epochs").press("Enter")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
+    start_training(page, epochs=2)
+    wait_trained(page)
 
     nav(page, "Sort")
     new = tmp_path / "new"

@@ -2,19 +2,14 @@
 heatmaps, relabel one image, switch pages and find the decision still there."""
 from __future__ import annotations
 
-from tests.conftest import nav, shot
+from tests.conftest import nav, open_demo, shot, start_training, wait_trained
 
 
 def test_review_cell_heatmaps_and_a_decision_that_persists(page, app_url):
-    page.goto(app_url)
-    page.get_by_role("button", name="Try the demo dataset").click()
-    page.get_by_text("Images per class").wait_for(timeout=60_000)
+    open_demo(page, app_url)
     nav(page, "Train")
-    page.get_by_label("Epochs").fill("2")
-    page.get_by_label("Epochs").press("Enter")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
+    start_training(page, epochs=2)
+    wait_trained(page)
 
     nav(page, "Review")
     page.get_by_text("Click a cell to see the images behind it.").wait_for()

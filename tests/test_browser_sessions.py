@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
-from tests.conftest import make_class_folders, nav, shot
+from tests.conftest import make_class_folders, nav, open_demo, shot, start_training, wait_trained
 
 
 def upload_folder(page, folder):
@@ -63,12 +63,9 @@ def _four_sessions(browser, app_url, tmp_path, sessions):
         sessions.append((ctx, pg, classes))
     for ctx, pg, classes in sessions:
         nav(pg, "Train")
-        pg.get_by_label("Epochs").fill("1")
-        pg.get_by_label("Epochs").press("Enter")
-        pg.wait_for_timeout(500)
-        pg.get_by_role("button", name="Train", exact=True).click()
+        start_training(pg, epochs=1)
     for ctx, pg, classes in sessions:
-        pg.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
+        wait_trained(pg)
     for k, (ctx, pg, classes) in enumerate(sessions):
         nav(pg, "Review")
         pg.get_by_text("Per class").wait_for()
@@ -85,14 +82,9 @@ def _four_sessions(browser, app_url, tmp_path, sessions):
 
 
 def test_refresh_mid_training_finds_the_running_job(page, app_url):
-    page.goto(app_url)
-    page.get_by_role("button", name="Try the demo dataset").click()
-    page.get_by_text("Images per class").wait_for(timeout=60_000)
+    open_demo(page, app_url)
     nav(page, "Train")
-    page.get_by_label("Epochs").fill("3")
-    page.get_by_label("Epochs").press("Enter")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="Train", exact=True).click()
+    start_training(page, epochs=3)
     page.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
     url = page.url
     assert "ws=" in url
@@ -100,5 +92,5 @@ def test_refresh_mid_training_finds_the_running_job(page, app_url):
     page.get_by_role("heading", name="Train", exact=True).wait_for()
     page.locator('[data-testid="stProgress"]').first.wait_for(timeout=60_000)
     assert page.get_by_role("button", name="Train", exact=True).is_disabled()  # no duplicate job
-    page.get_by_text("Finished", exact=True).wait_for(timeout=600_000)
+    wait_trained(page)
     shot(page, "10-refresh-mid-training")

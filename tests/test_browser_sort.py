@@ -7,7 +7,7 @@ import io
 import zipfile
 
 from core import model_io
-from tests.conftest import draw_image, nav, shot
+from tests.conftest import draw_image, load_model_file, nav, shot
 
 
 
@@ -22,10 +22,7 @@ def test_sort_folder_threshold_override_and_zip(page, app_url, tmp_path, trained
 
     page.goto(app_url)
     nav(page, "Sort")
-    page.get_by_text("Model file: download this model").click()
-    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
-    up.locator("input[type=file]").set_input_files(str(tmp_path / "model.pt"))
-    page.get_by_text("Model: efficientnet_lite0, classes: dots, stripes").wait_for()
+    load_model_file(page, tmp_path / "model.pt", "dots, stripes")
 
     folder_up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Folder of photos to sort")
     folder_up.locator("input[type=file]").set_input_files(str(gallery))
@@ -69,10 +66,7 @@ def test_single_image_answer_with_top5_and_gradcam(page, app_url, tmp_path, trai
     draw_image("stripes", 9001, size=160).save(tmp_path / "one.jpg")
     page.goto(app_url)
     nav(page, "Sort")
-    page.get_by_text("Model file: download this model").click()
-    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
-    up.locator("input[type=file]").set_input_files(str(tmp_path / "model.pt"))
-    page.get_by_text("Model: efficientnet_lite0, classes: dots, stripes").wait_for()
+    load_model_file(page, tmp_path / "model.pt", "dots, stripes")
     page.get_by_text("Test a single image").click()
     one = page.locator('[data-testid="stFileUploader"]').filter(has_text="One image")
     one.locator("input[type=file]").set_input_files(str(tmp_path / "one.jpg"))

@@ -7,7 +7,7 @@ import io
 import re
 import zipfile
 
-from tests.conftest import ARTIFACTS, draw_image, nav, shot
+from tests.conftest import ARTIFACTS, draw_image, nav, shot, start_training
 
 
 def test_demo_walkthrough(page, app_url, tmp_path):
@@ -22,11 +22,7 @@ def test_demo_walkthrough(page, app_url, tmp_path):
     shot(page, "02-data")
 
     nav(page, "Train")
-    epochs = page.get_by_label("Epochs")
-    epochs.fill("2")
-    epochs.press("Enter")
-    page.wait_for_timeout(800)
-    page.get_by_role("button", name="Train", exact=True).click()
+    start_training(page, epochs=2)
     # the live chart appears while the job is still running, then keeps updating
     page.locator(".js-plotly-plot").first.wait_for(timeout=300_000)
     first_text = page.locator('[data-testid="stProgress"]').first.inner_text()

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 from tests.conftest import ROOT, draw_image, make_class_folders
 

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 

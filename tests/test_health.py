@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from conftest import ROOT, draw_image
 from core import health
-from core.dataset import Dataset, Item, load_dataset, scan_folder
+from core.dataset import Item, load_dataset, scan_folder
 
 
 def photo_like(seed: int, size: int = 96) -> Image.Image:

@@ -67,6 +67,29 @@ def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, col
                 st.image(data, caption=cap, width="stretch")
 
 
+def job_progress(job, was_running: bool, *, failed: str, stopped: str, label: str = "",
+                 stop_button: str | None = None) -> None:
+    """A background job's progress bar, then its outcome; redraws the page once when it ends.
+
+    Call it inside an ``st.fragment(run_every=...)`` that polls only while the job runs.
+    """
+    if job is None:
+        return
+    snap = job.snapshot()
+    if snap.active:
+        eta = f"about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
+        text = " · ".join(t for t in (label or snap.message, snap.progress_text, eta) if t)
+        st.progress(min(1.0, snap.progress), text=text)
+        if stop_button and st.button(stop_button):
+            job.stop()
+    elif snap.state == "failed":
+        st.error(f"{failed}: {snap.error}")
+    elif snap.state == "stopped":
+        st.warning(stopped)
+    if was_running and not snap.active:
+        st.rerun(scope="app")  # job ended: draw the results once, stop polling
+
+
 def need_dataset(ws: Workspace) -> bool:
     if ws.dataset is None:
         st.info("No data yet. Bring photos on the **Data** page, or try the demo dataset.")
