@@ -23,6 +23,8 @@ class RssSampler(threading.Thread):
 
         self.proc = psutil.Process(pid)
         self.peak = 0
+        self.phase_peak = 0
+        self.phases: dict[str, float] = {}
         self.running = True
 
     def run(self) -> None:
@@ -30,9 +32,15 @@ class RssSampler(threading.Thread):
             try:
                 rss = self.proc.memory_info().rss + sum(c.memory_info().rss for c in self.proc.children(recursive=True))
                 self.peak = max(self.peak, rss)
+                self.phase_peak = max(self.phase_peak, rss)
             except Exception:
                 pass
             time.sleep(0.1)
+
+    def mark(self, phase: str) -> None:
+        """Peak RSS since the previous mark, so the bench says which step costs the memory."""
+        self.phases[phase] = round(self.phase_peak / 1024**2, 1)
+        self.phase_peak = 0
 
     def stop(self) -> float:
         self.running = False
@@ -71,9 +79,11 @@ def one_session(full: bool, gallery: Path | None = None) -> dict:
             if full:
                 pg.get_by_text("Finished", exact=True).wait_for()
                 res["train_s"] = time.perf_counter() - t1
+                sampler.mark("start + demo data + training")
                 pg.get_by_role("link", name="Review", exact=True).first.click()
                 pg.get_by_text("Confusion matrix").wait_for()
                 time.sleep(5)
+                sampler.mark("review")
                 pg.get_by_role("link", name="Sort", exact=True).first.click()
                 pg.get_by_role("tab", name="Upload images or a .zip").click()
                 files = sorted(str(x) for x in gallery.glob("*.jpg"))
@@ -82,6 +92,8 @@ def one_session(full: bool, gallery: Path | None = None) -> dict:
                 pg.get_by_role("button", name=f"Sort {len(files)} images").click()
                 pg.get_by_role("button", name="Download sorted .zip").wait_for()
                 res["sorted"] = len(files)
+                sampler.mark("sort 200 images")
+                res["phase_peak_rss_mb"] = sampler.phases
             b.close()
     finally:
         res["peak_rss_mb"] = sampler.stop()

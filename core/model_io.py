@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .backbones import Network, build_network, get_spec
+from .backbones import UNFREEZE_CHOICES, Network, build_network, get_spec
 
 FORMAT = "gallery-sorter/1"
 MODEL_FILE = "model.pt"
@@ -34,6 +34,14 @@ class ModelBundle:
     @property
     def preprocess(self):
         return get_spec(self.backbone).preprocess
+
+    def frozen_boundary(self) -> int:
+        """First stage any training phase changed (0 if unknown): everything before it is pretrained."""
+        phases = self.config.get("phases") or []
+        ks = [UNFREEZE_CHOICES.get(p.get("unfreeze"), -1) for p in phases if isinstance(p, dict)]
+        if not ks or min(ks) < 0:
+            return 0
+        return self.network.boundary(max(ks))
 
     def meta(self) -> dict:
         pre = self.preprocess

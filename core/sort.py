@@ -57,7 +57,7 @@ def predict_paths(
     pre = bundle.preprocess
     net = bundle.network
     net.eval()
-    forward = runtime.forward_fn(net, 0, len(net.stages), head=True, n_images=len(paths))
+    forward = runtime.predict_fn(net, bundle.frozen_boundary(), n_images=len(paths))
     done = 0
     for idx, batch, failures in decode_batches(paths, lambda im: augment.eval_array(im, pre), batch_size,
                                                pre.resize_to, should_stop=should_stop):

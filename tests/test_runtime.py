@@ -1,11 +1,13 @@
 """The frozen-forward runtime: ONNX Runtime must change speed only, never answers."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from core import augment, runtime
 from core.backbones import build_network
+from core.images import load_rgb
 from core.features import FeatureCache
 from core.sort import predict_paths
 from tests.conftest import make_class_folders
@@ -18,7 +20,7 @@ needs_ort = pytest.mark.skipif(not runtime.available(), reason="onnxruntime not 
 def test_onnx_prefix_matches_torch(boundary_k):
     net = build_network("efficientnet_lite0", 3).eval()
     b = net.boundary(boundary_k)
-    x = torch.randn(5, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(runtime.ORT_BATCH + 3, 3, 224, 224, generator=torch.Generator().manual_seed(0))  # 2 runs
     with torch.inference_mode():
         ref = net.prefix(x, b)
     s = runtime.session(net, 0, b, False, x, "onnxruntime")
@@ -83,3 +85,40 @@ def test_features_and_predictions_agree_across_engines(tmp_path, monkeypatch, tr
     assert torch.allclose(got["torch"][0], got["onnxruntime"][0], atol=1e-3, rtol=1e-3)
     assert got["torch"][1] == got["onnxruntime"][1]
     assert got["torch"][2] == pytest.approx(got["onnxruntime"][2], abs=1e-3)
+
+
+def test_frozen_boundary_follows_the_recipe(trained_bundle):
+    bundle = trained_bundle[0]
+    net = bundle.network
+    assert bundle.frozen_boundary() == net.boundary(0)  # head only: everything before the head is pretrained
+    two_phase = type(bundle)(net, bundle.backbone, bundle.classes, config={
+        "phases": [{"unfreeze": "last block + head"}, {"unfreeze": "head only"}]})
+    assert two_phase.frozen_boundary() == net.boundary(1)
+    assert type(bundle)(net, bundle.backbone, bundle.classes).frozen_boundary() == 0  # unknown: nothing assumed
+
+
+@needs_ort
+def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path):
+    """Training exports the frozen prefix once; predicting with the trained net must not export again."""
+    from core.dataset import load_dataset
+    from core.model_io import ModelBundle
+    from core.train import Phase, TrainConfig, train
+
+    monkeypatch.setenv("GS_ENGINE", "onnxruntime")
+    exports = []
+    real = runtime._onnx_session
+    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: exports.append(len(part.stages)) or real(part, ex))
+    root = make_class_folders(tmp_path / "d", n=6)
+    cfg = TrainConfig(phases=[Phase("head only", 3, 3e-3)], augment="none", views=1)
+    res = train(load_dataset(root, val_fraction=0.34, seed=0), cfg)
+    assert len(exports) == 1
+    bundle = ModelBundle(res.network, cfg.backbone, res.classes, res.metrics, cfg.to_dict())
+    paths = sorted(root.rglob("*.jpg"))
+    preds = list(predict_paths(bundle, paths))
+    assert len(exports) == 1
+    with torch.inference_mode():
+        x = torch.from_numpy(np.stack(
+            [augment.eval_array(load_rgb(p, bundle.preprocess.resize_to), bundle.preprocess) for p in paths]))
+        ref = res.network(x).softmax(1)
+    assert [p.label for p in preds] == [res.classes[i] for i in ref.argmax(1).tolist()]
+    assert [p.confidence for p in preds] == pytest.approx(ref.max(1).values.tolist(), abs=1e-3)
