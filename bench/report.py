@@ -104,7 +104,10 @@ def section_app(d: dict) -> str:
     return "\n".join([
         "## App responsiveness and memory (Debian chromium, demo dataset)\n", _stamp(d),
         "| figure | value | target |", "|---|---|---|",
-        f"| `streamlit run` to first page painted | {d['first_paint_s']:.1f} s | ≤ 3 s: {_ok(d['first_paint_s'] <= 3)} |",
+        f"| `streamlit run` to first page painted (browser already open) | {d['first_paint_s']:.1f} s | ≤ 3 s: "
+        f"{_ok(d['first_paint_s'] <= 3)} |",
+        *([f"| of which: `streamlit run` until its server answers | {d['server_ready_s']:.1f} s | |"]
+          if "server_ready_s" in d else []),
         f"| pressing Train to the first point on the live chart | {d['first_chart_point_s']:.1f} s | ≤ 15 s: "
         f"{_ok(d['first_chart_point_s'] <= 15)} |",
         f"| app idle, RSS | {d['idle_rss_mb']:.0f} MB | < 1,500 MB: {_ok(d['idle_rss_mb'] < 1500)} |",

@@ -1,8 +1,7 @@
 import streamlit as st
 
-from pages.ui.common import load_demo, workspace
-
-ws = workspace()
+# The first page anyone sees paints before the engine's modules load (they import numpy,
+# PIL, ...): the static text and the demo button go out first, the workspace after.
 st.title("Gallery Sorter")
 st.markdown(
     "Drop in a folder of photos whose sub-folder names are the labels; Gallery Sorter fine-tunes a "
@@ -11,9 +10,7 @@ st.markdown(
     "gallery into one folder per class."
 )
 c1, c2 = st.columns([1, 3])
-if c1.button("Try the demo dataset", type="primary", icon=":material/rocket_launch:"):
-    load_demo(ws)
-    st.switch_page("pages/data.py")
+demo = c1.button("Try the demo dataset", type="primary", icon=":material/rocket_launch:")
 c2.caption("194 small images in 4 classes (animals, clipart, scenery, screenshots); trains in about a minute.")
 
 st.subheader("How it works")
@@ -25,5 +22,11 @@ st.markdown(
     "4. **Sort**: upload the rest of your gallery and download it sorted into class folders.\n\n"
     "Your photos stay on the machine that runs this app; nothing is sent anywhere."
 )
+from pages.ui.common import load_demo, workspace  # noqa: E402
+
+ws = workspace()
+if demo:
+    load_demo(ws)
+    st.switch_page("pages/data.py")
 if ws.dataset is not None:
     st.success(f"Current data: {ws.source}")

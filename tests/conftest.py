@@ -110,7 +110,7 @@ def start_app(env_extra: dict | None = None):
             if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
                 return proc, url
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.1)
     proc.kill()
     raise RuntimeError("streamlit did not start; see tests/artifacts/streamlit-*.log")
 
