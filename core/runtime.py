@@ -12,13 +12,14 @@ failure falls back to torch, so the engine can only change speed, never answers
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import logging
 import os
 import threading
 import warnings
-import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -69,18 +70,25 @@ class _Part(nn.Module):
 @dataclass
 class Session:
     run: Callable[[torch.Tensor], torch.Tensor]
-    versions: tuple[int, ...]
     engine: str
 
 
-def _versions(module: nn.Module) -> tuple[int, ...]:
-    """In-place updates bump a tensor's version: a changed weight means a stale export.
+def fingerprint(part: nn.Module) -> str:
+    """What an exported graph depends on: the piece's structure and every weight it reads.
 
-    BatchNorm's ``num_batches_tracked`` is left out: ``load_state_dict(strict=False)`` copies
-    it onto itself (a bump, no change), and inference never reads it.
+    Keying sessions by content (not by network object) lets every job and browser session
+    that uses the same pretrained prefix share one export, and makes a changed weight a miss.
+    BatchNorm's ``num_batches_tracked`` is left out: inference never reads it, and
+    ``load_state_dict(strict=False)`` rewrites it.
     """
-    return (tuple(p._version for p in module.parameters())
-            + tuple(b._version for n, b in module.named_buffers() if not n.endswith("num_batches_tracked")))
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(part).encode())
+    for name, t in part.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            continue
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -95,6 +103,9 @@ def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Ten
     opts.intra_op_num_threads = max(1, torch.get_num_threads())
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        # the app shares 2 cores between page reruns, decoding and this: spinning workers starve them
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
     lock = threading.Lock()  # one run at a time: each already uses every core
 
@@ -117,36 +128,76 @@ def _torch_run(part: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return run
 
 
-_sessions: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+MAX_SESSIONS = 4  # each holds its weights plus an arena of ~80 MB once it has run
+_onnx: "OrderedDict[str, Callable | None]" = OrderedDict()  # None: export failed, use torch
+_inflight: dict[str, threading.Event] = {}
 _lock = threading.Lock()
+
+
+def _onnx_runner(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The shared ONNX Runtime runner for this piece; exported once, even when asked from many threads."""
+    key = fingerprint(part)
+    while True:
+        with _lock:
+            if key in _onnx:
+                _onnx.move_to_end(key)
+                return _onnx[key]
+            wait = _inflight.get(key)
+            if wait is None:
+                _inflight[key] = threading.Event()
+                break
+        wait.wait()  # another thread is exporting this very piece
+    run = None
+    try:
+        run = _onnx_session(part, example)
+    except Exception as exc:  # an exporter gap must cost speed, not the run
+        log.warning("ONNX Runtime unavailable for this model (%s); using torch", exc)
+    finally:
+        with _lock:
+            _onnx[key] = run
+            while len(_onnx) > MAX_SESSIONS:
+                _onnx.popitem(last=False)
+            _inflight.pop(key).set()
+    return run
 
 
 def session(net: nn.Module, start: int, stop: int, head: bool, example: torch.Tensor,
             engine: str = "onnxruntime") -> Session:
-    """A runner for net.stages[start:stop] (+ head), exported once per net and weights."""
+    """A runner for net.stages[start:stop] (+ head); ONNX exports are shared by content."""
     part = _Part(net, start, stop, head).eval()
-    versions = _versions(part)
-    key = (start, stop, head, engine)
-    with _lock:
-        hit = _sessions.get(net, {}).get(key)
-    if hit is not None and hit.versions == versions:
-        return hit
-    made = Session(_torch_run(part), versions, "torch")
     if engine == "onnxruntime":
-        try:
-            made = Session(_onnx_session(part, example), versions, "onnxruntime")
-        except Exception as exc:  # an exporter gap must cost speed, not the run
-            log.warning("ONNX Runtime unavailable for this model (%s); using torch", exc)
-    with _lock:
-        _sessions.setdefault(net, {})[key] = made
-    return made
+        run = _onnx_runner(part, example)
+        if run is not None:
+            return Session(run, "onnxruntime")
+    return Session(_torch_run(part), "torch")
 
 
 def _exported(net: nn.Module, start: int, stop: int, head: bool) -> bool:
-    """An ONNX session for this piece already exists (and is current): using it is free."""
+    """An ONNX session for this piece already exists: using it costs nothing."""
+    key = fingerprint(_Part(net, start, stop, head))
     with _lock:
-        hit = _sessions.get(net, {}).get((start, stop, head, "onnxruntime"))
-    return hit is not None and hit.engine == "onnxruntime" and hit.versions == _versions(_Part(net, start, stop, head))
+        return _onnx.get(key) is not None
+
+
+_warming: set[str] = set()
+
+
+def warm_in_background(name: str, work: Callable[[], None]) -> threading.Thread | None:
+    """Run ``work`` (an export the user will need next) once per name, off the page's thread."""
+    with _lock:
+        if name in _warming:
+            return None
+        _warming.add(name)
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:  # a warm-up is only a head start: the real job reports errors
+            log.info("warm-up %s skipped: %s", name, exc)
+
+    t = threading.Thread(target=run, name=f"warm-{name}", daemon=True)
+    t.start()
+    return t
 
 
 def forward_fn(net: nn.Module, start: int, stop: int, head: bool, n_images: int,

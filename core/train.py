@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import augment
+from . import augment, runtime
 from .backbones import UNFREEZE_CHOICES, Network, WeightsChoice, build_network, get_spec
 from .dataset import Dataset, check_trainable
 from .features import FeatureCache, Stopped, decode_batches
@@ -372,6 +372,27 @@ def train(
     }
     return TrainResult(net, classes, cfg, history, metrics, va_paths, yva.tolist(),
                        probs.numpy() if len(Xva) else np.zeros((0, len(classes))), path_in_use, skipped)
+
+
+def warm_up(cfg: TrainConfig) -> threading.Thread | None:
+    """Export the frozen prefix this recipe will use, in the background, before Train is pressed.
+
+    The export takes 1-5 s (more while the browser and page reruns share the CPU); done while
+    the user reads the page, the first point on the live chart comes that much sooner. The
+    job finds the export by content, so nothing is shared but read-only pretrained weights.
+    """
+    if cfg.weights == "random" or not runtime.wants_onnx(runtime.MIN_IMAGES):
+        return None  # random weights differ per build: nothing to share
+    k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
+
+    def work() -> None:
+        net = build_network(cfg.backbone, 2, cfg.weights_choice)
+        boundary = net.boundary(k)
+        if boundary > 0:
+            size = get_spec(cfg.backbone).preprocess.size
+            runtime.session(net, 0, boundary, False, torch.zeros(1, 3, size, size))
+
+    return runtime.warm_in_background(f"{cfg.feature_tag}|{k}", work)
 
 
 def lr_find(

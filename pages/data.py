@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.dataset import DatasetError, load_dataset
 from core.intake import IntakeError, copy_local_folder, save_uploads
+from core.train import TrainConfig, warm_up
 from pages.ui.common import image_grid, load_demo, settings, workspace
 from pages.ui.health_view import draw_augment_preview, draw_health
 
@@ -77,6 +78,7 @@ if ds is None:
     st.info("No data yet: upload a folder or a .zip above, or use the demo dataset.")
     st.stop()
 
+warm_up(TrainConfig())  # a head start on the export Train (and Discover) will need; runs once
 eff = ws.effective_dataset()
 st.subheader("Your dataset")
 st.write(f"**Source:** {ws.source}")

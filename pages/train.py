@@ -3,7 +3,7 @@ import streamlit as st
 from core import augment
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
 from core.jobs import Job
-from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train
+from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train, warm_up
 from pages.ui.charts import lr_figure, training_figure
 from pages.ui.common import need_dataset, settings, workspace
 
@@ -139,6 +139,8 @@ def settings_form() -> TrainConfig | None:
 
 
 cfg = settings_form()
+if cfg is not None and not running:
+    warm_up(cfg)  # export the frozen part while the user reads this page
 b1, b2, _ = st.columns([1, 1, 4])
 if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":material/play_arrow:"):
     data = ds

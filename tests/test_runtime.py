@@ -31,18 +31,41 @@ def test_onnx_prefix_matches_torch(boundary_k):
 
 
 @needs_ort
-def test_session_is_reused_until_weights_change():
+def test_exports_are_shared_by_content_and_renewed_when_weights_change():
     net = build_network("efficientnet_lite0", 2).eval()
+    twin = build_network("efficientnet_lite0", 2).eval()  # same pretrained prefix, another object
+    twin.head.load_state_dict(net.head.state_dict())
     x = torch.randn(2, 3, 224, 224)
     s1 = runtime.session(net, 0, len(net.stages), True, x, "onnxruntime")
-    assert runtime.session(net, 0, len(net.stages), True, x, "onnxruntime") is s1
+    assert runtime.session(twin, 0, len(twin.stages), True, x, "onnxruntime").run is s1.run
     with torch.no_grad():
         net.head[1].weight.add_(1.0)  # in place, as an optimizer step would
     s2 = runtime.session(net, 0, len(net.stages), True, x, "onnxruntime")
-    assert s2 is not s1
+    assert s2.run is not s1.run
     with torch.inference_mode():
         ref = net(x)
     assert torch.allclose(s2.run(x), ref, atol=1e-3, rtol=1e-3)
+
+
+@needs_ort
+def test_concurrent_requests_export_once(monkeypatch):
+    import threading
+
+    calls = []
+    real = runtime._onnx_session
+    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: calls.append(1) or real(part, ex))
+    net = build_network("efficientnet_lite0", 2).eval()
+    with torch.no_grad():
+        net.head[1].bias.add_(0.5)  # a piece nobody exported yet
+    x = torch.randn(1, 3, 224, 224)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(runtime.session(net, 0, len(net.stages), True, x).run))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(set(map(id, got))) == 1
 
 
 def test_engine_choice_follows_size_and_setting(monkeypatch):
@@ -61,6 +84,8 @@ def test_export_failure_falls_back_to_torch(monkeypatch):
 
     monkeypatch.setattr(runtime, "_onnx_session", broken)
     net = build_network("efficientnet_lite0", 2).eval()
+    with torch.no_grad():
+        net.head[1].bias.add_(2.0)  # not exported by an earlier test
     x = torch.randn(2, 3, 224, 224)
     s = runtime.session(net, 0, len(net.stages), True, x, "onnxruntime")
     assert s.engine == "torch"
@@ -105,6 +130,7 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path):
     from core.train import Phase, TrainConfig, train
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
+    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())  # nothing exported yet in this process
     exports = []
     real = runtime._onnx_session
     monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: exports.append(len(part.stages)) or real(part, ex))
@@ -122,3 +148,25 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path):
         ref = res.network(x).softmax(1)
     assert [p.label for p in preds] == [res.classes[i] for i in ref.argmax(1).tolist()]
     assert [p.confidence for p in preds] == pytest.approx(ref.max(1).values.tolist(), abs=1e-3)
+
+
+@needs_ort
+def test_warm_up_exports_before_training_so_training_does_not(monkeypatch, tmp_path):
+    from core.dataset import load_dataset
+    from core.train import Phase, TrainConfig, train, warm_up
+
+    monkeypatch.setenv("GS_ENGINE", "onnxruntime")
+    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())
+    monkeypatch.setattr(runtime, "_warming", set())
+    exports = []
+    real = runtime._onnx_session
+    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: exports.append(1) or real(part, ex))
+    cfg = TrainConfig(phases=[Phase("head only", 2, 3e-3)], augment="none", views=1)
+    t = warm_up(cfg)
+    assert t is not None and warm_up(cfg) is None  # once per recipe
+    t.join(120)
+    assert exports == [1]
+    root = make_class_folders(tmp_path / "d", n=5)
+    train(load_dataset(root, val_fraction=0.4, seed=0), cfg)
+    assert exports == [1]
+    assert warm_up(TrainConfig(weights="random")) is None  # random weights: nothing to share
