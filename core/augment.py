@@ -5,7 +5,9 @@ name, so the UI and CLI can toggle them without knowing albumentations.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -85,23 +87,38 @@ def eval_image(img: Image.Image, pre: Preprocess) -> Image.Image:
     return Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))
 
 
-def train_transform(steps: list[str], pre: Preprocess) -> Callable[[Image.Image], np.ndarray]:
-    """Random augmentation for training, ending at the backbone's input size."""
+def train_transform(steps: list[str], pre: Preprocess, seed: int | None = None) -> Callable[[Image.Image], np.ndarray]:
+    """Random augmentation for training, ending at the backbone's input size.
+
+    With a ``seed``, each image's draw depends only on (seed, its pixels): runs repeat
+    exactly although images are decoded on several threads in any order, and a view the
+    feature cache stored is the same view a rerun would compute.
+    """
     if not steps:
         return lambda img: eval_array(img, pre)
-    ops: list[A.BasicTransform] = []
-    if "random_resized_crop" not in steps and "resize" not in steps:
-        ops.append(A.SmallestMaxSize(max_size=pre.resize_to))
-        ops.append(A.CenterCrop(pre.size, pre.size))
-    ops += [STEPS[s](pre.size) for s in steps]
-    compose = A.Compose(ops)
+    local = threading.local()
+
+    def compose() -> A.Compose:
+        if not hasattr(local, "compose"):  # one per thread: transforms hold their random state
+            ops: list[A.BasicTransform] = []
+            if "random_resized_crop" not in steps and "resize" not in steps:
+                ops.append(A.SmallestMaxSize(max_size=pre.resize_to))
+                ops.append(A.CenterCrop(pre.size, pre.size))
+            ops += [STEPS[s](pre.size) for s in steps]
+            local.compose = A.Compose(ops)
+        return local.compose
 
     def run(img: Image.Image) -> np.ndarray:
         w, h = img.size
         if min(w, h) > 2 * pre.resize_to:  # shrink huge inputs before the pipeline
             s = 2 * pre.resize_to / min(w, h)
             img = img.resize((round(w * s), round(h * s)), Image.BILINEAR)
-        out = compose(image=np.asarray(img))["image"]
+        arr = np.asarray(img)
+        c = compose()
+        if seed is not None:
+            h8 = hashlib.blake2b(arr.tobytes(), digest_size=8, key=str(seed).encode()).digest()
+            c.set_random_seed(int.from_bytes(h8, "little"))
+        out = c(image=arr)["image"]
         if out.shape[0] != pre.size or out.shape[1] != pre.size:
             out = np.asarray(Image.fromarray(out).resize((pre.size, pre.size), Image.BILINEAR))
         return _to_tensor_array(out, pre)

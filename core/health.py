@@ -236,7 +236,7 @@ def _file_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
         sizes = ", ".join(f"{f.path.name} {f.size[0]}x{f.size[1]}" for f in small[:5])
         out.append(Finding("too_small", "warning", tuple(f.path for f in small),
                            f"{len(small)} image(s) smaller than {MIN_SIDE} px on a side ({sizes}): "
-                           "too little detail to learn from, and upscaled to 224 px they are mostly blur.",
+                           "too little detail to learn from, and upscaled to the model's input (224-288 px) they are mostly blur.",
                            "Use larger originals, or leave them out.", tuple(f.path for f in small)))
     out += _flat_findings(items, facts)
     return out

@@ -98,7 +98,7 @@ def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Ten
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(part, (example[:1].contiguous(),), buf, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, dynamo=False)
+                          dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n"}}, dynamo=False)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, torch.get_num_threads())
     opts.inter_op_num_threads = 1
@@ -165,11 +165,19 @@ def session(net: nn.Module, start: int, stop: int, head: bool, example: torch.Te
             engine: str = "onnxruntime") -> Session:
     """A runner for net.stages[start:stop] (+ head); ONNX exports are shared by content."""
     part = _Part(net, start, stop, head).eval()
+    fallback = _torch_run(part)
     if engine == "onnxruntime":
-        run = _onnx_runner(part, example)
-        if run is not None:
+        fast = _onnx_runner(part, example)
+        if fast is not None:
+            def run(x: torch.Tensor) -> torch.Tensor:
+                try:
+                    return fast(x)
+                except Exception as exc:  # e.g. an input shape the graph cannot take
+                    log.warning("ONNX Runtime failed on this batch (%s); using torch", exc)
+                    return fallback(x)
+
             return Session(run, "onnxruntime")
-    return Session(_torch_run(part), "torch")
+    return Session(fallback, "torch")
 
 
 def _exported(net: nn.Module, start: int, stop: int, head: bool) -> bool:

@@ -46,9 +46,10 @@ def test_lite0_map_on_the_model_crop_with_frozen_weights(lite0):
     images = [draw_image("stripes", 1, size=200), draw_image("dots", 2, size=300)]
     out = ex.explain(images, "gradcam")
     assert len(out) == 2
+    size = bundle.preprocess.size
     for e in out:
-        assert_useful_map(e.heatmap, 224)
-        assert e.image.size == e.overlay.size == (224, 224)
+        assert_useful_map(e.heatmap, size)
+        assert e.image.size == e.overlay.size == (size, size)
         assert e.target == e.pred and abs(e.probs.sum() - 1) < 1e-4
     # the shared network is untouched: still frozen, no hooks left behind
     assert not any(p.requires_grad for p in net.parameters())
@@ -79,7 +80,7 @@ def test_random_weight_backbones(name):
     net.requires_grad_(False)
     ex = Explainer(net, ["a", "b", "c"], get_spec(name).preprocess)
     (e,) = ex.explain([draw_image("dots", 5, size=240)], "gradcam")
-    assert_useful_map(e.heatmap, 224)
+    assert_useful_map(e.heatmap, get_spec(name).preprocess.size)
 
 
 def test_every_registry_backbone_has_a_cam_layer_that_explains():
@@ -96,9 +97,9 @@ def test_every_registry_backbone_has_a_cam_layer_that_explains():
 
 @pytest.mark.parametrize("method", [m for m in METHODS if m not in SLOW])
 def test_methods_on_lite0(lite0, method):
-    ex, _ = lite0
+    ex, bundle = lite0
     (e,) = ex.explain([draw_image("stripes", 7, size=160)], method)
-    assert_useful_map(e.heatmap, 224)
+    assert_useful_map(e.heatmap, bundle.preprocess.size)
     assert e.method == method
 
 
@@ -195,7 +196,8 @@ def test_cli_cam_writes_a_png(trained_bundle, tmp_path, capsys):
                "--heatmap", str(tmp_path / "heat.png")])
     assert rc == 0
     with Image.open(out) as im:
-        assert im.format == "PNG" and im.size == (224, 224)
+        size = bundle.preprocess.size
+        assert im.format == "PNG" and im.size == (size, size)
     assert "for class stripes" in capsys.readouterr().out
     assert (tmp_path / "heat.png").is_file()
     assert main(["cam", str(tmp_path / "model"), str(image), "--method", "nope", "--out", str(out)]) == 2

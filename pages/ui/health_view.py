@@ -16,8 +16,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import health
+from core.backbones import DEFAULT_BACKBONE, get_spec
 from core.dataset import Dataset, Item
 from core.workspace import Workspace
+
+DEFAULT_PRE = get_spec(DEFAULT_BACKBONE).preprocess
 from pages.ui.common import thumb
 
 AUTO_CHECK_MAX = 3000  # above this many images the check waits for a click
@@ -226,7 +229,8 @@ def _stats(report: health.HealthReport) -> None:
     fig = go.Figure(go.Histogram(x=sides, nbinsx=40, marker_color="#636efa"))
     fig.add_vline(x=health.MIN_SIDE, line_dash="dot", line_color="#ef553b",
                   annotation_text=f"< {health.MIN_SIDE} px: too small", annotation_position="top left")
-    fig.add_vline(x=224, line_dash="dot", line_color="gray", annotation_text="model input 224 px",
+    size = DEFAULT_PRE.size
+    fig.add_vline(x=size, line_dash="dot", line_color="gray", annotation_text=f"default model input {size} px",
                   annotation_position="top right")
     fig.update_layout(height=260, margin=dict(t=30, b=10, l=10, r=10), title="Shortest side of each image (px)",
                       xaxis_title="pixels", yaxis_title="images", bargap=0.05)
@@ -262,8 +266,7 @@ def draw_augment_preview(ws: Workspace) -> None:
     want = (pick, preset, nonce)
     cached = ws.ui.get("aug-preview")
     if not cached or cached[0] != want:
-        # display only: every registered backbone takes 224 px, and preview() undoes the normalisation
-        pre = augment.Preprocess(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+        pre = DEFAULT_PRE  # display only: preview() undoes the normalisation
         try:
             img = load_rgb(names[pick], min_side=pre.resize_to)
         except ImageError as exc:
@@ -279,4 +282,5 @@ def draw_augment_preview(ws: Workspace) -> None:
     cols = st.columns(8)
     for col, data in zip(cols, cached[1]):
         col.image(data, width="stretch")
-    st.caption("Eight random draws of the chosen preset on this image, at the model's 224 px input.")
+    st.caption(f"Eight random draws of the chosen preset on this image, at the default model's {DEFAULT_PRE.size} px "
+               "input.")
