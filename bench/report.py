@@ -119,7 +119,7 @@ def section_app(d: dict) -> str:
 
 
 def section_scaling(d: dict) -> str:
-    lines = ["## Scaling (default head-only recipe with 1 view, 30 epochs; sorting the same images)\n", _stamp(d),
+    lines = ["## Scaling (default recipe: head only, 30 epochs; sorting the same images)\n", _stamp(d),
              "| images | train s | s per 100 images | sort s | s per 100 images |", "|---|---|---|---|---|"]
     for r in d["rows"]:
         lines.append(f"| {r['n']} | {r['train_s']:.1f} | {100 * r['train_s'] / r['n']:.2f} | {r['sort_s']:.1f} | "

@@ -112,7 +112,7 @@ PRESETS: dict[str, Callable[[], TrainConfig]] = {
     ),
 }
 PRESET_LABELS = {
-    "recommended": "Recommended (EfficientNet-Lite0, head on cached features, 5 augmented views)",
+    "recommended": "Recommended (EfficientNet-Lite0 at 288 px, head trained on cached features)",
     "seed-mobilenetv2": "Seed: MobileNetV2 last layer (seed augmentation)",
     "seed-resnet34": "Seed: ResNet34 layer4+fc then fc (Adam)",
 }

@@ -11,7 +11,7 @@ st.markdown(
 )
 c1, c2 = st.columns([1, 3])
 demo = c1.button("Try the demo dataset", type="primary", icon=":material/rocket_launch:")
-c2.caption("194 small images in 4 classes (animals, clipart, scenery, screenshots); trains in about a minute.")
+c2.caption("194 small images in 4 classes (animals, clipart, scenery, screenshots); trains in well under a minute.")
 
 st.subheader("How it works")
 st.markdown(

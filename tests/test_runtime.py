@@ -15,6 +15,17 @@ from tests.conftest import make_class_folders
 needs_ort = pytest.mark.skipif(not runtime.available(), reason="onnxruntime not installed")
 
 
+@pytest.fixture
+def exports(monkeypatch) -> list[int]:
+    """A cache with nothing exported yet; the list grows by one per ONNX export."""
+    calls: list[int] = []
+    real = runtime._onnx_session
+    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: calls.append(1) or real(part, ex))
+    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())
+    monkeypatch.setattr(runtime, "_warming", set())
+    return calls
+
+
 @needs_ort
 @pytest.mark.parametrize("boundary_k", [0, 1])
 def test_onnx_prefix_matches_torch(boundary_k):
@@ -31,35 +42,27 @@ def test_onnx_prefix_matches_torch(boundary_k):
 
 
 @needs_ort
-def test_exports_are_shared_by_content_and_renewed_when_weights_change(monkeypatch):
-    calls = []
-    real = runtime._onnx_session
-    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: calls.append(1) or real(part, ex))
-    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())
+def test_exports_are_shared_by_content_and_renewed_when_weights_change(exports):
     net = build_network("efficientnet_lite0", 2).eval()
     twin = build_network("efficientnet_lite0", 2).eval()  # same pretrained prefix, another object
     twin.head.load_state_dict(net.head.state_dict())
     x = torch.randn(2, 3, 224, 224)
     runtime.session(net, 0, len(net.stages), True, x, "onnxruntime")
     runtime.session(twin, 0, len(twin.stages), True, x, "onnxruntime")
-    assert len(calls) == 1
+    assert len(exports) == 1
     with torch.no_grad():
         net.head[1].weight.add_(1.0)  # in place, as an optimizer step would
     s2 = runtime.session(net, 0, len(net.stages), True, x, "onnxruntime")
-    assert len(calls) == 2
+    assert len(exports) == 2
     with torch.inference_mode():
         ref = net(x)
     assert torch.allclose(s2.run(x), ref, atol=1e-3, rtol=1e-3)
 
 
 @needs_ort
-def test_concurrent_requests_export_once(monkeypatch):
+def test_concurrent_requests_export_once(exports):
     import threading
 
-    calls = []
-    real = runtime._onnx_session
-    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: calls.append(1) or real(part, ex))
-    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())
     net = build_network("efficientnet_lite0", 2).eval()
     x = torch.randn(1, 3, 224, 224)
     threads = [threading.Thread(target=runtime.session, args=(net, 0, len(net.stages), True, x)) for _ in range(3)]
@@ -67,7 +70,7 @@ def test_concurrent_requests_export_once(monkeypatch):
         t.start()
     for t in threads:
         t.join()
-    assert len(calls) == 1
+    assert len(exports) == 1
 
 
 @needs_ort
@@ -138,17 +141,13 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
 
 
 @needs_ort
-def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path):
+def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exports):
     """Training exports the frozen prefix once; predicting with the trained net must not export again."""
     from core.dataset import load_dataset
     from core.model_io import ModelBundle
     from core.train import Phase, TrainConfig, train
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
-    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())  # nothing exported yet in this process
-    exports = []
-    real = runtime._onnx_session
-    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: exports.append(len(part.stages)) or real(part, ex))
     root = make_class_folders(tmp_path / "d", n=6)
     cfg = TrainConfig(phases=[Phase("head only", 3, 3e-3)], augment="none", views=1)
     res = train(load_dataset(root, val_fraction=0.34, seed=0), cfg)
@@ -166,16 +165,11 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path):
 
 
 @needs_ort
-def test_warm_up_exports_before_training_so_training_does_not(monkeypatch, tmp_path):
+def test_warm_up_exports_before_training_so_training_does_not(monkeypatch, tmp_path, exports):
     from core.dataset import load_dataset
     from core.train import Phase, TrainConfig, train, warm_up
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
-    monkeypatch.setattr(runtime, "_onnx", type(runtime._onnx)())
-    monkeypatch.setattr(runtime, "_warming", set())
-    exports = []
-    real = runtime._onnx_session
-    monkeypatch.setattr(runtime, "_onnx_session", lambda part, ex: exports.append(1) or real(part, ex))
     cfg = TrainConfig(phases=[Phase("head only", 2, 3e-3)], augment="none", views=1)
     t = warm_up(cfg)
     assert t is not None and warm_up(cfg) is None  # once per recipe
