@@ -1,4 +1,4 @@
-"""Grad-CAM latency on CPU at 224 px: one image, and a batch of 16 in one call.
+"""Grad-CAM latency on CPU at each backbone's input size: one image, and a batch of 16 in one call.
 
     python bench/cam_latency.py [--runs 5] [--method gradcam] [--threads N] [--images DIR]
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = median_seconds(lambda: ex.explain(imgs, args.method, batch_size=16), args.runs)
         rows.append((get_spec(name).label, "pretrained" if weights.kind == "pretrained" else "random", single, batch))
 
-    print(f"Grad-CAM latency ({args.method}, 224 px, CPU, {torch.get_num_threads()} threads, "
+    print(f"Grad-CAM latency ({args.method}, each backbone at its input size (Lite0 288 px, MobileNetV2 224 px), CPU, {torch.get_num_threads()} threads, "
           f"median of {args.runs} runs, input {'real photos' if args.images.is_dir() else 'synthetic 500x375'}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
     print("| backbone | weights | 1 image (ms) | batch of 16 (s) | per image in batch (ms) | targets met |")
@@ -100,7 +100,7 @@ def run(runs: int = 5) -> None:
     with contextlib.redirect_stdout(buf):
         main(["--runs", str(max(5, runs))])
     print(buf.getvalue())
-    save("cam", {"title": "Grad-CAM latency per image (224 px, CPU)", "markdown": buf.getvalue(),
+    save("cam", {"title": "Grad-CAM latency per image (CPU; Lite0 at 288 px, MobileNetV2 at 224 px)", "markdown": buf.getvalue(),
                  "command": "OMP_WAIT_POLICY=PASSIVE python -m bench cam"})
 
 
