@@ -100,6 +100,8 @@ def section_sort(d: dict) -> str:
     lines += ["| gallery | peak RSS MB (`python -m core sort`) | wall s |", "|---|---|---|"]
     for n, r in d["rss"].items():
         lines.append(f"| {n} images | {r['peak_rss_mb']:.0f} | {r['wall_s']:.0f} |")
+    if d.get("rss_note"):
+        lines += ["", d["rss_note"]]
     a = d.get("accuracy")
     if a:
         lines += ["", f"Sorting accuracy: `{a['command']}` puts {a['accuracy']:.1%} of {a['images']} validation "
@@ -122,7 +124,9 @@ def section_app(d: dict) -> str:
         f"| full demo session (demo data, default training, Review, sort {f.get('sorted', 0)} images), peak RSS of the "
         f"server | {f['peak_rss_mb']:.0f} MB (1 run) | < 1,500 MB: {_ok(f['peak_rss_mb'] < 1500)} |", ""]
         + (["Peak RSS by step of that session: " + "; ".join(f"{k} {v:.0f} MB" for k, v in f["phase_peak_rss_mb"].items())
-            + ".\n"] if f.get("phase_peak_rss_mb") else []))
+            + ".\n"] if f.get("phase_peak_rss_mb") else [])
+        + ([f"Full session measured {f['measured']}; before that change ({d['full_session_before']['measured']}) "
+            f"it peaked at {d['full_session_before']['peak_rss_mb']:.0f} MB.\n"] if d.get("full_session_before") else []))
 
 
 def section_scaling(d: dict) -> str:

@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("gallery", help="folder or .zip of images")
     s.add_argument("--out", required=True)
     s.add_argument("--min-confidence", type=float, default=0.0, help="below this, images go to unsure/")
-    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--batch-size", type=int, default=16)
     s.set_defaults(func=cmd_sort)
 
     pr = sub.add_parser("predict", help="predict the class of single images")

@@ -49,7 +49,7 @@ def list_images(root: Path) -> list[Path]:
 def predict_paths(
     bundle: ModelBundle,
     paths: Sequence[Path],
-    batch_size: int = 32,
+    batch_size: int = 16,  # images decoded and in flight at once; ONNX Runtime runs 8 at a time anyway
     top_k: int = 3,
     progress: Progress | None = None,
     should_stop: StopCheck | None = None,
@@ -159,7 +159,7 @@ def zip_bytes(preds: Sequence[Prediction], min_confidence: float = 0.0, root: Pa
 
 
 def sort_gallery(bundle: ModelBundle, gallery: Path, out_dir: Path, min_confidence: float = 0.0,
-                 batch_size: int = 32, progress: Progress | None = None,
+                 batch_size: int = 16, progress: Progress | None = None,
                  should_stop: StopCheck | None = None) -> tuple[list[Prediction], dict[str, int]]:
     paths = list_images(gallery)
     preds = list(predict_paths(bundle, paths, batch_size, progress=progress, should_stop=should_stop))
