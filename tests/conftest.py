@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -178,6 +179,22 @@ def shot(page, name: str) -> Path:
 def nav(page, title: str) -> None:
     page.get_by_role("link", name=title, exact=True).first.click()
     page.get_by_role("heading", name=title, exact=True).first.wait_for()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick a selectbox option by clicking it in the open list, then wait until the box shows it.
+
+    Typing and pressing Enter raced the list's filtering: Enter sometimes took the first option.
+    So this types to open and filter the list, then clicks the option itself.
+    """
+    from playwright.sync_api import expect
+
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.locator("input").click()
+    page.keyboard.type(option)  # typing opens the list even where a click only focuses the box
+    page.get_by_role("option").filter(has_text=option).first.click()
+    expect(box.locator("input")).to_have_value(re.compile(re.escape(option)), timeout=30_000)
+    page.wait_for_timeout(300)  # let the rerun with the new value land
 
 
 def open_demo(page, app_url: str) -> None:

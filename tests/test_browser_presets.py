@@ -8,15 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import nav, open_demo, shot, wait_trained
-
-
-def pick(page, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    box.locator("input").click()
-    page.keyboard.type(option)
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(800)
+from tests.conftest import choose, nav, open_demo, shot, wait_trained
 
 
 @pytest.mark.parametrize("preset,backbone,phases,epochs", [
@@ -26,7 +18,7 @@ def pick(page, label: str, option: str) -> None:
 def test_seed_recipe_runs_from_the_train_page(page, app_url, preset, backbone, phases, epochs):
     open_demo(page, app_url)
     nav(page, "Train")
-    pick(page, "Recipe", preset)
+    choose(page, "Recipe", preset)
     page.get_by_text(backbone).first.wait_for()
     page.get_by_text("random initialisation (not pretrained)").click()
     page.get_by_text("Training from random weights needs far more data").wait_for()

@@ -7,7 +7,7 @@ import io
 import zipfile
 
 from core import model_io
-from tests.conftest import draw_image, load_model_file, nav, shot
+from tests.conftest import choose, draw_image, load_model_file, nav, shot
 
 
 
@@ -39,11 +39,7 @@ def test_sort_folder_threshold_override_and_zip(page, app_url, tmp_path, trained
 
     page.get_by_text("Override a prediction").click()
     page.get_by_text("Put it in").wait_for()
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Put it in")
-    box.locator("input").click()
-    page.keyboard.type("stripes")
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(800)
+    choose(page, "Put it in", "stripes")
     page.get_by_role("button", name="Apply override").click()
     page.get_by_text("unsure: 5").wait_for()
     shot(page, "11-sort-threshold-override")
