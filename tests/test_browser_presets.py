@@ -7,6 +7,7 @@ phases, augmentation and backbone run end to end, not the accuracy they reach.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import choose, nav, open_demo, shot, wait_trained
 
@@ -19,7 +20,8 @@ def test_seed_recipe_runs_from_the_train_page(page, app_url, preset, backbone, p
     open_demo(page, app_url)
     nav(page, "Train")
     choose(page, "Recipe", preset)
-    page.get_by_text(backbone).first.wait_for()
+    backbone_box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Backbone").first.locator("input")
+    expect(backbone_box).to_have_value(backbone, timeout=60_000)  # the recipe switched the backbone
     page.get_by_text("random initialisation (not pretrained)").click()
     page.get_by_text("Training from random weights needs far more data").wait_for()
     if phases == 1:
