@@ -203,7 +203,9 @@ def warm_in_background(name: str, work: Callable[[], None]) -> threading.Thread 
         except Exception as exc:  # a warm-up is only a head start: the real job reports errors
             log.info("warm-up %s skipped: %s", name, exc)
 
-    t = threading.Thread(target=run, name=f"warm-{name}", daemon=True)
+    # not a daemon: a process that exits mid-export waits for it (seconds) instead of aborting
+    # in C++ ("terminate called without an active exception") with a non-zero exit code
+    t = threading.Thread(target=run, name=f"warm-{name}", daemon=False)
     t.start()
     return t
 

@@ -1,7 +1,7 @@
 import streamlit as st
 
 # The first page anyone sees paints before the engine's modules load (they import numpy,
-# PIL, ...): the static text and the demo button go out first, the workspace after.
+# PIL, ...): the static text and the demo button go out first, the workspace (if any) after.
 st.title("Gallery Sorter")
 st.markdown(
     "Drop in a folder of photos whose sub-folder names are the labels; Gallery Sorter fine-tunes a "
@@ -22,11 +22,14 @@ st.markdown(
     "4. **Sort**: upload the rest of your gallery and download it sorted into class folders.\n\n"
     "Your photos stay on the machine that runs this app; nothing is sent anywhere."
 )
-from pages.ui.common import load_demo, workspace  # noqa: E402
+# A first visit has no workspace yet: nothing below needs the engine, so it is not imported at
+# all (the import holds the GIL and delayed sending the page by up to 0.7 s).
+if demo or st.session_state.get("ws_id") or st.query_params.get("ws"):
+    from pages.ui.common import load_demo, workspace
 
-ws = workspace()
-if demo:
-    load_demo(ws)
-    st.switch_page("pages/data.py")
-if ws.dataset is not None:
-    st.success(f"Current data: {ws.source}")
+    ws = workspace()
+    if demo:
+        load_demo(ws)
+        st.switch_page("pages/data.py")
+    if ws.dataset is not None:
+        st.success(f"Current data: {ws.source}")

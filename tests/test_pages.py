@@ -22,15 +22,23 @@ def test_home_offers_the_demo():
     assert any(b.label == "Try the demo dataset" for b in at.button)
 
 
-def test_first_paint_does_not_import_torch():
+def test_first_paint_does_not_import_torch_or_the_engine():
     import subprocess
     import sys
 
     code = ("import sys; sys.path.insert(0, '.'); from streamlit.testing.v1 import AppTest; "
             "at = AppTest.from_file('app.py'); at.run(); assert not at.exception; "
-            "print('torch' in sys.modules)")
+            "print(sorted(m for m in ('torch', 'numpy', 'core.workspace') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip().endswith("False"), out.stderr
+    assert out.stdout.strip().endswith("[]"), (out.stdout, out.stderr)
+
+
+def test_home_shows_the_current_data_when_coming_back():
+    at = run_page("data.py")
+    at.button(key="demo_btn").click().run()
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+    assert any("Current data: demo dataset" in s.value for s in at.success)
 
 
 def test_pages_without_data_say_what_to_do():
