@@ -1,4 +1,4 @@
-"""python -m bench [train|sort|app|cam|scaling|discover|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|app|cam|scaling|discover|ray|report ...] [--runs N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -11,7 +11,8 @@ import importlib
 from .common import need_shared
 
 SUITES = {"train": "bench.train_bench", "sort": "bench.sort_bench", "app": "bench.app_bench",
-          "cam": "bench.cam_latency", "scaling": "bench.scaling", "discover": "bench.discover_ari"}
+          "cam": "bench.cam_latency", "scaling": "bench.scaling", "discover": "bench.discover_ari",
+          "ray": "bench.ray_bench", "train-default": "bench.train_bench:run_default"}
 
 
 def main() -> None:
@@ -19,14 +20,14 @@ def main() -> None:
     ap.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)}, or report")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    names = args.suites or list(SUITES)
+    names = args.suites or [n for n in SUITES if n != "train-default"]  # "train" includes it
     need_shared()
     for name in names:
         if name == "report":
             continue
-        mod = importlib.import_module(SUITES[name])
+        module, _, func = SUITES[name].partition(":")
         print(f"== {name}", flush=True)
-        mod.run(runs=args.runs)
+        getattr(importlib.import_module(module), func or "run")(runs=args.runs)
     from .report import write
 
     print(f"wrote {write()}")

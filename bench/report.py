@@ -32,6 +32,7 @@ def section_train(d: dict) -> str:
     a, pe, t = d["default"], d["per_epoch"], d["time_to_model"]
     lines = ["## Training (hymenoptera, EfficientNet-Lite0)\n", _stamp(d),
              "### Default settings: `python -m core train ../shared/data/hymenoptera --out /tmp/m`\n",
+             *([f"_This table re-measured on its own: `{a['command']}` · {a['measured']}_\n"] if a.get("measured") else []),
              "| seed | val_accuracy | wall s | peak RSS MB |", "|---|---|---|---|"]
     lines += [f"| {r['seed']} | {r['val_accuracy']:.4f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |" for r in a["rows"]]
     lines += [f"| **median** | **{a['median_acc']:.4f}** | **{a['median_wall']:.1f}** | **{a['median_rss']:.0f}** |", "",
@@ -151,7 +152,7 @@ def write() -> str:
         d = _load(name)
         if d:
             parts.append(fn(d))
-    for name in ("cam", "discover"):
+    for name in ("cam", "discover", "ray"):
         d = _load(name)
         if d:
             parts.append(section_generic(name, d))

@@ -164,6 +164,21 @@ def default_accuracy(runs: int = 3) -> dict:
             "median_wall": median([r["wall_s"] for r in rows]), "median_rss": median([r["peak_rss_mb"] for r in rows])}
 
 
+def run_default(runs: int = 3) -> None:
+    """Only the default-settings table (1 min), kept beside the rest of the last full train bench."""
+    import json
+    import time
+
+    from .common import OUT
+
+    prev = json.loads((OUT / "train.json").read_text())
+    print("training: default accuracy", flush=True)
+    prev["default"] = default_accuracy(runs)
+    prev["default"]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    prev["default"]["command"] = "python -m bench train-default"
+    (OUT / "train.json").write_text(json.dumps(prev, indent=1))
+
+
 def run(runs: int = 3) -> None:
     print("training: default accuracy", flush=True)
     acc = default_accuracy(runs)

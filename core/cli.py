@@ -1,7 +1,7 @@
 """Command line: the same engine as the app, without a screen.
 
     python -m core train DATA --out MODEL_DIR [--backbone B] [--epochs N] [--preset P]
-    python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P]
+    python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P] [--engine local|ray]
     python -m core predict MODEL_DIR IMAGE...
     python -m core evaluate MODEL_DIR DATA [--json]
     python -m core export MODEL_DIR --format onnx|torchscript
@@ -126,7 +126,15 @@ def cmd_sort(args) -> int:
             bar.update(done - last[0])
             last[0] = done
 
-        preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))
+        if args.engine == "ray":
+            from .ray_engine import RayConfig, predict_paths_ray
+
+            cfg = RayConfig(address=args.ray_address, actors=args.ray_actors)
+            order = {p: k for k, p in enumerate(paths)}
+            preds = sorted(predict_paths_ray(bundle, paths, args.batch_size, config=cfg, progress=progress),
+                           key=lambda p: order[p.path])  # same order as the local engine's predictions.csv
+        else:
+            preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))
         bar.close()
         counts = copy_sorted(preds, out, args.min_confidence, root=gallery)
     errors = [p for p in preds if p.error]
@@ -456,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--min-confidence", type=float, default=0.0, help="below this, images go to unsure/")
     s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process (default); ray: Ray Data actors (needs pip install 'ray[data]')")
+    s.add_argument("--ray-address", metavar="ADDR",
+                   help="with --engine ray: a running cluster ('auto' or ray://host:10001); default: a local Ray instance")
+    s.add_argument("--ray-actors", type=int, metavar="N", help="with --engine ray: model copies (default: one per CPU)")
     s.set_defaults(func=cmd_sort)
 
     pr = sub.add_parser("predict", help="predict the class of single images")
