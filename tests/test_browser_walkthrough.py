@@ -14,11 +14,12 @@ def test_demo_walkthrough(page, app_url, tmp_path):
     page.goto(app_url)
     page.get_by_role("button", name="Try the demo dataset").wait_for()
     shot(page, "01-home")
-    assert "ws=" in page.url  # the workspace id is in the URL, so a refresh finds it
+    assert "ws=" not in page.url  # a first visit has no workspace yet (Home paints without the engine)
 
     page.get_by_role("button", name="Try the demo dataset").click()
     page.get_by_text("Images per class").wait_for()
     page.get_by_text("demo dataset (gallery_mix, 4 classes)").wait_for()
+    page.wait_for_url(re.compile(r"ws="))  # once there is data, its workspace id is in the URL for refreshes
     shot(page, "02-data")
 
     nav(page, "Train")
