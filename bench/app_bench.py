@@ -47,6 +47,39 @@ class RssSampler(threading.Thread):
         return self.peak / 1024**2
 
 
+BARE_APP = """import streamlit as st
+
+st.title("Gallery Sorter")
+st.button("Try the demo dataset")
+"""
+
+
+def bare_first_paint() -> float:
+    """The same measurement for a three-line Streamlit app: the part of first paint that is Streamlit's own."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, start_app
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        script = Path(tmp) / "bare.py"
+        script.write_text(BARE_APP)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        pg = b.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto("about:blank")
+        t0 = time.perf_counter()
+        proc, url = start_app(script=str(script))
+        try:
+            pg.goto(url)
+            pg.get_by_role("button", name="Try the demo dataset").wait_for()
+            return time.perf_counter() - t0
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            b.close()
+
+
 def one_session(full: bool, gallery: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -121,15 +154,21 @@ def demo_gallery(n: int = 200) -> Path:
     return dest
 
 
-def run(runs: int = 3) -> None:
-    quick = [one_session(full=False) for _ in range(runs)]
-    for r in quick:
-        print(f"  server ready {r['server_ready_s']:.1f}s, first paint {r['first_paint_s']:.1f}s, first chart point {r['first_chart_point_s']:.1f}s, "
+def run(runs: int = 5) -> None:
+    runs = max(runs, 5)  # first paint is a few seconds and this machine is noisy: at least 5, interleaved
+    quick, bare = [], []
+    for _ in range(runs):
+        bare.append(bare_first_paint())
+        quick.append(one_session(full=False))
+        r = quick[-1]
+        print(f"  bare Streamlit app first paint {bare[-1]:.2f}s; ours: server ready {r['server_ready_s']:.2f}s, "
+              f"first paint {r['first_paint_s']:.2f}s, first chart point {r['first_chart_point_s']:.1f}s, "
               f"idle RSS {r['idle_rss_mb']:.0f} MB", flush=True)
     full = one_session(full=True, gallery=demo_gallery())
     print(f"  full demo session: peak RSS {full['peak_rss_mb']:.0f} MB (train {full['train_s']:.0f}s)", flush=True)
     save("app", {
         "first_paint_s": median([r["first_paint_s"] for r in quick]),
+        "bare_first_paint_s": median(bare), "bare_raw": bare,
         "server_ready_s": median([r["server_ready_s"] for r in quick]),
         "first_chart_point_s": median([r["first_chart_point_s"] for r in quick]),
         "idle_rss_mb": median([r["idle_rss_mb"] for r in quick]),

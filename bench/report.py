@@ -10,8 +10,10 @@ HEAD = """# Benchmarks
 Written by `make bench` (`python -m bench`) from the results in `bench/out/`. Every figure is
 the median of the runs named beside it; ratios come from runs made in the same process, side
 by side. Data: `../shared/data` (hymenoptera, gallery_mix). Targets from the issues are shown
-next to each figure. The machine is a shared 2-core VM: figures marked as such were taken while
-other work ran on it too, which slows both sides of a comparison but not always equally.
+next to each figure. The machine is a shared 2-core VM whose speed drifts: on 2026-11-26 the same
+code measured the ONNX Runtime forward pass at 74 images/s at 08:30 and 52-60 at 11:00 (nothing
+else running on it either time). Compare figures within one section (one run), not across sections
+measured at different times; ratios are always taken within one run.
 """
 
 
@@ -115,10 +117,13 @@ def section_app(d: dict) -> str:
     return "\n".join([
         "## App responsiveness and memory (Debian chromium, demo dataset)\n", _stamp(d),
         "| figure | value | target |", "|---|---|---|",
-        f"| `streamlit run` to first page painted (browser already open) | {d['first_paint_s']:.1f} s | ≤ 3 s: "
+        f"| `streamlit run` to first page painted (browser already open) | {d['first_paint_s']:.2f} s | ≤ 3 s: "
         f"{_ok(d['first_paint_s'] <= 3)} |",
         *([f"| of which: `streamlit run` until its server answers | {d['server_ready_s']:.1f} s | |"]
           if "server_ready_s" in d else []),
+        *([f"| baseline, same run: a three-line Streamlit app (title + button) to first paint | "
+           f"{d['bare_first_paint_s']:.2f} s | ours adds {d['first_paint_s'] - d['bare_first_paint_s']:+.2f} s |"]
+          if "bare_first_paint_s" in d else []),
         f"| pressing Train to the first point on the live chart | {d['first_chart_point_s']:.1f} s | ≤ 15 s: "
         f"{_ok(d['first_chart_point_s'] <= 15)} |",
         f"| app idle, RSS | {d['idle_rss_mb']:.0f} MB | < 1,500 MB: {_ok(d['idle_rss_mb'] < 1500)} |",

@@ -116,6 +116,35 @@ def sort_accuracy() -> dict:
                        "python -m core sort M ../shared/data/hymenoptera/val --out OUT"}
 
 
+def gallery_rss(base: Path, model_dir: Path) -> dict:
+    """Peak RSS of `python -m core sort` on 1,000 and 5,000 images (flat if sorting streams)."""
+    import shutil
+
+    rss = {}
+    for count in (1000, 5000):
+        g = linked_gallery(base, count)
+        peak, wall, _ = peak_rss_mb(["-q", "sort", str(model_dir), str(g), "--out", str(WORK / f"out{count}")])
+        rss[count] = {"peak_rss_mb": peak, "wall_s": wall, "img_per_s": count / wall}
+        print(f"  sort {count} images: peak RSS {peak:.0f} MB, {wall:.0f}s", flush=True)
+        shutil.rmtree(WORK / f"out{count}", ignore_errors=True)
+    return rss
+
+
+def run_rss(runs: int = 1) -> None:
+    """Only the memory table, kept beside the rest of the last sort bench."""
+    import json
+
+    from .common import OUT
+
+    prev = json.loads((OUT / "sort.json").read_text())
+    prev["rss"] = gallery_rss(make_gallery(prev["n"]), Path("/tmp/gs-bench-m0"))
+    prev["rss_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    prev["rss_note"] = ("Memory table re-measured on its own (`python -m bench sort-rss`, " + prev["rss_measured"]
+                        + ") after fixing the measurement: peak RSS is now the sorting process's VmHWM; getrusage's "
+                        "ru_maxrss had carried over the bench process's own 2.4 GB into the child's figure.")
+    (OUT / "sort.json").write_text(json.dumps(prev, indent=1, default=str))
+
+
 def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
     accuracy = sort_accuracy()
     model_dir = Path("/tmp/gs-bench-m0")
@@ -141,15 +170,7 @@ def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
     dec = median(rows.pop("decode_ms"))
     med = {k: median(v) for k, v in rows.items()}
     limit = 2000 / (dec + 2000 / med["ceiling"])  # both cores busy: decode + forward core-ms per image
-    rss = {}
-    for count in (1000, 5000):
-        g = linked_gallery(base, count)
-        peak, wall, _ = peak_rss_mb(["-q", "sort", str(model_dir), str(g), "--out", str(WORK / f"out{count}")])
-        rss[count] = {"peak_rss_mb": peak, "wall_s": wall, "img_per_s": count / wall}
-        print(f"  sort {count} images: peak RSS {peak:.0f} MB, {wall:.0f}s", flush=True)
-        import shutil
-
-        shutil.rmtree(WORK / f"out{count}", ignore_errors=True)
+    rss = gallery_rss(base, model_dir)
     save("sort", {"img_per_s": med, "raw": rows, "ratio_vs_plain": med["ours"] / med["plain"],
                   "fraction_of_ceiling": med["ours"] / med["ceiling"], "engine": engine,
                   "decode_ms": dec, "pipeline_limit": limit, "n": n, "n_plain": n_plain, "runs": runs,

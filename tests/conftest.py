@@ -89,8 +89,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(env_extra: dict | None = None):
-    """Start `streamlit run app.py` headless on 127.0.0.1; returns (process, url)."""
+def start_app(env_extra: dict | None = None, script: str = "app.py"):
+    """Start `streamlit run app.py` (or ``script``) headless on 127.0.0.1; returns (process, url)."""
     import subprocess
     import time
     import urllib.request
@@ -99,7 +99,7 @@ def start_app(env_extra: dict | None = None):
     env = dict(os.environ, GS_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", **(env_extra or {}))
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.fileWatcherType", "none", "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
