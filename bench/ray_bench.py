@@ -30,7 +30,7 @@ def run(runs: int = 3, n: int = 300) -> None:
         got = sum(1 for p in predict_paths(bundle, paths) if p.label)
         local.append(n / (time.perf_counter() - t))
         t = time.perf_counter()
-        got_ray = sum(1 for p in predict_paths_ray(bundle, paths) if p.label)
+        got_ray = sum(1 for p in predict_paths_ray(model_dir, paths) if p.label)
         ray.append(n / (time.perf_counter() - t))
         assert got == got_ray == n, (got, got_ray)
         print(f"  local {local[-1]:.1f} img/s, ray {ray[-1]:.1f} img/s (start-up included)", flush=True)

@@ -131,7 +131,7 @@ def cmd_sort(args) -> int:
 
             cfg = RayConfig(address=args.ray_address, actors=args.ray_actors)
             order = {p: k for k, p in enumerate(paths)}
-            preds = sorted(predict_paths_ray(bundle, paths, args.batch_size, config=cfg, progress=progress),
+            preds = sorted(predict_paths_ray(Path(args.model), paths, args.batch_size, config=cfg, progress=progress),
                            key=lambda p: order[p.path])  # same order as the local engine's predictions.csv
         else:
             preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))

@@ -1,10 +1,10 @@
 """Sorting on Ray: the same decode -> forward -> prediction steps, spread over a Ray cluster.
 
 Ray is optional (``pip install 'ray[data]'``); nothing else in ``core`` imports it. Each Ray
-actor loads the model once and classifies batches of paths with the single-machine code
+actor loads the model file once and classifies batches of paths with the single-machine code
 (``load_rgb`` at reduced JPEG scale, ``eval_array``, the model through ``runtime.predict_fn``),
-so the two engines give the same predictions. Paths must be readable by every worker: on one
-machine they are; on a cluster, put the gallery on shared storage.
+so the two engines give the same predictions. The model file and the images must be readable by
+every worker: on one machine they are; on a cluster, put them on shared storage.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .images import ImageError, load_rgb
-from .model_io import ModelBundle, from_bytes, to_bytes
+from .model_io import load
 from .sort import Prediction, make_prediction
 
 CORE_DIR = Path(__file__).resolve().parent
@@ -47,13 +47,13 @@ def _import_ray():
 class Classify:
     """A Ray Data actor: the model is built once per actor, then every batch reuses it."""
 
-    def __init__(self, model: bytes, threads: int) -> None:
+    def __init__(self, model_path: str, threads: int) -> None:
         import torch
 
         from . import runtime
 
         torch.set_num_threads(threads)
-        self.bundle = from_bytes(model)
+        self.bundle = load(Path(model_path))
         self.bundle.network.eval()
         self.forward = runtime.predict_fn(self.bundle.network, self.bundle.frozen_boundary(), n_images=10**6)
 
@@ -80,11 +80,17 @@ class Classify:
         return {"i": batch["i"], "probs": probs, "error": np.asarray(errors, dtype=object)}
 
 
-def predict_paths_ray(bundle: ModelBundle, paths: Sequence[Path], batch_size: int = 16, top_k: int = 3,
+def predict_paths_ray(model_path: Path, paths: Sequence[Path], batch_size: int = 16, top_k: int = 3,
                       config: RayConfig = RayConfig(),
                       progress: Callable[[int, int], None] | None = None) -> Iterator[Prediction]:
-    """Predictions for ``paths`` computed by Ray actors; yielded as they arrive (any order)."""
+    """Predictions for ``paths`` by Ray actors, yielded as they arrive (any order).
+
+    The actors get the model's path, not its bytes: each reads the file itself, as it reads the
+    images, so nothing large goes through Ray's object store.
+    """
     ray = _import_ray()
+    model_path = Path(model_path).resolve()
+    classes = load(model_path).classes  # also fails early, with the usual message, on a bad model file
     started_here = not ray.is_initialized()
     if started_here:
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
@@ -98,13 +104,15 @@ def predict_paths_ray(bundle: ModelBundle, paths: Sequence[Path], batch_size: in
     try:
         from ray.data import DataContext
 
+        # the caller draws its own progress bar; Ray Data's bars and notices would interleave with it
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         DataContext.get_current().enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.WARNING)  # the caller draws its own progress bar
         actors = config.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // config.threads_per_actor)
         items = [{"i": i, "path": str(p)} for i, p in enumerate(paths)]
         results = ray.data.from_items(items).map_batches(
-            Classify, fn_constructor_kwargs={"model": to_bytes(bundle), "threads": config.threads_per_actor},
-            batch_size=batch_size, batch_format="numpy", concurrency=actors, num_cpus=config.threads_per_actor,
+            Classify, fn_constructor_kwargs={"model_path": str(model_path), "threads": config.threads_per_actor},
+            batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=config.threads_per_actor,
         )
         done = 0
         for row in results.iter_rows():
@@ -112,7 +120,7 @@ def predict_paths_ray(bundle: ModelBundle, paths: Sequence[Path], batch_size: in
             if row["error"]:
                 yield Prediction(path, None, error=str(row["error"]))
             else:
-                yield make_prediction(path, np.asarray(row["probs"]), bundle.classes, top_k)
+                yield make_prediction(path, np.asarray(row["probs"]), classes, top_k)
             done += 1
             if progress:
                 progress(done, len(paths))

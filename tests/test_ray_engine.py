@@ -49,6 +49,7 @@ def test_ray_engine_sorts_like_the_local_engine(tmp_path, trained_bundle):
 def test_ray_engine_without_ray_says_how_to_install_it(tmp_path, trained_bundle, monkeypatch):
     from core.ray_engine import RayUnavailable, predict_paths_ray
 
+    model_io.save_dir(trained_bundle[0], tmp_path / "m")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(RayUnavailable, match=r"pip install 'ray\[data\]'"):
-        list(predict_paths_ray(trained_bundle[0], [tmp_path / "a.jpg"]))
+        list(predict_paths_ray(tmp_path / "m", [tmp_path / "a.jpg"]))
