@@ -192,7 +192,14 @@ def choose(page, label: str, option: str) -> None:
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
     box.locator("input").click()
     page.keyboard.type(option)  # typing opens the list even where a click only focuses the box
-    page.get_by_role("option").filter(has_text=option).first.click()
+    wanted = page.get_by_role("option").filter(has_text=option).first
+    for _ in range(4):
+        try:
+            wanted.click(timeout=5_000)
+            break
+        except Exception:  # a rerun closed the list: ArrowDown opens it again, filter kept
+            box.locator("input").focus()
+            page.keyboard.press("ArrowDown")
     expect(box.locator("input")).to_have_value(re.compile(re.escape(option)), timeout=30_000)
     page.wait_for_timeout(300)  # let the rerun with the new value land
 
