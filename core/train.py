@@ -155,7 +155,7 @@ def describe_path(cfg: TrainConfig, spec_label: str) -> str:
     """What the user is told about how training runs (cached or full forward)."""
     k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
     steps = augment.steps_for(cfg.augment, set(cfg.disabled_steps))
-    views = f"{cfg.views} augmented views per image" if steps else "1 view per image (no augmentation)"
+    views = f"{cfg.views} augmented views per image" if steps else "1 view per image, no augmentation"
     if k == 0:
         return f"Fast path: {spec_label} runs once per image; the head trains on cached pooled features ({views})."
     if k < 3:

@@ -139,6 +139,7 @@ def settings_form() -> TrainConfig | None:
 
 
 cfg = settings_form()
+planned = describe_path(cfg, REGISTRY[cfg.backbone].label) if cfg is not None else None
 if cfg is not None and not running:
     warm_up(cfg)  # export the frozen part while the user reads this page
 b1, b2, _ = st.columns([1, 1, 4])
@@ -159,8 +160,8 @@ def live() -> None:
         st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
         return
     snap = job.snapshot()
-    if snap.extra.get("path"):
-        st.caption(snap.extra["path"])
+    if snap.extra.get("path") and snap.extra["path"] != planned:  # the info box above already says it
+        st.caption(f"This run: {snap.extra['path']}")
     eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
     st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}{eta}")
     if snap.state == "failed":

@@ -79,3 +79,31 @@ def test_deploy_requirements_agree_with_requirements():
     assert set(main) == set(deploy), set(main) ^ set(deploy)
     assert {k: main[k] for k in shared} == {k: deploy[k] for k in shared}
     assert "+cpu" in (ROOT / "deploy/requirements.txt").read_text()
+
+
+def test_train_page_says_how_training_runs_once():
+    """The plan for the current settings is shown once; the finished run's own line only when settings changed."""
+    import time
+
+    at = run_page("data.py")
+    at.button(key="demo_btn").click().run()
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="epochs-recommended").set_value(2).run()
+    at.button[[b.label for b in at.button].index("Train")].click().run()
+    deadline = time.time() + 240
+    while not any(s.value == "Finished" for s in at.success) and time.time() < deadline:
+        time.sleep(1)
+        at.run()
+    assert not at.exception, at.exception
+    assert any(s.value == "Finished" for s in at.success)
+
+    def mentions() -> list[str]:
+        texts = [e.value for e in list(at.info) + list(at.caption)]
+        return [t for t in texts if "Fast path" in t]
+
+    assert len(mentions()) == 1, mentions()
+    layers = at.selectbox(key="layers-recommended")
+    assert layers.value == "head only"
+    layers.set_value("last block + head").run()
+    said = mentions()
+    assert len(said) == 2 and any(t.startswith("This run:") and "cached pooled features" in t for t in said), said
