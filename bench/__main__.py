@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|app|cam|scaling|discover|ray|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|app|cam|scaling|discover|ray|report ...] [--runs N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -13,7 +13,9 @@ from .common import need_shared
 SUITES = {"train": "bench.train_bench", "sort": "bench.sort_bench", "app": "bench.app_bench",
           "cam": "bench.cam_latency", "scaling": "bench.scaling", "discover": "bench.discover_ari",
           "ray": "bench.ray_bench", "train-default": "bench.train_bench:run_default",
-          "sort-rss": "bench.sort_bench:run_rss"}
+          "sort-rss": "bench.sort_bench:run_rss", "sort-backbones": "bench.sort_bench:run_backbones"}
+
+INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run
 
 
 def main() -> None:
@@ -21,7 +23,7 @@ def main() -> None:
     ap.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)}, or report")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    names = args.suites or [n for n in SUITES if "-" not in n]  # "train" and "sort" include their parts
+    names = args.suites or [n for n in SUITES if n not in INCLUDED]
     need_shared()
     for name in names:
         if name == "report":

@@ -35,6 +35,11 @@ def median(xs) -> float:
     return float(statistics.median(xs))
 
 
+def paired_ratio(num: list[float], den: list[float]) -> float:
+    """Median of per-run ratios: each pair was measured side by side, so the VM's drift cancels."""
+    return median([a / b for a, b in zip(num, den)])
+
+
 def save(name: str, data: dict) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     data = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), **data}

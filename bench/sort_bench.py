@@ -16,7 +16,7 @@ import torch
 from core import model_io, runtime
 from core.sort import list_images, predict_paths
 
-from .common import SHARED, median, peak_rss_mb, save
+from .common import SHARED, median, paired_ratio, peak_rss_mb, save
 
 WORK = Path("/tmp/gs-bench-sort")
 
@@ -145,6 +145,41 @@ def run_rss(runs: int = 1) -> None:
     (OUT / "sort.json").write_text(json.dumps(prev, indent=1, default=str))
 
 
+def summarise_backbone(row: dict[str, list[float]], input_size: int) -> dict:
+    o, c, dec = median(row["ours"]), median(row["ceiling"]), median(row["decode_ms"])
+    limit = 2000 / (dec + 2000 / c)  # both cores busy: decode + forward core-ms per image
+    return {"ours": o, "ceiling": c, "decode_ms": dec, "forward_core_ms": 2000 / c,
+            "fraction_of_ceiling": paired_ratio(row["ours"], row["ceiling"]), "pipeline_limit": limit,
+            "fraction_of_limit": o / limit, "input_size": input_size, "raw": row}
+
+
+def run_backbones(runs: int = 3, n: int = 200, names=("efficientnet_lite0", "resnet34", "resnet50")) -> None:
+    """Ours vs the forward-only ceiling for lighter and heavier backbones, side by side in one run.
+
+    Where the ceiling sits depends on how the forward pass compares with decoding: a light
+    model spends as many core-ms per image decoding as in the forward pass, a heavy one far
+    fewer. Weights are random (speed does not depend on their values; nothing here is scored).
+    """
+    from core.backbones import WeightsChoice, build_network
+    from core.model_io import ModelBundle
+
+    paths = sorted(make_gallery(max(n, 1000)).glob("*.jpg"))[:n]
+    engine = "onnxruntime" if runtime.wants_onnx(n) else "torch"
+    rows: dict[str, dict[str, list[float]]] = {}
+    bundles = {name: ModelBundle(build_network(name, 2, WeightsChoice("random")), name, ["a", "b"]) for name in names}
+    for r in range(runs):
+        for name, bundle in bundles.items():
+            row = rows.setdefault(name, {"ours": [], "ceiling": [], "decode_ms": []})
+            row["ours"].append(ours(bundle, paths))
+            row["ceiling"].append(ceiling(bundle, engine=engine))
+            row["decode_ms"].append(decode_ms(bundle, paths))
+            print(f"  run {r + 1} {name}: ours {row['ours'][-1]:.2f} img/s, ceiling {row['ceiling'][-1]:.2f} img/s, "
+                  f"decode {row['decode_ms'][-1]:.1f} ms", flush=True)
+    table = {name: summarise_backbone(row, bundles[name].preprocess.size) for name, row in rows.items()}
+    save("sort-backbones", {"table": table, "n": n, "runs": runs, "engine": engine,
+                            "command": "python -m bench sort-backbones"})
+
+
 def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
     accuracy = sort_accuracy()
     model_dir = Path("/tmp/gs-bench-m0")
@@ -171,8 +206,8 @@ def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
     med = {k: median(v) for k, v in rows.items()}
     limit = 2000 / (dec + 2000 / med["ceiling"])  # both cores busy: decode + forward core-ms per image
     rss = gallery_rss(base, model_dir)
-    save("sort", {"img_per_s": med, "raw": rows, "ratio_vs_plain": med["ours"] / med["plain"],
-                  "fraction_of_ceiling": med["ours"] / med["ceiling"], "engine": engine,
+    save("sort", {"img_per_s": med, "raw": rows, "ratio_vs_plain": paired_ratio(rows["ours"], rows["plain"]),
+                  "fraction_of_ceiling": paired_ratio(rows["ours"], rows["ceiling"]), "engine": engine,
                   "decode_ms": dec, "pipeline_limit": limit, "n": n, "n_plain": n_plain, "runs": runs,
                   "rss": rss, "accuracy": accuracy, "command": "python -m bench sort"})
     _ = np, list_images
