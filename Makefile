@@ -14,5 +14,5 @@ test:  ## set up and run every test (unit, CLI, page and real-browser tests)
 
 bench:  ## run the benchmarks (needs ../shared/data) and write BENCHMARKS.md
 	bash .ci/setup.sh test
-	.venv/bin/python -m bench train sort app scaling discover
+	.venv/bin/python -m bench train sort sort-backbones app scaling discover ray
 	OMP_WAIT_POLICY=PASSIVE .venv/bin/python -m bench cam
