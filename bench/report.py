@@ -166,6 +166,11 @@ def section_sort_backbones(d: dict) -> str:
     capped = [n for n, r in d["table"].items() if r["pipeline_limit"] / r["ceiling"] < 0.8]
     lines += ["", f"Ours / ceiling ≥ 0.8 met for: {', '.join(met) or 'none'}. Pipeline limit below 0.8 of the "
               f"ceiling (no decoder + forward overlap on these 2 cores could reach 0.8) for: {', '.join(capped) or 'none'}."]
+    if d.get("decode_by_detail"):
+        lines += ["", "Decoding cost grows with a file's detail (draft mode skips the inverse DCT, not the entropy "
+                  "decoding), so the bench gallery's smooth upscaled files are the easy case:", "",
+                  "| 4000x3000 JPEG, quality 90 | MB | draft-mode decode ms (median of 15) |", "|---|---|---|"]
+        lines += [f"| {k} | {v['mb']:.2f} | {v['decode_ms']:.1f} |" for k, v in d["decode_by_detail"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -145,6 +145,35 @@ def run_rss(runs: int = 1) -> None:
     (OUT / "sort.json").write_text(json.dumps(prev, indent=1, default=str))
 
 
+def decode_by_detail(reps: int = 15) -> dict:
+    """Draft-mode decode of two 4000x3000 JPEGs at quality 90: an upscaled photo (smooth, like the bench
+    gallery) and an 8x8 mosaic of real photos (detail like a phone photo's). Entropy decoding, which
+    draft mode cannot skip, grows with the file's size."""
+    import io
+
+    from PIL import Image
+
+    src = sorted((SHARED / "hymenoptera" / "train").rglob("*.jpg"))
+    smooth = Image.open(src[0]).convert("RGB").resize((4000, 3000), Image.BILINEAR)
+    mosaic = Image.new("RGB", (4000, 3000))
+    for k, p in enumerate(src[:64]):
+        mosaic.paste(Image.open(p).convert("RGB").resize((500, 375)), ((k % 8) * 500, (k // 8) * 375))
+    out = {}
+    for name, im in (("upscaled photo (like the bench gallery)", smooth), ("mosaic of 64 real photos", mosaic)):
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=90)
+        data, times = buf.getvalue(), []
+        for _ in range(reps):
+            t = time.perf_counter()
+            x = Image.open(io.BytesIO(data))
+            x.draft("RGB", (500, 375))
+            x.load()
+            times.append(time.perf_counter() - t)
+        out[name] = {"mb": len(data) / 1e6, "decode_ms": 1000 * median(times)}
+        print(f"  {name}: {len(data) / 1e6:.2f} MB, draft decode {out[name]['decode_ms']:.1f} ms", flush=True)
+    return out
+
+
 def summarise_backbone(row: dict[str, list[float]], input_size: int) -> dict:
     o, c, dec = median(row["ours"]), median(row["ceiling"]), median(row["decode_ms"])
     limit = 2000 / (dec + 2000 / c)  # both cores busy: decode + forward core-ms per image
@@ -176,7 +205,7 @@ def run_backbones(runs: int = 3, n: int = 200, names=("efficientnet_lite0", "res
             print(f"  run {r + 1} {name}: ours {row['ours'][-1]:.2f} img/s, ceiling {row['ceiling'][-1]:.2f} img/s, "
                   f"decode {row['decode_ms'][-1]:.1f} ms", flush=True)
     table = {name: summarise_backbone(row, bundles[name].preprocess.size) for name, row in rows.items()}
-    save("sort-backbones", {"table": table, "n": n, "runs": runs, "engine": engine,
+    save("sort-backbones", {"table": table, "n": n, "runs": runs, "engine": engine, "decode_by_detail": decode_by_detail(),
                             "command": "python -m bench sort-backbones"})
 
 
