@@ -89,6 +89,22 @@ class Workspace:
         self.excluded, self.relabel = apply_to(self.decisions, self.excluded, self.relabel)
         return changed
 
+    @property
+    def data_version(self) -> int:
+        """Changes whenever the data training would see changes (new data, exclusions, relabels)."""
+        return hash((id(self.dataset), frozenset(self.excluded), frozenset(self.relabel.items())))
+
+    def start_training(self, job: Job) -> Job:
+        """Run a training job, remembering which version of the data it saw."""
+        self.ui["_job_data_version"] = self.data_version
+        self.job = job.start()
+        return self.job
+
+    @property
+    def model_is_stale(self) -> bool:
+        """True when the model in use was trained here on data the user has changed since."""
+        return self.train_result is not None and self.ui.get("_trained_data_version") != self.data_version
+
     def new_folder(self, kind: str) -> Path:
         self._uploads += 1
         p = self.dir / f"{kind}-{self._uploads}"
@@ -111,6 +127,7 @@ class Workspace:
         self.train_result = r
         self.bundle = ModelBundle(r.network, r.config.backbone, r.classes, r.metrics, r.config.to_dict())
         self.ui["_collected"] = job
+        self.ui["_trained_data_version"] = self.ui.get("_job_data_version")
 
     def jobs(self) -> list[Job]:
         return [j for j in (self.job, self.sort_job, self.discover_job, self.review_job) if j is not None]

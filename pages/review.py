@@ -20,6 +20,9 @@ has_val = r is not None and len(r.val_paths) > 0
 known = {i.path for i in ws.dataset.items} if ws.dataset is not None else None
 if known is not None:
     ws.decisions.retain(known)
+if ws.model_is_stale:
+    st.warning("The data changed since this model was trained: what you see below is the old model's view. "
+               "Train again (Train page) to check the corrected data.", icon=":material/update:")
 n_pending = len(ws.decisions.pending())
 if n_pending:
     st.info(f"{ui.plural(n_pending, 'review decision')} not applied yet: see **Decisions** below.",

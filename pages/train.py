@@ -40,26 +40,39 @@ def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
             st.button(f"Use suggested LR {found['suggestion']:.2e}", on_click=use, key="lrf_use")
 
 
+form_values: dict = ws.ui.setdefault("train_form", {})
+form_keys: list[str] = []
+
+
+def kept(key: str) -> str:
+    """A widget key whose value survives leaving the page or refreshing it (kept in the workspace):
+    Streamlit drops the state of widgets that a run did not draw."""
+    if key not in st.session_state and key in form_values:
+        st.session_state[key] = form_values[key]
+    form_keys.append(key)
+    return key
+
+
 def settings_form() -> TrainConfig | None:
-    preset = st.selectbox("Recipe", list(PRESETS), format_func=PRESET_LABELS.get, key="preset",
+    preset = st.selectbox("Recipe", list(PRESETS), format_func=PRESET_LABELS.get, key=kept("preset"),
                           disabled=running)
     base = PRESETS[preset]()
     c1, c2 = st.columns(2)
     names = list(REGISTRY)
     backbone = c1.selectbox("Backbone", names, index=names.index(base.backbone),
-                            format_func=lambda n: REGISTRY[n].label, key=f"backbone-{preset}", disabled=running)
+                            format_func=lambda n: REGISTRY[n].label, key=kept(f"backbone-{preset}"), disabled=running)
     weights = WeightsChoice()
     with st.spinner(f"Loading ImageNet weights for {REGISTRY[backbone].label} (downloaded on first use where online)…"):
         problem = check_weights(backbone, weights)
     if problem:
         st.warning(problem)
         how = st.radio("Weights", ["a .pth file on this machine", "random initialisation (not pretrained)"],
-                       key=f"weights-{backbone}", horizontal=True)
+                       key=kept(f"weights-{backbone}"), horizontal=True)
         if how.startswith("random"):
             weights = WeightsChoice("random")
             st.caption("Training from random weights needs far more data and epochs; results will be poor.")
         else:
-            path = st.text_input("Path to a .pth state dict", key=f"wpath-{backbone}")
+            path = st.text_input("Path to a .pth state dict", key=kept(f"wpath-{backbone}"))
             if not path:
                 return None
             weights = WeightsChoice("file", path)
@@ -70,18 +83,24 @@ def settings_form() -> TrainConfig | None:
     else:
         c2.caption(f"Weights: {REGISTRY[backbone].weights_source}")
 
-    staged = st.toggle("Staged schedule (several phases)", value=len(base.phases) > 1, key=f"staged-{preset}",
+    staged = st.toggle("Staged schedule (several phases)", value=len(base.phases) > 1, key=kept(f"staged-{preset}"),
                        disabled=running)
     if staged:
-        rows = [{"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases]
+        # a data editor's state cannot be restored through session state: keep its rows instead,
+        # and start a re-created editor from the rows the user left it with
+        kept_rows, first_rows = ws.ui.setdefault("train_phases", {}), ws.ui.setdefault("train_phases_base", {})
+        if f"phases-{preset}" not in st.session_state or preset not in first_rows:
+            first_rows[preset] = kept_rows.get(preset) or [
+                {"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases]
         edited = st.data_editor(
-            rows, num_rows="dynamic", key=f"phases-{preset}", disabled=running, width="stretch",
+            first_rows[preset], num_rows="dynamic", key=f"phases-{preset}", disabled=running, width="stretch",
             column_config={
                 "layers": st.column_config.SelectboxColumn("layers to train", options=list(UNFREEZE_CHOICES), required=True),
                 "epochs": st.column_config.NumberColumn("epochs", min_value=1, max_value=limits.max_epochs, step=1, required=True),
                 "lr": st.column_config.NumberColumn("learning rate", min_value=1e-6, max_value=1.0, format="%.5f", required=True),
             },
         )
+        kept_rows[preset] = edited
         phases = [Phase(r["layers"], int(r["epochs"]), float(r["lr"])) for r in edited
                   if r.get("layers") and r.get("epochs") and r.get("lr")]
         if not phases:
@@ -91,10 +110,10 @@ def settings_form() -> TrainConfig | None:
         first = base.phases[0]
         a, b, c = st.columns(3)
         layers = a.selectbox("Layers to train", list(UNFREEZE_CHOICES), index=list(UNFREEZE_CHOICES).index(first.unfreeze),
-                             key=f"layers-{preset}", disabled=running)
+                             key=kept(f"layers-{preset}"), disabled=running)
         epochs = b.number_input("Epochs", 1, limits.max_epochs, min(first.epochs, limits.max_epochs),
-                                key=f"epochs-{preset}", disabled=running)
-        lr_key = f"lr-{preset}"
+                                key=kept(f"epochs-{preset}"), disabled=running)
+        lr_key = kept(f"lr-{preset}")
         st.session_state.setdefault(lr_key, first.lr)
         lr = c.number_input("Learning rate", 1e-6, 1.0, format="%.5f", key=lr_key, disabled=running)
         phases = [Phase(layers, int(epochs), float(lr))]
@@ -102,20 +121,24 @@ def settings_form() -> TrainConfig | None:
 
     c1, c2, c3 = st.columns(3)
     aug = c1.selectbox("Augmentation", list(augment.PRESETS), index=list(augment.PRESETS).index(base.augment),
-                       key=f"aug-{preset}", disabled=running)
+                       key=kept(f"aug-{preset}"), disabled=running)
     steps = augment.PRESETS[aug]
-    on = c2.multiselect("Steps", steps, default=steps, key=f"steps-{preset}-{aug}", disabled=running or not steps)
-    views = c3.number_input("Augmented views cached per image", 1, 20, base.views, key=f"views-{preset}",
-                            disabled=running or not on)
+    if steps:
+        on = c2.multiselect("Steps", steps, default=steps, key=kept(f"steps-{preset}-{aug}"), disabled=running)
+        views = c3.number_input("Augmented views cached per image", 1, 20, base.views, key=kept(f"views-{preset}"),
+                                disabled=running or not on)
+    else:
+        on, views = [], 1
+        c2.caption("No augmentation: every image is used once, as it is.")
     with st.expander("Optimiser, schedule and more"):
         a, b, c = st.columns(3)
-        optimizer = a.selectbox("Optimiser", ["adamw", "adam", "sgd"], index=["adamw", "adam", "sgd"].index(base.optimizer), key=f"opt-{preset}")
-        schedule = b.selectbox("Schedule", ["cosine", "constant", "onecycle"], index=["cosine", "constant", "onecycle"].index(base.schedule), key=f"sched-{preset}")
-        batch = c.number_input("Batch size", 1, 512, base.batch_size, key=f"bs-{preset}")
-        smoothing = a.slider("Label smoothing", 0.0, 0.3, base.label_smoothing, 0.05, key=f"ls-{preset}")
-        class_weights = b.checkbox("Weight classes against imbalance", base.class_weights, key=f"cw-{preset}")
-        patience = c.number_input("Early stopping patience (0 = off)", 0, 50, base.early_stopping, key=f"es-{preset}")
-        seed = a.number_input("Seed", 0, 2**31 - 1, base.seed, key=f"seed-{preset}")
+        optimizer = a.selectbox("Optimiser", ["adamw", "adam", "sgd"], index=["adamw", "adam", "sgd"].index(base.optimizer), key=kept(f"opt-{preset}"))
+        schedule = b.selectbox("Schedule", ["cosine", "constant", "onecycle"], index=["cosine", "constant", "onecycle"].index(base.schedule), key=kept(f"sched-{preset}"))
+        batch = c.number_input("Batch size", 1, 512, base.batch_size, key=kept(f"bs-{preset}"))
+        smoothing = a.slider("Label smoothing", 0.0, 0.3, base.label_smoothing, 0.05, key=kept(f"ls-{preset}"))
+        class_weights = b.checkbox("Weight classes against imbalance", base.class_weights, key=kept(f"cw-{preset}"))
+        patience = c.number_input("Early stopping patience (0 = off)", 0, 50, base.early_stopping, key=kept(f"es-{preset}"))
+        seed = a.number_input("Seed", 0, 2**31 - 1, base.seed, key=kept(f"seed-{preset}"))
     cfg = TrainConfig(
         backbone=backbone, weights=weights.kind, weights_path=weights.path, phases=phases, augment=aug,
         disabled_steps=[s for s in steps if s not in on], views=int(views), batch_size=int(batch),
@@ -139,16 +162,27 @@ def settings_form() -> TrainConfig | None:
 
 
 cfg = settings_form()
+form_values.update({k: st.session_state[k] for k in form_keys if k in st.session_state})
 planned = describe_path(cfg, REGISTRY[cfg.backbone].label) if cfg is not None else None
 if cfg is not None and not running:
     warm_up(cfg)  # export the frozen part while the user reads this page
+
+
+def start(job_cfg: TrainConfig) -> None:
+    data = ds
+    ws.start_training(Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
+                          total_epochs=job_cfg.total_epochs))
+    st.rerun()
+
+
+if ws.ui.pop("retrain_on_arrival", False) and cfg is not None and not running:
+    start(cfg)  # "Apply and retrain" on the Review page
+if ws.model_is_stale and not running:
+    st.warning("The data changed since this model was trained (review decisions, exclusions or relabels). "
+               "Press **Train** to train on the data as it is now.", icon=":material/update:")
 b1, b2, _ = st.columns([1, 1, 4])
 if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":material/play_arrow:"):
-    data = ds
-    job_cfg = cfg
-    ws.job = Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
-                 total_epochs=cfg.total_epochs).start()
-    st.rerun()
+    start(cfg)
 if b2.button("Stop", disabled=not running, icon=":material/stop:"):
     ws.job.stop()
 

@@ -107,3 +107,25 @@ def test_train_page_says_how_training_runs_once():
     layers.set_value("last block + head").run()
     said = mentions()
     assert len(said) == 2 and any(t.startswith("This run:") and "cached pooled features" in t for t in said), said
+
+
+def test_train_settings_survive_leaving_the_page_and_a_refresh():
+    at = run_page("data.py")
+    at.button(key="demo_btn").click().run()
+    ws_id = at.session_state["ws_id"]
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="aug-recommended").set_value("light").run()
+    at.number_input(key="epochs-recommended").set_value(3).run()
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="aug-recommended").value == "light"
+    assert at.number_input(key="epochs-recommended").value == 3
+    assert any("augmented views per image" in i.value for i in at.info)
+    # a refresh is a new session on the same workspace (its id is in the URL)
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    again.session_state["ws_id"] = ws_id
+    again.switch_page("pages/train.py").run()
+    assert not again.exception, again.exception
+    assert again.selectbox(key="aug-recommended").value == "light"
+    assert again.number_input(key="epochs-recommended").value == 3

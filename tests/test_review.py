@@ -173,6 +173,7 @@ def review_ws(trained_bundle, tmp_path):
     ws = REGISTRY.get(None)
     ws.dataset = load(root, val_fraction=0.25, seed=0)
     ws.bundle, ws.train_result = bundle, result
+    ws.ui["_trained_data_version"] = ws.data_version  # as if trained here on this data
     yield ws
     REGISTRY.release(ws.id)
 
@@ -209,6 +210,36 @@ def test_review_page_renders_and_decisions_persist(review_ws):
     assert not at2.exception
     path = next(iter(ws.decisions)).path
     assert path in ws.excluded and ws.decisions.pending() == []
+
+
+def test_apply_and_retrain_trains_on_the_corrected_data(review_ws):
+    """The button applies the decisions and starts training; until the new model is in, pages say the model is stale."""
+    from streamlit.testing.v1 import AppTest
+
+    ws = review_ws
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=240)
+    at.session_state["ws_id"] = ws.id
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    assert not [w for w in at.warning if "data changed" in w.value]
+    at.radio(key="rv_show").set_value("All").run()
+    [b for b in at.button if b.label == "Exclude"][0].click().run()
+    path = next(iter(ws.decisions)).path
+    old_job = ws.job
+    at.button[[b.label for b in at.button].index("Apply and retrain")].click().run()
+    assert not at.exception, at.exception
+    assert path in ws.excluded
+    assert ws.job is not None and ws.job is not old_job, "Apply and retrain did not start training"
+    assert ws.model_is_stale  # the old model is still the one in use while the new one trains
+    ws.job.join(timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    assert ws.train_result is ws.job.result and not ws.model_is_stale
+    assert path not in ws.train_result.val_paths  # it was a validation image; now excluded
+    # excluding another image by hand makes the new model stale again, and the pages say so
+    ws.excluded.add(next(i.path for i in ws.dataset.items if i.path != path))
+    at.switch_page("pages/review.py").run()
+    assert [w for w in at.warning if "data changed" in w.value]
 
 
 def test_review_page_without_validation_results(review_ws):

@@ -151,6 +151,7 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     if apply_now or retrain:
         ws.apply_review()
         if retrain:
+            ws.ui["retrain_on_arrival"] = True  # the Train page starts it with the settings shown there
             st.switch_page("pages/train.py")
         st.session_state["review-applied"] = True
         st.rerun()
