@@ -105,10 +105,12 @@ def scan_folder(root: Path) -> Dataset:
         raise DatasetError(f"{root} is not a folder")
     while True:
         subs = _subdirs(root)
-        if len(subs) == 1 and not _top_images(root) and subs[0].name.lower() not in SPLIT_NAMES:
+        if len(subs) == 1 and not _top_images(root):
             # one wrapper folder (a folder upload always has one): look inside it. A lone folder of
-            # images is an unlabelled gallery, not a one-class dataset nobody could train on.
-            if _subdirs(subs[0]) or _top_images(subs[0]):
+            # images is an unlabelled gallery, not a one-class dataset nobody could train on. A lone
+            # train/ or val/ folder is a wrapper too: with no sibling split, its class folders are the classes.
+            lone_split = subs[0].name.lower() in SPLIT_NAMES
+            if _subdirs(subs[0]) or (_top_images(subs[0]) and not lone_split):
                 root = subs[0]
                 continue
         break

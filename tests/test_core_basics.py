@@ -110,6 +110,11 @@ def test_layouts_detected(tmp_path):
     (tmp_path / "upload" / "camera-roll").mkdir(parents=True)
     draw_image("dots", 2).save(tmp_path / "upload" / "camera-roll" / "a.jpg")
     assert scan_folder(tmp_path / "upload").layout == "flat"  # a lone folder of images is unlabelled
+    # uploading just the train/ (or val/) folder of a split dataset: its class folders are the classes
+    for name in ("train", "val"):
+        make_class_folders(tmp_path / f"only-{name}" / name, n=2)
+        ds = scan_folder(tmp_path / f"only-{name}")
+        assert ds.layout == "classes" and ds.classes == ["dots", "stripes"], (name, ds.layout, ds.classes)
 
 
 def test_stratified_split_is_seeded_and_per_class(tmp_path):
