@@ -78,6 +78,9 @@ class Job:
         self._started: float | None = None
         self._finished: float | None = None
         self._extra: dict = {}
+        self._plan: dict = {}  # training: how many feature images, and their share of the work
+        self._feat_done: dict[str, int] = {}
+        self._epoch_frac = 0.0
 
     # -- control
     def start(self) -> "Job":
@@ -117,27 +120,44 @@ class Job:
                     self._extra["path"] = e["message"]
                 else:
                     self._message = e["message"]
+            elif kind == "plan":
+                self._plan = dict(e)
             elif kind == "cache":
-                total = max(1, e["total"])
-                self._progress_text = f"Computing features ({e['what']}): {e['done']}/{e['total']} images"
-                if not self._epochs:
-                    self._progress = 0.5 * e["done"] / total * (0.3 if "validation" in e["what"] else 1.0)
+                self._progress_text = f"{e['done']}/{e['total']} images"
+                self._feat_done[e["what"]] = e["done"]
+                self._advance(e["done"] / max(1, e["total"]) * (0.3 if "validation" in e["what"] else 1.0))
             elif kind == "batch":
                 if len(self._batches) < MAX_BATCH_POINTS:
                     self._batches.append({"step": len(self._batches) + 1, **{k: e[k] for k in ("epoch", "batch", "loss", "lr")}})
                 ep_total = max(1, self.total_epochs)
-                done = (e["epoch"] - 1 + e["batch"] / max(1, e["batches"])) / ep_total
-                self._progress = max(self._progress, min(1.0, done))
+                self._epoch_frac = max(self._epoch_frac, (e["epoch"] - 1 + e["batch"] / max(1, e["batches"])) / ep_total)
+                self._advance()
                 self._progress_text = f"Epoch {e['epoch']}/{ep_total}, batch {e['batch']}/{e['batches']}"
             elif kind == "epoch":
-                self._epochs.append({k: v for k, v in e.items() if k != "type"})
-                self._progress = max(self._progress, e["epoch"] / max(1, self.total_epochs))
+                self._epochs.append({k: v for k, v in e.items() if k not in ("type",)})
+                self._epoch_frac = max(self._epoch_frac, e["epoch"] / max(1, self.total_epochs))
+                self._advance()
                 self._message = f"Epoch {e['epoch']}/{self.total_epochs}: val acc {e['val_acc']:.3f}"
             elif kind == "progress":
                 self._progress = e["done"] / max(1, e["total"])
                 self._progress_text = e.get("text", f"{e['done']}/{e['total']}")
             elif kind == "extra":
                 self._extra.update(e.get("data", {}))
+
+    def _advance(self, cache_frac: float | None = None) -> None:
+        """Overall progress from feature images computed and epochs run, weighted by their share of the
+        work: with cached features most of the time goes into computing them (some during epochs, one
+        augmented view per epoch), so counting epochs alone stalls the bar and misleads the ETA."""
+        n = self._plan.get("feature_images", 0)
+        if n:
+            share = self._plan.get("feature_share", 0.9)
+            done = min(1.0, sum(self._feat_done.values()) / n)
+            p = share * done + (1 - share) * self._epoch_frac
+        elif cache_frac is not None and not self._epochs:
+            p = 0.5 * cache_frac  # no plan (e.g. full fine-tuning): features fill the first half
+        else:
+            p = self._epoch_frac
+        self._progress = max(self._progress, min(1.0, p))
 
     def _run(self) -> None:
         try:

@@ -259,6 +259,10 @@ def train(
     va_paths = [i.path for i in val_items]
     skipped: list[tuple[str, str]] = []
 
+    if cached:  # one augmented view is computed per epoch until all views are cached
+        emit({"type": "plan", "feature_images": len(va_paths) + min(views, cfg.total_epochs) * len(tr_paths),
+              "feature_share": 0.9 if max_k == 0 else 0.5})
+
     def progress(what: str):
         return lambda done, total: emit({"type": "cache", "what": what, "done": done, "total": total})
 
@@ -284,7 +288,8 @@ def train(
         if v not in view_cache:
             name = "eval" if not steps else f"aug{v}s{cfg.seed}:{','.join(steps)}"
             tf = eval_tf if not steps else train_tf_for(v)
-            emit({"type": "status", "message": f"Caching training features, view {v + 1} of {views}"})
+            emit({"type": "status", "message": f"Computing features for training view {v + 1} of {views}"
+                  + (f" (epoch {epoch})" if v else "")})
             X, ok_idx, fails = cache.features(net, tag, boundary, tr_paths, name, tf, min_side,
                                               progress=progress(f"training view {v + 1}/{views}"), should_stop=stop)
             for i, e in fails:

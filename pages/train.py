@@ -197,7 +197,9 @@ def live() -> None:
     if snap.extra.get("path") and snap.extra["path"] != planned:  # the info box above already says it
         st.caption(f"This run: {snap.extra['path']}")
     eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
-    st.progress(min(1.0, snap.progress), text=f"{snap.message} · {snap.progress_text}{eta}")
+    # while running the bar carries the status; once ended, the box below says it (not twice)
+    text = f"{snap.message} · {snap.progress_text}{eta}" if snap.active else snap.progress_text
+    st.progress(min(1.0, snap.progress), text=text)
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}")
     elif snap.state == "stopped":

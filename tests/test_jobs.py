@@ -29,6 +29,34 @@ def test_job_runs_in_background_and_snapshots_progress():
     assert job.snapshot().state == "done" and job.result == 42
 
 
+def test_training_progress_counts_feature_work_so_the_bar_never_stalls():
+    """5 augmented views over 30 epochs: a view is computed at each of epochs 1-5. Counting epochs only,
+    the bar sat still (and the ETA grew) while views 2-5 were computed."""
+    job = Job("t", lambda on_event, should_stop: None, total_epochs=30)
+    n_train, n_val = 100, 20
+    job._on_event({"type": "plan", "feature_images": n_val + 5 * n_train, "feature_share": 0.9})
+    seen = []
+
+    def epoch(k: int) -> None:
+        if k <= 5:
+            for done in (50, 100):
+                job._on_event({"type": "cache", "what": f"training view {k}/5", "done": done, "total": n_train})
+        if k == 1:
+            job._on_event({"type": "cache", "what": "validation", "done": n_val, "total": n_val})
+        job._on_event({"type": "batch", "epoch": k, "batch": 1, "batches": 1, "loss": 1.0, "lr": 1e-3})
+        job._on_event({"type": "epoch", "epoch": k, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
+                       "val_acc": 0.5})
+        seen.append(job.snapshot().progress)
+
+    for k in range(1, 31):
+        epoch(k)
+    steps = [b - a for a, b in zip(seen, seen[1:5])]
+    assert min(steps) > 0.15, seen[:6]  # each of views 2-5 moves the bar about a fifth of the way
+    assert all(b >= a for a, b in zip(seen, seen[1:])) and seen[-1] == pytest.approx(1.0)
+    assert seen[4] > 0.85  # once the features are in, the cheap epochs are the last tenth
+    assert job.snapshot().progress_text == "Epoch 30/30, batch 1/1"
+
+
 def test_stop_is_seen_within_a_batch():
     def work(on_event, should_stop):
         for b in range(10_000):
