@@ -385,9 +385,11 @@ def class_findings(dataset: Dataset) -> list[Finding]:
     unlabelled = dataset.unlabelled
     if not labelled:
         return [Finding("no_classes", "warning", (),
-                        f"{len(unlabelled)} images and no class folders: nothing to learn labels from.",
-                        "Put the photos in one sub-folder per class (the folder names become the labels), "
-                        "or group them on the Discover page. You can still sort them with an existing model.")]
+                        f"{len(unlabelled)} images and no class folders: nothing to learn labels from "
+                        "(a single folder of photos is read as unlabelled, not as one class).",
+                        "A classifier needs at least two classes: put the photos in one sub-folder per class "
+                        "(the folder names become the labels), or group them on the Discover page. "
+                        "You can still sort them with an existing model.")]
     counts = Counter(i.label for i in labelled)
     if len(counts) == 1:
         (only, n), = counts.items()

@@ -14,7 +14,9 @@ if not need_dataset(ws):
     st.stop()
 ds = ws.effective_dataset()
 if len(ds.classes) < 2:
-    st.error("Training needs at least two classes with images. Check the **Data** page.")
+    st.error("Training needs at least two classes with images: one sub-folder per class "
+             "(or groups made on the Discover page).")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
     st.stop()
 
 running = ws.job is not None and ws.job.alive

@@ -22,7 +22,7 @@ def test_folder_and_zip_uploads_become_datasets(page, app_url, tmp_path):
     page.get_by_text("folder upload: 13 images").wait_for(timeout=60_000)
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
     page.get_by_role("heading", name="Health report").wait_for(timeout=120_000)
-    page.get_by_text("Images checked").wait_for(timeout=120_000)
+    page.get_by_text("Readable images").wait_for(timeout=120_000)
     assert "broken.jpg" in page.locator("body").inner_text()
     shot(page, "07-data-folder-upload")
     zpath = tmp_path / "pets.zip"

@@ -20,8 +20,10 @@ def test_health_report_exclude_and_include(tmp_path: Path):
     placeholder().save(root / "ants" / "imageNotFound.gif")
     shutil.copy(root / "ants" / "ants_01.jpg", root / "bees" / "copy.jpg")
     (root / "bees" / "empty.jpg").write_bytes(b"")
+    for k in (2, 3):  # two groups of copies whose explanation is the same sentence
+        shutil.copy(root / "bees" / f"bees_0{k}.jpg", root / "bees" / f"again_{k}.jpg")
     ws = REGISTRY.get(None)
-    ws.dataset = load_dataset(root)
+    ws.dataset = load_dataset(root, val_fraction=0.0)  # all in train: both groups of copies read alike
     ws.source = "test"
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -33,7 +35,9 @@ def test_health_report_exclude_and_include(tmp_path: Path):
     assert any(lbl.startswith("Placeholders") for lbl in labels)
     assert any(lbl.startswith("Same file in two classes") for lbl in labels)
     assert any(lbl.startswith("Empty files") for lbl in labels)
-    assert ws.ui["health"]["report"].n_images == 19
+    assert ws.ui["health"]["report"].n_images == 21
+    said = [m.value for m in at.markdown if "identical files" in m.value]
+    assert said and len(said) == len(set(said)), said  # each explanation once, however many groups share it
 
     # one click excludes the placeholder; the report is not recomputed
     report = ws.ui["health"]["report"]

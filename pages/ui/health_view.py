@@ -111,11 +111,14 @@ def _files(ds: Dataset, f: health.Finding, items: dict[Path, Item], excluded: se
         st.caption(f"… and {len(f.files) - SHOW_FILES} more")
 
 
-def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, Item], uid: str) -> None:
+def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, Item], uid: str,
+             said: set[str]) -> None:
     excluded = ws.excluded
     if is_open(f, excluded):
-        st.markdown(f"{ICONS[f.severity]} {f.message}")
-        st.caption(f"What to do: {f.action}")
+        if f.message not in said:  # several groups often share one explanation: say it once
+            st.markdown(f"{ICONS[f.severity]} {f.message}")
+            st.caption(f"What to do: {f.action}")
+            said.add(f.message)
     else:
         st.markdown(f":material/check_circle: ~~{f.message}~~ Resolved: the suggested files are excluded.")
     _files(ds, f, items, excluded)
@@ -169,9 +172,10 @@ def draw_health(ws: Workspace) -> None:
     for f in open_:
         sev[f.severity] += 1
     m = st.columns(4)
-    m[0].metric("Images checked", f"{report.n_checked:,} / {report.n_images:,}")
-    m[1].metric("Errors", sev["error"])
-    m[2].metric("Warnings", sev["warning"])
+    m[0].metric("Readable images", f"{report.n_checked:,} / {report.n_images:,}",
+                help="every file was opened; the others are listed below and training skips them")
+    m[1].metric("Blocking problems", sev["error"], help="training cannot start until these are fixed")
+    m[2].metric("Warnings", sev["warning"], help="likely to hurt training (unreadable files are skipped)")
     m[3].metric("Worth a look", sev["info"])
     if not open_:
         st.success("No open problems: no unreadable files, duplicates, placeholders or class problems"
@@ -193,12 +197,13 @@ def draw_health(ws: Workspace) -> None:
         with st.expander(label, expanded=bool(live) and worst != "info", icon=icon):
             all_todo = {p for f in group for p in f.exclude if p not in ws.excluded}
             if len(group) > 1 and all_todo:
-                st.button(f"Exclude all {len(all_todo)} suggested files in this group", key=f"hxall-{kind}",
+                st.button(f"Exclude all {len(all_todo)} suggested files in this section", key=f"hxall-{kind}",
                           on_click=_exclude, args=(ws, tuple(sorted(all_todo))), type="primary")
+            said: set[str] = set()
             for k, f in enumerate(group[:50]):
                 if k:
                     st.divider()
-                _finding(ws, ds, f, items, f"{kind}-{k}")
+                _finding(ws, ds, f, items, f"{kind}-{k}", said)
             if len(group) > 50:
                 st.caption(f"… and {len(group) - 50} more groups (the CLI's `check --json` lists all)")
     _excluded_list(ws, ds)
@@ -227,13 +232,16 @@ def _stats(report: health.HealthReport) -> None:
         return
     sides = [min(s) for s in report.sizes]
     fig = go.Figure(go.Histogram(x=sides, nbinsx=40, marker_color="#636efa"))
+    # labels sit above the plot area, where the bars cannot cover them
+    above = dict(y=1.0, yref="paper", yanchor="bottom", showarrow=False)
     fig.add_vline(x=health.MIN_SIDE, line_dash="dot", line_color="#ef553b",
-                  annotation_text=f"< {health.MIN_SIDE} px: too small", annotation_position="top left")
+                  annotation=dict(above, text=f"< {health.MIN_SIDE} px: too small", xanchor="right"))
     size = DEFAULT_PRE.size
-    fig.add_vline(x=size, line_dash="dot", line_color="gray", annotation_text=f"default model input {size} px",
-                  annotation_position="top right")
-    fig.update_layout(height=260, margin=dict(t=30, b=10, l=10, r=10), title="Shortest side of each image (px)",
+    fig.add_vline(x=size, line_dash="dot", line_color="gray",
+                  annotation=dict(above, text=f"default model input {size} px", xanchor="left"))
+    fig.update_layout(height=280, margin=dict(t=60, b=10, l=10, r=10), title="Shortest side of each image (px)",
                       xaxis_title="pixels", yaxis_title="images", bargap=0.05)
+    fig.update_xaxes(rangemode="nonnegative")  # no negative pixel sizes on the axis
     c1, c2 = st.columns([3, 1])
     c1.plotly_chart(fig, width="stretch")
     o = report.orientation
