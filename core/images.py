@@ -103,7 +103,7 @@ def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
             raise ImageError(f"{path.name}: empty file (0 bytes)") from None
         if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
             raise ImageError(f"{path.name}: the file is cut short (truncated; an incomplete copy or download?)") from None
-        raise ImageError(f"{path.name}: not a readable image ({exc.__class__.__name__})") from None
+        raise ImageError(f"{path.name}: not a readable image (an unknown format, or damaged data)") from None
 
 
 def thumbnail(path: str | Path, size: int = 160) -> Image.Image:

@@ -60,11 +60,12 @@ def to_bytes(bundle: ModelBundle) -> bytes:
 def from_bytes(data: bytes) -> ModelBundle:
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError for code, others for junk
-        raise ModelFileError(
-            "not a Gallery Sorter model file, or it contains code that was refused "
-            f"({exc.__class__.__name__})"
-        ) from None
+    except Exception as exc:  # weights_only refuses code and arbitrary objects; junk fails to unpickle
+        if "Unsupported global" in str(exc):
+            raise ModelFileError("not a Gallery Sorter model file: it holds code or objects beyond weights and "
+                                 "settings, which are refused for safety") from None
+        raise ModelFileError("not a Gallery Sorter model file (unreadable or damaged data, or content that "
+                             "is refused for safety)") from None
     if not isinstance(obj, dict) or "meta_json" not in obj or "state_dict" not in obj:
         raise ModelFileError("not a Gallery Sorter model file (missing metadata)")
     try:

@@ -138,14 +138,14 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
     marker = Path("/tmp/gs_pwned")
     marker.unlink(missing_ok=True)
     payload = pickle.dumps({"meta_json": "{}", "state_dict": _Evil()})
-    with pytest.raises(model_io.ModelFileError):
+    with pytest.raises(model_io.ModelFileError, match="not a Gallery Sorter model file"):
         model_io.from_bytes(payload)
     buf = io.BytesIO()
     torch.save({"meta_json": "{}", "state_dict": _Evil()}, buf)
-    with pytest.raises(model_io.ModelFileError):
+    with pytest.raises(model_io.ModelFileError, match="refused for safety"):
         model_io.from_bytes(buf.getvalue())
     assert not marker.exists()
-    with pytest.raises(model_io.ModelFileError):
+    with pytest.raises(model_io.ModelFileError, match="unreadable or damaged"):
         model_io.from_bytes(b"garbage")
 
 
