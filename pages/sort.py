@@ -125,6 +125,8 @@ if c1.button(f"Sort {len(paths)} images", type="primary", disabled=running or no
             rate = d / max(time.time() - t0, 1e-6)
             on_event({"type": "progress", "done": d, "total": t, "text": f"{d}/{t} images · {rate:.1f} img/s"})
 
+        on_event({"type": "progress", "done": 0, "total": len(todo),
+                  "text": f"0/{len(todo)} images · preparing the model"})  # the first batch includes set-up
         return list(predict_paths(bundle, todo, progress=prog, should_stop=should_stop))
 
     ws.sort_job = Job("sort", work).start()
@@ -181,11 +183,12 @@ if view == "By class":
 else:
     df = pd.DataFrame([{
         "file": str(Path(p.path).relative_to(ws.sort_root)) if ws.sort_root else p.path.name,
-        "class": p.label, "confidence": round(p.confidence, 4),
+        "class": p.label, "confidence": round(100 * p.confidence, 2),
         "folder": destination(p, threshold, ws.sort_overrides),
         "top3": ", ".join(f"{c} {s:.0%}" for c, s in p.top),
     } for p in preds])
-    st.dataframe(df, hide_index=True, width="stretch")
+    st.dataframe(df, hide_index=True, width="stretch",
+                 column_config={"confidence": st.column_config.NumberColumn("confidence", format="%.2f%%")})
 
 with st.expander("Override a prediction"):
     names = [str(p.path.relative_to(ws.sort_root)) for p in preds if ws.sort_root]
