@@ -124,7 +124,10 @@ c2.dataframe(
     [{"class": c, **{s: v.get(s, 0) for s in splits}} for c, v in counts.items()],
     hide_index=True, width="stretch",
 )
-c2.metric("Images", len(eff.labelled))
+n_out = len(ds.labelled) - len(eff.labelled)
+c2.metric("Images for training", len(eff.labelled), help="labelled images, minus the ones you excluded")
+if n_out:
+    c2.caption(f"{n_out} excluded (see the health report)")
 if len(eff.classes) < 2:
     st.error("Only one class: training needs at least two class folders.")
 if eff.unlabelled:

@@ -245,6 +245,12 @@ with tab_edit:
 st.divider()
 named = ", ".join(f"{g.names[i]} ({(g.labels == i).sum()})" for i in ids)
 st.write(f"**Classes for training:** {named}" + (f"; {len(g.discarded)} images left out" if g.discarded else ""))
+current = ws.dataset
+if current is not None and current.classes and ws.ui.get("discover_dataset") is not current:
+    st.warning(f"Your data already has class folders ({', '.join(current.classes[:6])}"
+               f"{', …' if len(current.classes) > 6 else ''}). Training on these groups uses them instead of "
+               "those labels (your files are not changed; load your data again on the Data page to go back).",
+               icon=":material/swap_horiz:")
 if st.button("Train on these groups", type="primary", icon=":material/model_training:"):
     try:
         ds = to_dataset(g)

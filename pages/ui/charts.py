@@ -26,7 +26,7 @@ def training_figure(epochs: list[dict], batches: list[dict]) -> go.Figure:
                                  mode="lines+markers", line=dict(color="#ef553b", dash="dot")), 1, 2)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=3)
+    fig.update_yaxes(type="log", exponentformat="e", row=1, col=3)  # 1e-4, not "100µ"
     fig.update_layout(height=340, margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -57,7 +57,7 @@ def confusion_figure(classes: list[str], matrix) -> go.Figure:
 def lr_figure(found: dict) -> go.Figure:
     fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
     fig.add_vline(x=found["suggestion"], line_dash="dash", annotation_text="suggested")
-    fig.update_xaxes(type="log", title_text="learning rate")
+    fig.update_xaxes(type="log", title_text="learning rate", exponentformat="e")
     fig.update_yaxes(title_text="smoothed loss")
     fig.update_layout(height=280, margin=dict(t=20, b=10, l=10, r=10))
 def group_map_figure(xy, group_names: list[str], hover: list[str], doubtful: list[bool],
