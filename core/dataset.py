@@ -173,7 +173,8 @@ def check_trainable(dataset: Dataset) -> None:
     counts = Counter(i.label for i in dataset.labelled)
     if not counts:
         raise DatasetError(
-            "no labelled images: put images in one sub-folder per class (or use Discover to group them)"
+            "no labelled images (a single folder of photos is read as unlabelled): put them in one sub-folder "
+            "per class, at least two classes (or use Discover to group them)"
         )
     if len(counts) < 2:
         raise DatasetError(f"only one class ({next(iter(counts))}): at least two classes are needed")
