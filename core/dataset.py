@@ -171,6 +171,9 @@ def stratified_split(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0)
 def check_trainable(dataset: Dataset) -> None:
     """Raise a user-facing error when training cannot start on this dataset."""
     counts = Counter(i.label for i in dataset.labelled)
+    if not [i for i in dataset.items if not i.excluded]:
+        raise DatasetError("no images found: bring JPEG, PNG, WebP, BMP, GIF or TIFF photos, "
+                           "one sub-folder per class")
     if not counts:
         raise DatasetError(
             "no labelled images (a single folder of photos is read as unlabelled): put them in one sub-folder "

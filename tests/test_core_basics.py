@@ -134,8 +134,12 @@ def test_untrainable_datasets_are_explained(tmp_path):
     with pytest.raises(DatasetError, match="only one class"):
         check_trainable(load_dataset(tmp_path / "one"))
     (tmp_path / "none").mkdir()
-    with pytest.raises(DatasetError, match="no labelled images"):
+    with pytest.raises(DatasetError, match="no images found"):
         check_trainable(load_dataset(tmp_path / "none"))
+    (tmp_path / "lone" / "ants").mkdir(parents=True)  # one folder of photos: unlabelled, and the error says so
+    draw_image("dots", 1).save(tmp_path / "lone" / "ants" / "a.jpg")
+    with pytest.raises(DatasetError, match="no labelled images .a single folder of photos is read as unlabelled"):
+        check_trainable(load_dataset(tmp_path / "lone"))
 
 
 def test_exclusions_and_relabels_apply(tmp_path):
