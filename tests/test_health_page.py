@@ -31,6 +31,8 @@ def test_health_report_exclude_and_include(tmp_path: Path):
     at.session_state["ws_id"] = ws.id
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]  # a section that failed says so with st.error
+    assert at.get("plotly_chart")  # the size histogram (and class counts) were drawn
     labels = [e.label for e in at.expander]
     assert any(lbl.startswith("Placeholders") for lbl in labels)
     assert any(lbl.startswith("Same file in two classes") for lbl in labels)
