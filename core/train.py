@@ -156,10 +156,11 @@ def describe_path(cfg: TrainConfig, spec_label: str) -> str:
     k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
     steps = augment.steps_for(cfg.augment, set(cfg.disabled_steps))
     views = f"{cfg.views} augmented views per image" if steps else "1 view per image, no augmentation"
+    once = "once per image and view" if steps and cfg.views > 1 else "once per image"
     if k == 0:
-        return f"Fast path: {spec_label} runs once per image; the head trains on cached pooled features ({views})."
+        return f"Fast path: {spec_label} runs {once}; the head trains on cached pooled features ({views})."
     if k < 3:
-        return (f"Fast path: the frozen part of {spec_label} runs once per image; the unfrozen "
+        return (f"Fast path: the frozen part of {spec_label} runs {once}; the unfrozen "
                 f"blocks + head train on cached block outputs ({views}).")
     return f"Full fine-tuning: every epoch runs the whole of {spec_label} on freshly augmented images (slow on CPU)."
 

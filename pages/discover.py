@@ -3,8 +3,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.dataset import DatasetError
-from core.discover import (DISCARDED, DiscoverError, discard, discover, merge, move, regroup, rename, split,
-                           to_dataset)
+from core.discover import (DISCARDED, DiscoverError, discard, discover, k_range, merge, move, regroup, rename,
+                           split, to_dataset)
 from core.jobs import Job
 from pages.ui.charts import group_map_figure
 from pages.ui.common import image_grid, job_progress, need_dataset, workspace
@@ -82,11 +82,16 @@ with st.container(border=True):
     choose = c1.toggle("Let me choose k", key="disc_choose_k", disabled=n < 4,
                        help="Off: the number of groups is chosen automatically (best silhouette).")
     k_max = max(3, min(20, n - 1))
-    k = c2.slider("k (number of groups)", 2, k_max, min(4, k_max), key="disc_k", disabled=not choose or n < 4)
+    if choose and n >= 4:
+        k = c2.slider("k (number of groups)", 2, k_max, min(4, k_max), key="disc_k")
+    else:
+        k = None
+        ks = k_range(n)
+        c2.caption(f"Number of groups: chosen automatically ({ks.start} to {ks.stop - 1}, best silhouette).")
     method = c3.radio("Grouping method", ["kmeans", "agglomerative"], horizontal=True, key="disc_method",
                       format_func={"kmeans": "k-means", "agglomerative": "agglomerative (Ward)"}.get)
     b1, b2, b3, _ = st.columns([1.3, 1.3, 1, 2])
-    want_k = int(k) if choose else None
+    want_k = int(k) if k is not None else None
     if b1.button("Find groups", type="primary", icon=":material/auto_awesome:", disabled=running or n < 3):
         todo, cache = list(paths), ws.cache
 

@@ -66,7 +66,7 @@ with st.expander("Model file: download this model, or load one to skip training"
             ws.bundle = from_bytes(up.getvalue())
             ws.train_result = None
             ws.ui["model_loaded"] = up.file_id
-            st.success(f"Loaded a {ws.bundle.backbone} model for classes: {', '.join(ws.bundle.classes)}")
+            st.success("Model file loaded.")
         except ModelFileError as exc:
             st.error(str(exc))
 
@@ -74,6 +74,10 @@ if ws.bundle is None:
     st.info("No model yet: train one on the **Train** page, or load a model file above.")
     st.stop()
 st.caption(f"Model: {ws.bundle.backbone}, classes: {', '.join(ws.bundle.classes)}")
+if ws.model_is_stale:
+    st.warning("This model was trained before your latest changes to the data (review decisions, exclusions "
+               "or relabels). Sorting still works; train again on the Train page to sort with the corrected model.",
+               icon=":material/update:")
 
 running = ws.sort_job is not None and ws.sort_job.alive
 single_image_test(ws.bundle)
@@ -198,4 +202,6 @@ with st.expander("Override a prediction"):
         ws.sort_overrides[ws.sort_root / pick] = target
         st.rerun()
     if ws.sort_overrides:
-        st.write({str(k.relative_to(ws.sort_root)): v for k, v in ws.sort_overrides.items()})
+        st.caption("Your overrides (used by the download and the copy):")
+        st.dataframe([{"image": str(k.relative_to(ws.sort_root)), "goes to": v} for k, v in ws.sort_overrides.items()],
+                     hide_index=True, width="stretch")

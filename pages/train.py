@@ -170,15 +170,21 @@ if cfg is not None and not running:
     warm_up(cfg)  # export the frozen part while the user reads this page
 
 
-def start(job_cfg: TrainConfig) -> None:
+def start(job_cfg: TrainConfig, note: str | None = None) -> None:
+    """Start training; ``note`` is shown with this run (why it started)."""
     data = ds
     ws.start_training(Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
                           total_epochs=job_cfg.total_epochs))
+    ws.ui["retrain_note"], ws.ui["retrain_note_job"] = note, (ws.job if note else None)
     st.rerun()
 
 
-if ws.ui.pop("retrain_on_arrival", False) and cfg is not None and not running:
-    start(cfg)  # "Apply and retrain" on the Review page
+retrain = ws.ui.pop("retrain_on_arrival", None)  # "Apply and retrain" on the Review page
+if retrain is not None and cfg is not None and not running:
+    n = retrain.get("changed", 0)
+    start(cfg, f"Training again with your review decisions applied ({n} image{'s' if n != 1 else ''} changed). "
+               "Images moved or left out of validation change what accuracy is measured on, so compare the new "
+               "figure with care.")
 if ws.model_is_stale and not running:
     st.warning("The data changed since this model was trained (review decisions, exclusions or relabels). "
                "Press **Train** to train on the data as it is now.", icon=":material/update:")
@@ -196,6 +202,8 @@ def live() -> None:
         st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
         return
     snap = job.snapshot()
+    if ws.ui.get("retrain_note_job") is job:
+        st.info(ws.ui["retrain_note"], icon=":material/fact_check:")
     if snap.extra.get("path") and snap.extra["path"] != planned:  # the info box above already says it
         st.caption(f"This run: {snap.extra['path']}")
     eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""

@@ -129,3 +129,13 @@ def test_train_settings_survive_leaving_the_page_and_a_refresh():
     assert not again.exception, again.exception
     assert again.selectbox(key="aug-recommended").value == "light"
     assert again.number_input(key="epochs-recommended").value == 3
+
+
+def test_confusion_matrix_numbers_are_drawn_by_the_heatmap_not_the_clickable_layer():
+    """Plotly contrasts heatmap text with each cell; text on the clickable layer faded when a cell was selected."""
+    from pages.ui.charts import confusion_figure
+
+    fig = confusion_figure(["ants", "bees"], [[10, 1], [0, 9]])
+    heat, clicks = fig.data
+    assert heat.type == "heatmap" and heat.texttemplate == "%{z}" and not heat.textfont.color
+    assert "text" not in clicks.mode and len(clicks.x) == 4  # every cell still clickable

@@ -232,14 +232,18 @@ def test_apply_and_retrain_trains_on_the_corrected_data(review_ws):
     assert ws.job is not None and ws.job is not old_job, "Apply and retrain did not start training"
     assert ws.model_is_stale  # the old model is still the one in use while the new one trains
     ws.job.join(timeout=240)
-    at.run()
+    at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
+    assert any("Training again with your review decisions applied (1 image changed)" in i.value for i in at.info), [i.value for i in at.info]
     assert ws.train_result is ws.job.result and not ws.model_is_stale
     assert path not in ws.train_result.val_paths  # it was a validation image; now excluded
     # excluding another image by hand makes the new model stale again, and the pages say so
     ws.excluded.add(next(i.path for i in ws.dataset.items if i.path != path))
     at.switch_page("pages/review.py").run()
     assert [w for w in at.warning if "data changed" in w.value]
+    at.switch_page("pages/sort.py").run()  # the page that uses the model says it too
+    assert not at.exception, at.exception
+    assert [w for w in at.warning if "trained before your latest changes" in w.value]
 
 
 def test_review_page_without_validation_results(review_ws):

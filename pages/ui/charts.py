@@ -40,10 +40,13 @@ def confusion_figure(classes: list[str], matrix) -> go.Figure:
             ys.append(t)
             vals.append(int(matrix[i][j]))
             text.append(str(int(matrix[i][j])))
+    # the numbers belong to the heatmap: plotly picks light or dark text per cell, and a selection
+    # (which fades unselected points of the clickable layer) cannot wash them out
     fig = go.Figure(go.Heatmap(z=[[int(v) for v in row] for row in matrix], x=classes, y=classes,
-                               colorscale="Blues", showscale=False, hoverinfo="skip"))
+                               colorscale="Blues", showscale=False, hoverinfo="skip",
+                               texttemplate="%{z}", textfont=dict(size=16)))
     fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers+text", text=text, textfont=dict(size=16),
+        x=xs, y=ys, mode="markers", text=text,
         marker=dict(symbol="square", size=40, opacity=0.01),
         customdata=list(zip(ys, xs)), hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
         showlegend=False,

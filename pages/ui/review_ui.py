@@ -149,9 +149,9 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     retrain = c4.button("Apply and retrain", type="primary", icon=":material/model_training:", width="stretch",
                         disabled=ws.dataset is None)
     if apply_now or retrain:
-        ws.apply_review()
+        changed = ws.apply_review()
         if retrain:
-            ws.ui["retrain_on_arrival"] = True  # the Train page starts it with the settings shown there
+            ws.ui["retrain_on_arrival"] = {"changed": changed}  # the Train page starts it with its settings
             st.switch_page("pages/train.py")
         st.session_state["review-applied"] = True
         st.rerun()
