@@ -25,6 +25,7 @@ from PIL import Image
 
 from .dataset import Dataset, Item
 from .images import ImageError, load_rgb
+from .words import plural
 
 Progress = Callable[[int, int], None]
 
@@ -151,10 +152,6 @@ def ahash(img: Image.Image, size: int = 8) -> np.ndarray:
     return np.packbits(g > g.mean())
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _are(n: int) -> str:
     return "is" if n == 1 else "are"
 
@@ -237,13 +234,13 @@ def _file_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
         files = tuple(g.path for g in group)
         detail = "; ".join(g.error or "" for g in group[:3])
         out.append(Finding(kind, "warning", files,
-                           f"{_count(len(files), 'file')} {what}; training skips them. {detail}", action, files))
+                           f"{plural(len(files), 'file')} {what}; training skips them. {detail}", action, files))
 
     small = [f for f in facts if f.size and min(f.size) < MIN_SIDE]
     if small:
         sizes = ", ".join(f"{f.path.name} {f.size[0]}x{f.size[1]}" for f in small[:5])
         out.append(Finding("too_small", "warning", tuple(f.path for f in small),
-                           f"{_count(len(small), 'image')} smaller than {MIN_SIDE} px on a side ({sizes}): "
+                           f"{plural(len(small), 'image')} smaller than {MIN_SIDE} px on a side ({sizes}): "
                            "too little detail to learn from, and upscaled to the model's input (224-288 px) they are mostly blur.",
                            "Use larger originals, or leave them out.", tuple(f.path for f in small)))
     out += _flat_findings(items, facts)
@@ -273,14 +270,14 @@ def _flat_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
         files = tuple(f.path for f in odd)
         out.append(Finding(
             "low_information", "warning", files,
-            f"{_count(len(files), 'image')} {_are(len(files))} mostly one flat colour with few colours, unlike the photos in their class: "
+            f"{plural(len(files), 'image')} {_are(len(files))} mostly one flat colour with few colours, unlike the photos in their class: "
             "a web 'image not found' placeholder, a blank or an icon?",
             "Look at them and leave them out unless they really show the class.", files))
     if maybe:
         files = tuple(f.path for f in maybe)
         out.append(Finding(
             "low_information", "info", files,
-            f"{_count(len(files), 'image')} {_are(len(files))} almost entirely one flat colour; their class holds many graphics, "
+            f"{plural(len(files), 'image')} {_are(len(files))} almost entirely one flat colour; their class holds many graphics, "
             "so this may be fine.", "Check they are not blank or placeholder images.", files))
     return out
 
@@ -472,7 +469,7 @@ def outlier_findings(items: list[Item], features: np.ndarray) -> list[Finding]:
     files = tuple(p for p, _, _ in flagged)
     names = ", ".join(f"{p.name} ({c})" for p, c, _ in flagged[:5])
     return [Finding("feature_outlier", "info", files,
-                    f"{_count(len(files), 'image')} {'looks' if len(files) == 1 else 'look'} unlike the rest of their class to the pretrained backbone "
+                    f"{plural(len(files), 'image')} {'looks' if len(files) == 1 else 'look'} unlike the rest of their class to the pretrained backbone "
                     f"({names}{', …' if len(flagged) > 5 else ''}): mislabelled, off-topic or unusual shots?",
                     "Look at them; move mislabelled ones to the right class and leave out the ones that belong nowhere.",
                     files)]
@@ -485,7 +482,7 @@ def skipped_finding(skipped: Sequence[tuple[str, str]]) -> list[Finding]:
     reasons = Counter(why for _, why in skipped)
     summary = "; ".join(f"{n} {why}" for why, n in reasons.most_common(4))
     return [Finding("skipped_files", "info", tuple(Path(n) for n, _ in skipped),
-                    f"{_count(len(skipped), 'file')} {'was' if len(skipped) == 1 else 'were'} not taken in: {summary}.",
+                    f"{plural(len(skipped), 'file')} {'was' if len(skipped) == 1 else 'were'} not taken in: {summary}.",
                     "Nothing to do unless some of them are photos in a format we do not read "
                     "(convert those to JPEG or PNG).")]
 

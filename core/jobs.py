@@ -134,7 +134,7 @@ class Job:
                 self._advance()
                 self._progress_text = f"Epoch {e['epoch']}/{ep_total}, batch {e['batch']}/{e['batches']}"
             elif kind == "epoch":
-                self._epochs.append({k: v for k, v in e.items() if k not in ("type",)})
+                self._epochs.append({k: v for k, v in e.items() if k != "type"})
                 self._epoch_frac = max(self._epoch_frac, e["epoch"] / max(1, self.total_epochs))
                 self._advance()
                 self._message = f"Epoch {e['epoch']}/{self.total_epochs}: val acc {e['val_acc']:.3f}"

@@ -39,6 +39,8 @@ class Workspace:
     excluded: set[Path] = field(default_factory=set)
     relabel: dict[Path, str] = field(default_factory=dict)
     job: Job | None = None
+    job_data_version: int | None = None  # data_version when the current training job started
+    model_data_version: int | None = None  # ... and when the model in use was trained
     bundle: "ModelBundle | None" = None
     train_result: Any = None
     sort_preds: list = field(default_factory=list)
@@ -96,14 +98,14 @@ class Workspace:
 
     def start_training(self, job: Job) -> Job:
         """Run a training job, remembering which version of the data it saw."""
-        self.ui["_job_data_version"] = self.data_version
+        self.job_data_version = self.data_version
         self.job = job.start()
         return self.job
 
     @property
     def model_is_stale(self) -> bool:
         """True when the model in use was trained here on data the user has changed since."""
-        return self.train_result is not None and self.ui.get("_trained_data_version") != self.data_version
+        return self.train_result is not None and self.model_data_version != self.data_version
 
     def new_folder(self, kind: str) -> Path:
         self._uploads += 1
@@ -127,7 +129,7 @@ class Workspace:
         self.train_result = r
         self.bundle = ModelBundle(r.network, r.config.backbone, r.classes, r.metrics, r.config.to_dict())
         self.ui["_collected"] = job
-        self.ui["_trained_data_version"] = self.ui.get("_job_data_version")
+        self.model_data_version = self.job_data_version
 
     def jobs(self) -> list[Job]:
         return [j for j in (self.job, self.sort_job, self.discover_job, self.review_job) if j is not None]

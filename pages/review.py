@@ -7,7 +7,7 @@ from core.evaluate import evaluate_probs
 from core.jobs import Job
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
-from pages.ui.common import job_progress, need_model, workspace
+from pages.ui.common import job_progress, need_model, stale_model_warning, workspace
 
 ws = workspace()
 st.title("Review")
@@ -20,9 +20,8 @@ has_val = r is not None and len(r.val_paths) > 0
 known = {i.path for i in ws.dataset.items} if ws.dataset is not None else None
 if known is not None:
     ws.decisions.retain(known)
-if ws.model_is_stale:
-    st.warning("The data changed since this model was trained: what you see below is the old model's view. "
-               "Train again (Train page) to check the corrected data.", icon=":material/update:")
+stale_model_warning(ws, "What you see below is the old model's view; train again (Train page) to check the "
+                        "corrected data.")
 n_pending = len(ws.decisions.pending())
 if n_pending:
     st.info(f"{ui.plural(n_pending, 'review decision')} not applied yet: see **Decisions** below.",

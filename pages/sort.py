@@ -9,7 +9,7 @@ from core.intake import IntakeError, save_uploads
 from core.jobs import Job
 from core.model_io import ModelFileError, from_bytes, to_bytes
 from core.sort import UNSURE, copy_sorted, destination, list_images, predict_paths, zip_bytes
-from pages.ui.common import image_grid, job_progress, settings, workspace
+from pages.ui.common import image_grid, job_progress, settings, stale_model_warning, workspace
 
 ws = workspace()
 limits = settings()
@@ -74,10 +74,7 @@ if ws.bundle is None:
     st.info("No model yet: train one on the **Train** page, or load a model file above.")
     st.stop()
 st.caption(f"Model: {ws.bundle.backbone}, classes: {', '.join(ws.bundle.classes)}")
-if ws.model_is_stale:
-    st.warning("This model was trained before your latest changes to the data (review decisions, exclusions "
-               "or relabels). Sorting still works; train again on the Train page to sort with the corrected model.",
-               icon=":material/update:")
+stale_model_warning(ws, "Sorting still works; train again on the Train page to sort with the corrected model.")
 
 running = ws.sort_job is not None and ws.sort_job.alive
 single_image_test(ws.bundle)

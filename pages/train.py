@@ -4,8 +4,9 @@ from core import augment
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
 from core.jobs import Job
 from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train, warm_up
+from core.words import plural
 from pages.ui.charts import lr_figure, training_figure
-from pages.ui.common import need_dataset, settings, workspace
+from pages.ui.common import need_dataset, settings, stale_model_warning, workspace
 
 ws = workspace()
 limits = settings()
@@ -175,19 +176,18 @@ def start(job_cfg: TrainConfig, note: str | None = None) -> None:
     data = ds
     ws.start_training(Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
                           total_epochs=job_cfg.total_epochs))
-    ws.ui["retrain_note"], ws.ui["retrain_note_job"] = note, (ws.job if note else None)
+    ws.ui["run_note"] = (ws.job, note)
     st.rerun()
 
 
 retrain = ws.ui.pop("retrain_on_arrival", None)  # "Apply and retrain" on the Review page
 if retrain is not None and cfg is not None and not running:
     n = retrain.get("changed", 0)
-    start(cfg, f"Training again with your review decisions applied ({n} image{'s' if n != 1 else ''} changed). "
+    start(cfg, f"Training again with your review decisions applied ({plural(n, 'image')} changed). "
                "Images moved or left out of validation change what accuracy is measured on, so compare the new "
                "figure with care.")
-if ws.model_is_stale and not running:
-    st.warning("The data changed since this model was trained (review decisions, exclusions or relabels). "
-               "Press **Train** to train on the data as it is now.", icon=":material/update:")
+if not running:
+    stale_model_warning(ws, "Press **Train** to train on the data as it is now.")
 b1, b2, _ = st.columns([1, 1, 4])
 if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":material/play_arrow:"):
     start(cfg)
@@ -202,8 +202,9 @@ def live() -> None:
         st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
         return
     snap = job.snapshot()
-    if ws.ui.get("retrain_note_job") is job:
-        st.info(ws.ui["retrain_note"], icon=":material/fact_check:")
+    note_job, note = ws.ui.get("run_note", (None, None))
+    if note_job is job and note:
+        st.info(note, icon=":material/fact_check:")
     if snap.extra.get("path") and snap.extra["path"] != planned:  # the info box above already says it
         st.caption(f"This run: {snap.extra['path']}")
     eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""

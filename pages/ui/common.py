@@ -90,6 +90,13 @@ def job_progress(job, was_running: bool, *, failed: str, stopped: str, label: st
         st.rerun(scope="app")  # job ended: draw the results once, stop polling
 
 
+def stale_model_warning(ws: Workspace, consequence: str) -> None:
+    """Say (once per page) that the model in use predates the user's latest changes to the data."""
+    if ws.model_is_stale:
+        st.warning("The data changed since this model was trained (review decisions, exclusions or relabels). "
+                   + consequence, icon=":material/update:")
+
+
 def need_dataset(ws: Workspace) -> bool:
     if ws.dataset is None:
         st.info("No data yet. Bring photos on the **Data** page, or try the demo dataset.")

@@ -14,14 +14,11 @@ from typing import Any, Callable, Sequence
 import streamlit as st
 
 from core import review as rv
+from core.words import plural  # noqa: F401  (pages call it as ui.plural)
 from core.workspace import Workspace
 from pages.ui.common import thumb
 
 STORE = "review"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _store(ws: Workspace) -> dict:
