@@ -44,7 +44,7 @@ def measure(name: str, folder: Path) -> dict:
 
     from core.discover import embed, propose
     from core.features import FeatureCache
-    from core.sort import list_images
+    from core.files import list_images
 
     paths = list_images(folder)
     t0 = time.perf_counter()

@@ -55,7 +55,8 @@ def run(runs: int = 3) -> None:
     from core import model_io
     from core.dataset import load_dataset
     from core.features import FeatureCache
-    from core.sort import list_images, predict_paths
+    from core.files import list_images
+    from core.sort import predict_paths
     from core.train import TrainConfig, train
 
     pool = make(max(SIZES))

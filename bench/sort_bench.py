@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from core import model_io, runtime
-from core.sort import list_images, predict_paths
+from core.files import list_images
+from core.sort import predict_paths
 
 from .common import SHARED, median, paired_ratio, peak_rss_mb, save
 

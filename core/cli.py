@@ -44,6 +44,12 @@ def _progress_printer(quiet: bool):
     return on_event
 
 
+def _print_skipped(skipped: list[tuple[str, str]]) -> None:
+    """Files of the input that are not used, and why (links and special files are never followed)."""
+    for name, why in skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+
+
 def _config_from_args(args):
     from .train import PRESETS, Phase
 
@@ -78,14 +84,15 @@ def cmd_train(args) -> int:
 
     from . import model_io
     from .dataset import load_dataset
-    from .intake import materialise
+    from .intake import materialise_report
     from .train import train
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     cfg = _config_from_args(args)
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
-        root = materialise(Path(args.data), Path(tmp))
-        ds = load_dataset(root, cfg.val_fraction, cfg.seed)
+        intake = materialise_report(Path(args.data), Path(tmp))
+        _print_skipped(intake.skipped)
+        ds = load_dataset(intake.root, cfg.val_fraction, cfg.seed)
         if not args.quiet:
             n_tr, n_va = len(ds.split_items("train")), len(ds.split_items("val"))
             print(f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
@@ -107,13 +114,16 @@ def cmd_sort(args) -> int:
     from tqdm import tqdm
 
     from . import model_io
-    from .intake import materialise
-    from .sort import copy_sorted, list_images, predict_paths
+    from .files import list_images
+    from .intake import materialise_report
+    from .sort import copy_sorted, predict_paths
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
-        gallery = materialise(Path(args.gallery), Path(tmp))
+        intake = materialise_report(Path(args.gallery), Path(tmp))
+        _print_skipped(intake.skipped)
+        gallery = intake.root
         if out.resolve() == gallery.resolve():
             raise ValueError("--out must be a different folder from the gallery")
         paths = list_images(gallery)
@@ -319,7 +329,7 @@ def cmd_check(args) -> int:
 def cmd_export(args) -> int:
     from . import model_io
     from .export import export
-    from .sort import list_images
+    from .files import list_images
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
@@ -333,12 +343,14 @@ def cmd_discover(args) -> int:
     from tqdm import tqdm
 
     from .discover import discover, write_groups
-    from .intake import materialise
-    from .sort import list_images
+    from .files import list_images
+    from .intake import materialise_report
 
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
-        gallery = materialise(Path(args.gallery), Path(tmp))
+        intake = materialise_report(Path(args.gallery), Path(tmp))
+        _print_skipped(intake.skipped)
+        gallery = intake.root
         if out.resolve() == gallery.resolve() or gallery.resolve() in out.resolve().parents:
             raise ValueError("--out must be outside the gallery folder")
         paths = list_images(gallery)

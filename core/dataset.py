@@ -6,15 +6,12 @@ health report and the Review page are applied here, in one place.
 """
 from __future__ import annotations
 
-import os
 import random
-import stat
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .images import is_image_name
-from .intake import is_junk
+from .files import images_in, list_images, subfolders
 
 SPLIT_NAMES = {
     "train": "train", "training": "train",
@@ -72,65 +69,39 @@ class Dataset:
         return Dataset(self.root, items, self.layout, classes)
 
 
-def _regular(p: Path) -> bool:
-    """A plain file: not a symlink (it could point anywhere) nor a FIFO (opening one blocks)."""
-    try:
-        return stat.S_ISREG(p.lstat().st_mode)
-    except OSError:
-        return False
-
-
-def _images_under(folder: Path) -> list[Path]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not is_junk([d]))
-        for fn in sorted(filenames):
-            if is_image_name(fn) and not is_junk([fn]) and _regular(Path(dirpath) / fn):
-                out.append(Path(dirpath) / fn)
-    return out
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and not is_junk([p.name]))
-
-
-def _top_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if is_image_name(p.name) and not is_junk([p.name]) and _regular(p))
-
-
 def scan_folder(root: Path) -> Dataset:
     """Detect the layout and list items. A lone wrapper folder (as zips often have) is skipped."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder")
     while True:
-        subs = _subdirs(root)
-        if len(subs) == 1 and not _top_images(root):
+        subs = subfolders(root)
+        if len(subs) == 1 and not images_in(root):
             # one wrapper folder (a folder upload always has one): look inside it. A lone folder of
             # images is an unlabelled gallery, not a one-class dataset nobody could train on. A lone
             # train/ or val/ folder is a wrapper too: with no sibling split, its class folders are the classes.
             lone_split = subs[0].name.lower() in SPLIT_NAMES
-            if _subdirs(subs[0]) or (_top_images(subs[0]) and not lone_split):
+            if subfolders(subs[0]) or (images_in(subs[0]) and not lone_split):
                 root = subs[0]
                 continue
         break
-    subs = _subdirs(root)
+    subs = subfolders(root)
     items: list[Item] = []
     split_dirs = {s: SPLIT_NAMES[s.name.lower()] for s in subs if s.name.lower() in SPLIT_NAMES}
     if split_dirs and any(v == "train" for v in split_dirs.values()):
         layout = "splits"
         for folder, split in split_dirs.items():
-            for cls in _subdirs(folder):
-                items += [Item(p, cls.name, split) for p in _images_under(cls)]
-            items += [Item(p, None, split) for p in _top_images(folder)]
+            for cls in subfolders(folder):
+                items += [Item(p, cls.name, split) for p in list_images(cls)]
+            items += [Item(p, None, split) for p in images_in(folder)]
         others = [s for s in subs if s not in split_dirs]
         for cls in others:  # stray class folders next to train/val: train
-            items += [Item(p, cls.name, "train") for p in _images_under(cls)]
+            items += [Item(p, cls.name, "train") for p in list_images(cls)]
     else:
         layout = "classes" if subs else "flat"
         for cls in subs:
-            items += [Item(p, cls.name, "train") for p in _images_under(cls)]
-    items += [Item(p, None, "train") for p in _top_images(root)]
+            items += [Item(p, cls.name, "train") for p in list_images(cls)]
+    items += [Item(p, None, "train") for p in images_in(root)]
     if not items:
         layout = "empty"
     elif not any(i.label for i in items):

@@ -23,7 +23,7 @@ import numpy as np
 
 from .dataset import Dataset, DatasetError, Item, check_trainable, stratified_split
 from .features import Progress, StopCheck
-from .intake import _clean_part, _unique
+from .files import clean_part, unique_path
 
 DISCARDED = -1  # label of images in a group the user said is "not a class"
 MAX_K = 12
@@ -146,7 +146,7 @@ def default_name(gid: int) -> str:
 
 def clean_name(name: str) -> str:
     """A group name that is also a safe folder name (it becomes the class folder)."""
-    cleaned = _clean_part(str(name).replace("/", "_").replace("\\", "_"))
+    cleaned = clean_part(str(name).replace("/", "_").replace("\\", "_"))
     if not cleaned:
         raise DiscoverError("a group name cannot be empty")
     return cleaned
@@ -464,11 +464,11 @@ def write_groups(g: Grouping, out_dir: Path, root: Path | None = None) -> tuple[
         folder = chosen[gid]
         for i in g.group(gid).members:
             src = g.paths[i]
-            target = _unique(out_dir / folder / src.name)
+            target = unique_path(out_dir / folder / src.name)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, target)
             files[src] = target.relative_to(out_dir).as_posix()
             counts[folder] = counts.get(folder, 0) + 1
-    csv_path = _unique(out_dir / "groups.csv")
+    csv_path = unique_path(out_dir / "groups.csv")
     csv_path.write_text(groups_csv(g, root or _common_root(g.paths), files))
     return counts, csv_path

@@ -8,28 +8,20 @@ originals are only ever read.
 from __future__ import annotations
 
 import io
-import os
-import re
 import shutil
 import stat
-import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
+from .files import Listing, is_junk, raw_parts, safe_relpath, scan, unique_path
 from .images import is_image_name
 
-JUNK_NAMES = frozenset({
-    ".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "@eadir",  # Synology thumbnails
-    "$recycle.bin", "system volume information", ".trashes", ".spotlight-v100", ".fseventsd",
-})
 MAX_ZIP_MEMBERS = 50_000
 MAX_TOTAL_BYTES = 2 * 1024**3  # refuse archives that expand beyond 2 GiB
 MAX_RATIO = 200  # compression ratio above this (on a big member or the whole zip) is a bomb
-MAX_NAME = 120  # characters per path part
-MAX_NAME_BYTES = 200  # UTF-8 bytes per path part: ext4 and most file systems stop at 255
 MAX_DEPTH = 12  # folders deeper than this are not a layout we use; refuse rather than hit PATH_MAX
 
 
@@ -44,64 +36,6 @@ class IntakeReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
 
 
-def is_junk(parts: Iterable[str]) -> bool:
-    """OS clutter and hidden files, ignored silently wherever they appear."""
-    return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", ".."))
-               for p in parts)
-
-
-def raw_parts(name: str) -> list[str]:
-    """Path parts of a name as given (``/`` or ``\\``), before any cleaning.
-
-    Junk is judged on these: cleaning strips leading dots, so ``._photo.jpg``
-    (a macOS resource fork) would otherwise pass as ``_photo.jpg``.
-    """
-    return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-
-
-def _truncate(part: str, limit: int, measure) -> str:
-    """Shorten a name to ``limit`` (by ``measure``), keeping a short extension."""
-    if measure(part) <= limit:
-        return part
-    stem, dot, ext = part.rpartition(".")
-    if not dot or len(ext) >= 10 or not stem:
-        stem, dot, ext = part, "", ""
-    tail = dot + ext
-    while stem and measure(stem + tail) > limit:
-        stem = stem[:-1]
-    return (stem + tail) if stem else part[:limit]
-
-
-def _clean_part(part: str) -> str:
-    part = unicodedata.normalize("NFC", part)
-    part = re.sub(r'[\x00-\x1f\x7f<>:"|?*\\/]', "_", part).strip(" .\t")
-    part = _truncate(part, MAX_NAME, len)
-    part = _truncate(part, MAX_NAME_BYTES, lambda x: len(x.encode("utf-8", "surrogatepass")))
-    part = part.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from odd zips
-    return part.strip(" .\t")
-
-
-def safe_relpath(name: str) -> PurePosixPath | None:
-    """A relative path that cannot leave its folder, or None when nothing safe is left.
-
-    Drive letters, absolute paths, backslashes and ``..`` are dropped rather than
-    refused, so a Windows zip still lands where its author meant. Each part is
-    cleaned of control and reserved characters and shortened to fit a file system.
-    """
-    name = name.replace("\\", "/")
-    name = re.sub(r"^[A-Za-z]:", "", name)
-    parts = []
-    for raw in name.split("/"):
-        if raw in ("", ".", ".."):
-            continue
-        part = _clean_part(raw)
-        if part and part not in (".", ".."):
-            parts.append(part)
-    if not parts:
-        return None
-    return PurePosixPath(*parts)
-
-
 def _accept(name: str) -> PurePosixPath | None:
     """The cleaned relative path for a member we may write, or None to ignore it silently."""
     if is_junk(raw_parts(name)):
@@ -110,17 +44,6 @@ def _accept(name: str) -> PurePosixPath | None:
     if rel is None or is_junk(rel.parts):
         return None
     return rel
-
-
-def _unique(target: Path) -> Path:
-    """Never overwrite: ``a.jpg`` becomes ``a (1).jpg`` on a clash."""
-    if not target.exists():
-        return target
-    for n in range(1, 100_000):
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-        if not candidate.exists():
-            return candidate
-    raise IntakeError(f"too many files named {target.name}")
 
 
 def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int | None = None) -> IntakeReport:
@@ -145,7 +68,7 @@ def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int 
             continue
         if max_files is not None and report.written >= max_files:
             raise IntakeError(f"too many images: the limit is {max_files} per upload")
-        target = _unique(dest / rel)
+        target = unique_path(dest / rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         report.written += 1
@@ -223,7 +146,7 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
         dest.mkdir(parents=True, exist_ok=True)
         root = dest.resolve()
         for info, rel in chosen:
-            target = _unique(dest / rel)
+            target = unique_path(dest / rel)
             if root not in target.resolve().parents:
                 report.skipped.append((info.filename, "path outside the archive root"))
                 continue
@@ -243,16 +166,18 @@ def copy_local_folder(src: Path, dest: Path, max_files: int | None = None) -> In
     if not src.is_dir():
         raise IntakeError(f"{src} is not a folder")
     report = IntakeReport(dest)
-    for p, rel in _walk(src):
-        if not is_image_name(p.name):
-            report.skipped.append((str(rel), "not an image file type"))
+    listing = scan(src)
+    report.skipped = skipped_in(listing)
+    for p in listing.images:
+        rel = safe_relpath(listing.relative(p))
+        if rel is None:
             continue
         if len(rel.parts) > MAX_DEPTH:
             report.skipped.append((str(rel), "folder nesting too deep"))
             continue
         if max_files is not None and report.written >= max_files:
             raise IntakeError(f"too many images: the limit is {max_files}")
-        target = _unique(dest / rel)
+        target = unique_path(dest / rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             shutil.copyfile(p, target)
@@ -264,27 +189,10 @@ def copy_local_folder(src: Path, dest: Path, max_files: int | None = None) -> In
     return report
 
 
-def _walk(src: Path):
-    """(path, cleaned relative path) of regular, non-junk files; links and devices are skipped."""
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not is_junk([d]))
-        for fn in sorted(filenames):
-            p = Path(dirpath) / fn
-            if is_junk([fn]):
-                continue
-            rel = safe_relpath(str(p.relative_to(src)))
-            try:
-                regular = stat.S_ISREG(p.lstat().st_mode)
-            except OSError:
-                continue
-            if rel is None or not regular:  # symlinks, FIFOs (a copy would block), sockets
-                continue
-            yield p, rel
-
-
-def non_images(root: Path) -> list[tuple[str, str]]:
-    """(relative name, reason) for files a dataset scan ignores, for a folder used in place."""
-    return [(str(rel), "not an image file type") for p, rel in _walk(Path(root)) if not is_image_name(p.name)]
+def skipped_in(listing: Listing) -> list[tuple[str, str]]:
+    """(relative name, reason) for everything in a folder that is not taken in as an image."""
+    return ([(listing.relative(p), "not an image file type") for p in listing.others]
+            + [(listing.relative(p), why) for p, why in listing.skipped])
 
 
 def materialise(path: Path, work_dir: Path) -> Path:
@@ -297,7 +205,7 @@ def materialise_report(path: Path, work_dir: Path) -> IntakeReport:
     path = Path(path)
     if path.is_dir():
         report = IntakeReport(path)
-        report.skipped = non_images(path)
+        report.skipped = skipped_in(scan(path))
         return report
     if path.is_file() and path.suffix.lower() == ".zip":
         return extract_zip(path, work_dir / (safe_relpath(path.stem) or PurePosixPath("data")).name)

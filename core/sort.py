@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from . import augment, runtime
 from .features import Progress, StopCheck, decode_batches
-from .images import is_image_name
-from .intake import _unique, is_junk
+from .files import unique_path
 from .model_io import ModelBundle
 
 UNSURE = "unsure"
@@ -33,17 +31,6 @@ class Prediction:
     confidence: float = 0.0
     top: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
-
-
-def list_images(root: Path) -> list[Path]:
-    root = Path(root)
-    if root.is_file():
-        return [root] if is_image_name(root.name) else []
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not is_junk([d]))
-        out += [Path(dirpath) / f for f in sorted(filenames) if is_image_name(f) and not is_junk([f])]
-    return out
 
 
 def predict_paths(
@@ -117,12 +104,12 @@ def copy_sorted(preds: Sequence[Prediction], out_dir: Path, min_confidence: floa
         if p.error:
             continue
         folder = destination(p, min_confidence, overrides)
-        target = _unique(out_dir / folder / p.path.name)
+        target = unique_path(out_dir / folder / p.path.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p.path, target)
         files[p.path] = target.relative_to(out_dir).as_posix()
         counts[folder] = counts.get(folder, 0) + 1
-    csv_path = _unique(out_dir / "predictions.csv")
+    csv_path = unique_path(out_dir / "predictions.csv")
     csv_path.write_text(predictions_csv(preds, min_confidence, root, overrides, files))
     return counts
 
@@ -156,15 +143,3 @@ def zip_bytes(preds: Sequence[Prediction], min_confidence: float = 0.0, root: Pa
     buf = io.BytesIO()
     write_zip(preds, buf, min_confidence, root, overrides)
     return buf.getvalue()
-
-
-def sort_gallery(bundle: ModelBundle, gallery: Path, out_dir: Path, min_confidence: float = 0.0,
-                 batch_size: int = 16, progress: Progress | None = None,
-                 should_stop: StopCheck | None = None) -> tuple[list[Prediction], dict[str, int]]:
-    paths = list_images(gallery)
-    preds = list(predict_paths(bundle, paths, batch_size, progress=progress, should_stop=should_stop))
-    counts = copy_sorted(preds, out_dir, min_confidence, root=Path(gallery))
-    return preds, counts
-
-
-ProgressFn = Callable[[int, int], None]

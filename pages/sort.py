@@ -8,7 +8,8 @@ import streamlit as st
 from core.intake import IntakeError, save_uploads
 from core.jobs import Job
 from core.model_io import ModelFileError, from_bytes, to_bytes
-from core.sort import UNSURE, copy_sorted, destination, list_images, predict_paths, zip_bytes
+from core.files import list_images
+from core.sort import UNSURE, copy_sorted, destination, predict_paths, zip_bytes
 from pages.ui.common import image_grid, job_progress, settings, stale_model_warning, workspace
 
 ws = workspace()

@@ -232,7 +232,7 @@ def run_cli_case(case: Case, work: Path) -> tuple[str, str]:
         else:
             target = work / "raw"
             for n, d in payload:
-                from core.intake import safe_relpath
+                from core.files import safe_relpath
 
                 rel = safe_relpath(n)
                 if rel is None:

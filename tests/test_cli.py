@@ -85,3 +85,36 @@ def test_seed_presets_run_from_the_cli_with_supplied_or_random_weights(tmp_path)
     metrics = json.loads((tmp_path / "m2" / "metrics.json").read_text())
     assert metrics["backbone"] == "mobilenet_v2" and "NOT pretrained" in metrics["weights"]
     assert "random initialisation" in out.stdout
+
+
+def test_fifo_and_outside_link_are_reported_as_skipped_by_every_command(tmp_path):
+    """A FIFO would block a reader forever and a link could point anywhere: neither is opened or followed."""
+    import os
+
+    data = make_class_folders(tmp_path / "data", n=6)
+    outside = tmp_path / "elsewhere.jpg"
+    draw_image("dots", 77).save(outside)
+    os.mkfifo(data / "dots" / "pipe.jpg")
+    (data / "stripes" / "link.jpg").symlink_to(outside)
+
+    def skipped(p) -> None:
+        assert "Traceback" not in p.stderr
+        assert "skipped dots/pipe.jpg: a FIFO" in p.stderr or "dots/pipe.jpg" in p.stdout, p.stderr
+        assert "skipped stripes/link.jpg: a symbolic link" in p.stderr or "stripes/link.jpg" in p.stdout, p.stderr
+
+    def run_briefly(*args):
+        p = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=240)
+        assert p.returncode == 0, p.stderr
+        return p
+
+    check = run_briefly("check", data)
+    skipped(check)
+    assert "12 images" in check.stdout  # the two entries are not counted as images
+    skipped(run_briefly("train", data, "--out", tmp_path / "m", "--epochs", "2"))
+    sort = run_briefly("sort", tmp_path / "m", data, "--out", tmp_path / "sorted")
+    skipped(sort)
+    assert "sorted 12 images" in sort.stdout
+    disc = run_briefly("discover", data, "--out", tmp_path / "groups", "--k", "2")
+    skipped(disc)
+    assert sum(1 for _ in (tmp_path / "groups").rglob("*.jpg")) == 12

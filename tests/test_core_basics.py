@@ -9,7 +9,8 @@ from PIL import Image
 
 from core.dataset import DatasetError, check_trainable, load_dataset, scan_folder, stratified_split
 from core.images import ImageError, load_rgb
-from core.intake import IntakeError, extract_zip, safe_relpath, save_uploads
+from core.files import safe_relpath
+from core.intake import IntakeError, extract_zip, save_uploads
 from tests.conftest import draw_image, make_class_folders
 
 

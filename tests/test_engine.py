@@ -15,7 +15,8 @@ from core import model_io
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
 from core.dataset import load_dataset
 from core.features import FeatureCache, content_key
-from core.sort import copy_sorted, list_images, predict_paths, write_zip
+from core.files import list_images
+from core.sort import copy_sorted, predict_paths, write_zip
 from core.train import Phase, TrainConfig, lr_find, train
 from tests.conftest import draw_image, make_class_folders
 

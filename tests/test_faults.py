@@ -10,7 +10,8 @@ from core import cli, model_io
 from core.dataset import load_dataset
 from core.features import Stopped
 from core.jobs import Job
-from core.sort import copy_sorted, list_images, predict_paths
+from core.files import list_images
+from core.sort import copy_sorted, predict_paths
 from core.train import Phase, TrainConfig, train
 from tests.conftest import draw_image, make_class_folders
 

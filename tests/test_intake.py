@@ -18,7 +18,8 @@ from conftest import draw_image, make_class_folders
 from core import health, intake
 from core.dataset import load_dataset, scan_folder
 from core.images import MAX_PIXELS, ImageError, load_rgb
-from core.intake import IntakeError, copy_local_folder, extract_zip, materialise_report, safe_relpath, save_uploads
+from core.files import MAX_NAME_BYTES, safe_relpath
+from core.intake import IntakeError, copy_local_folder, extract_zip, materialise_report, save_uploads
 
 
 # ---------------------------------------------------------------- helpers
@@ -320,7 +321,7 @@ def test_unicode_and_very_long_names(tmp_path: Path):
     assert report.written == 5
     files = written_files(dest)
     for f in files:
-        assert len(f.name.encode()) <= intake.MAX_NAME_BYTES and f.suffix in (".jpg", ".jpeg")
+        assert len(f.name.encode()) <= MAX_NAME_BYTES and f.suffix in (".jpg", ".jpeg")
     names = {f.relative_to(dest).as_posix() for f in files}
     assert "Fotos/Ärger 😀/日本語の名前.jpg" in names
     assert "Fotos/Caf\u00e9/one.jpg" in names
@@ -371,7 +372,11 @@ def test_os_junk_and_hidden_files_are_ignored(tmp_path: Path):
     (src / "linked").symlink_to(src / "ants", target_is_directory=True)
     os.mkfifo(src / "bees" / "pipe.jpg")
     local = copy_local_folder(src, tmp_path / "copy")
-    assert local.written == 2 and local.skipped == []
+    # clutter is ignored silently; links and the FIFO are reported as skipped, never followed or opened
+    assert local.written == 2
+    assert sorted(local.skipped) == [("ants/link.jpg", "a symbolic link (not followed)"),
+                                     ("bees/pipe.jpg", "a FIFO, socket or device, not a regular file"),
+                                     ("linked", "a symbolic link (not followed)")]
     assert {f.relative_to(tmp_path / "copy").as_posix() for f in written_files(tmp_path / "copy")} == set(real)
     ds = scan_folder(src)  # a folder used in place (the CLI) sees the same two images, and never opens the FIFO
     assert sorted(i.path.name for i in ds.items) == ["a.jpg", "b.jpg"]
@@ -457,7 +462,7 @@ def test_safe_relpath_property(tmp_path: Path):
         assert not rel.is_absolute()
         assert ".." not in rel.parts and "." not in rel.parts
         assert all(p and "/" not in p and "\\" not in p and "\x00" not in p for p in rel.parts)
-        assert all(len(p.encode("utf-8")) <= intake.MAX_NAME_BYTES for p in rel.parts)
+        assert all(len(p.encode("utf-8")) <= MAX_NAME_BYTES for p in rel.parts)
         joined = (dest / rel).resolve()
         assert dest in joined.parents
 

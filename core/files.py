@@ -1,0 +1,206 @@
+"""The one place that walks a folder, and the naming rules every copy follows.
+
+Every way the engine looks at a user's folder (intake, dataset scanning, health,
+sorting, discovery) goes through :func:`scan` or :func:`entries`, so they all
+agree: regular files only, never through a symbolic link (it could point
+anywhere), never a FIFO, socket or device (opening one blocks or reads
+forever), and OS clutter and hidden files ignored silently. Links and special
+files are *reported* as skipped, never silently dropped.
+"""
+from __future__ import annotations
+
+import os
+import re
+import stat
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Iterator
+
+from .images import is_image_name
+
+JUNK_NAMES = frozenset({
+    ".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "@eadir",  # Synology thumbnails
+    "$recycle.bin", "system volume information", ".trashes", ".spotlight-v100", ".fseventsd",
+    ".gallery-sorter",  # our own journals and manifests inside a sorted folder
+})
+MAX_NAME = 120  # characters per path part
+MAX_NAME_BYTES = 200  # UTF-8 bytes per path part: ext4 and most file systems stop at 255
+
+LINK = "a symbolic link (not followed)"
+SPECIAL = "a FIFO, socket or device, not a regular file"
+
+
+def is_junk(parts: Iterable[str]) -> bool:
+    """OS clutter and hidden files, ignored silently wherever they appear."""
+    return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", ".."))
+               for p in parts)
+
+
+@dataclass
+class Listing:
+    """What a folder holds, as the engine sees it."""
+    root: Path
+    images: list[Path] = field(default_factory=list)
+    others: list[Path] = field(default_factory=list)  # regular files that are not images we decode
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # links and special files, with why
+
+    def relative(self, p: Path) -> str:
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return p.name
+
+
+def _kind(entry: os.DirEntry) -> str:
+    """'dir', 'file', 'link' or 'special', never following a link and never opening the entry."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return "special"
+    if stat.S_ISLNK(st.st_mode):
+        return "link"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    return "special"
+
+
+def entries(folder: Path) -> tuple[list[Path], list[Path], list[tuple[Path, str]]]:
+    """(sub-folders, regular files, skipped) directly in ``folder``, sorted by name, junk left out."""
+    dirs: list[Path] = []
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    try:
+        with os.scandir(folder) as it:
+            found = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return dirs, files, skipped
+    for e in found:
+        if is_junk([e.name]):
+            continue
+        kind = _kind(e)
+        path = Path(folder) / e.name
+        if kind == "dir":
+            dirs.append(path)
+        elif kind == "file":
+            files.append(path)
+        else:
+            skipped.append((path, LINK if kind == "link" else SPECIAL))
+    return dirs, files, skipped
+
+
+def walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """(path, None) for every regular file under ``root``, (path, reason) for what is skipped."""
+    root = Path(root)
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        dirs, files, skipped = entries(folder)
+        for p in files:
+            yield p, None
+        for p, why in skipped:
+            yield p, why
+        stack.extend(reversed(dirs))
+
+
+def scan(root: Path) -> Listing:
+    """Every image, other file and skipped entry under ``root`` (a file on its own counts too)."""
+    root = Path(root)
+    listing = Listing(root)
+    if root.is_file() and not root.is_symlink():
+        (listing.images if is_image_name(root.name) else listing.others).append(root)
+        return listing
+    for p, why in walk(root):
+        if why is not None:
+            listing.skipped.append((p, why))
+        elif is_image_name(p.name):
+            listing.images.append(p)
+        else:
+            listing.others.append(p)
+    return listing
+
+
+def list_images(root: Path) -> list[Path]:
+    """The images under ``root`` in a stable order (folder by folder, names sorted)."""
+    return scan(root).images
+
+
+def subfolders(folder: Path) -> list[Path]:
+    return entries(folder)[0]
+
+
+def images_in(folder: Path) -> list[Path]:
+    """Images directly in ``folder`` (not in its sub-folders)."""
+    return [p for p in entries(folder)[1] if is_image_name(p.name)]
+
+
+# ---------------------------------------------------------------- names of what we write
+
+def raw_parts(name: str) -> list[str]:
+    """Path parts of a name as given (``/`` or ``\\``), before any cleaning.
+
+    Junk is judged on these: cleaning strips leading dots, so ``._photo.jpg``
+    (a macOS resource fork) would otherwise pass as ``_photo.jpg``.
+    """
+    return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+
+
+def _truncate(part: str, limit: int, measure) -> str:
+    """Shorten a name to ``limit`` (by ``measure``), keeping a short extension."""
+    if measure(part) <= limit:
+        return part
+    stem, dot, ext = part.rpartition(".")
+    if not dot or len(ext) >= 10 or not stem:
+        stem, dot, ext = part, "", ""
+    tail = dot + ext
+    while stem and measure(stem + tail) > limit:
+        stem = stem[:-1]
+    return (stem + tail) if stem else part[:limit]
+
+
+def clean_part(part: str) -> str:
+    """One path part made safe for any file system: no control or reserved characters, not too long."""
+    part = unicodedata.normalize("NFC", part)
+    part = re.sub(r'[\x00-\x1f\x7f<>:"|?*\\/]', "_", part).strip(" .\t")
+    part = _truncate(part, MAX_NAME, len)
+    part = _truncate(part, MAX_NAME_BYTES, lambda x: len(x.encode("utf-8", "surrogatepass")))
+    part = part.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from odd zips
+    return part.strip(" .\t")
+
+
+def safe_relpath(name: str) -> PurePosixPath | None:
+    """A relative path that cannot leave its folder, or None when nothing safe is left.
+
+    Drive letters, absolute paths, backslashes and ``..`` are dropped rather than
+    refused, so a Windows zip still lands where its author meant. Each part is
+    cleaned of control and reserved characters and shortened to fit a file system.
+    """
+    name = name.replace("\\", "/")
+    name = re.sub(r"^[A-Za-z]:", "", name)
+    parts = []
+    for raw in name.split("/"):
+        if raw in ("", ".", ".."):
+            continue
+        part = clean_part(raw)
+        if part and part not in (".", ".."):
+            parts.append(part)
+    if not parts:
+        return None
+    return PurePosixPath(*parts)
+
+
+class NameClash(ValueError):
+    """No free name left for a file (100,000 of the same name)."""
+
+
+def unique_path(target: Path) -> Path:
+    """Never overwrite: ``a.jpg`` becomes ``a (1).jpg`` on a clash."""
+    if not target.exists() and not target.is_symlink():
+        return target
+    for n in range(1, 100_000):
+        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+    raise NameClash(f"too many files named {target.name}")
