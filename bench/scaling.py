@@ -69,7 +69,7 @@ def run(runs: int = 3) -> None:
             t = time.perf_counter()
             res = train(load_dataset(data, seed=r), TrainConfig(seed=r), FeatureCache())
             tt.append(time.perf_counter() - t)
-            bundle = model_io.ModelBundle(res.network, "efficientnet_lite0", res.classes, config=res.config.to_dict())
+            bundle = model_io.ModelBundle.from_result(res)
             paths = list_images(data)
             t = time.perf_counter()
             for _ in predict_paths(bundle, paths):

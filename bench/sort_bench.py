@@ -86,14 +86,14 @@ def ceiling(bundle, n: int = 256, batch_size: int = 32, engine: str = "torch") -
 
 def decode_ms(bundle, paths, n: int = 40) -> float:
     """One core's time to decode + preprocess one large JPEG the way ours does (draft mode)."""
-    from core import augment
+    from core.preprocess import eval_array
     from core.images import load_rgb
 
     pre = bundle.preprocess
     times = []
     for p in paths[:n]:
         t = time.perf_counter()
-        augment.eval_array(load_rgb(p, min_side=pre.resize_to), pre)
+        eval_array(load_rgb(p, min_side=pre.resize_to), pre)
         times.append(time.perf_counter() - t)
     return 1000 * median(times)
 

@@ -91,7 +91,7 @@ def ours(root: Path, cfg: TrainConfig) -> dict:
     ds = load_dataset(root, cfg.val_fraction, cfg.seed)
     r = train(ds, cfg, FeatureCache())
     return {"epoch_seconds": [h["seconds"] for h in r.history], "val_acc": [h["val_acc"] for h in r.history],
-            "final_acc": r.metrics["val_accuracy"], "wall": time.perf_counter() - t}
+            "final_acc": r.metrics.val_accuracy, "wall": time.perf_counter() - t}
 
 
 def per_epoch(runs: int = 3, epochs: int = 3) -> dict:

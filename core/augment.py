@@ -1,4 +1,4 @@
-"""Augmentation presets (albumentations) and the deterministic eval transform.
+"""Augmentation presets (albumentations) for training views and the Data page preview.
 
 A preset is an ordered list of named steps; each step can be switched off by
 name, so the UI and CLI can toggle them without knowing albumentations.
@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
@@ -18,18 +16,7 @@ import albumentations as A  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-
-@dataclass(frozen=True)
-class Preprocess:
-    """What a backbone expects: input size and normalisation."""
-    size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    resize_ratio: float = 0.875  # center crop fraction, as in timm's crop_pct
-
-    @property
-    def resize_to(self) -> int:
-        return int(round(self.size / self.resize_ratio))
+from .preprocess import Preprocess, eval_array, to_tensor_array  # noqa: E402
 
 
 Step = Callable[[int], A.BasicTransform]
@@ -62,46 +49,6 @@ def steps_for(preset: str, disabled: frozenset[str] | set[str] = frozenset()) ->
     if preset not in PRESETS:
         raise ValueError(f"unknown augmentation preset {preset!r}; choose from {', '.join(PRESETS)}")
     return [s for s in PRESETS[preset] if s not in disabled]
-
-
-@lru_cache(maxsize=8)
-def _normalise_table(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
-    """(3, 256) float32: byte value -> normalised value, the same arithmetic as (x/255 - mean)/std."""
-    x = np.arange(256, dtype=np.float32)[None, :] / np.float32(255.0)
-    return ((x - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]).astype(np.float32)
-
-
-def _to_tensor_array(arr: np.ndarray, pre: Preprocess) -> np.ndarray:
-    """HWC uint8 -> CHW float32 by table look-up: one pass instead of five (0.4 ms vs 3.5 ms at 288 px)."""
-    table = _normalise_table(tuple(pre.mean), tuple(pre.std))
-    chw = np.ascontiguousarray(np.asarray(arr, np.uint8).transpose(2, 0, 1))
-    out = np.empty(chw.shape, np.float32)
-    for c in range(3):
-        np.take(table[c], chw[c], out=out[c])
-    return out
-
-
-def eval_array(img: Image.Image, pre: Preprocess) -> np.ndarray:
-    """Resize shorter side, center crop, normalise: CHW float32.
-
-    The crop is resampled straight from its box in the source (the same pixels as resizing
-    the whole image and cropping, without computing the pixels that are thrown away).
-    """
-    w, h = img.size
-    scale = pre.resize_to / min(w, h)
-    nw, nh = max(pre.size, round(w * scale)), max(pre.size, round(h * scale))
-    left, top = (nw - pre.size) // 2, (nh - pre.size) // 2
-    sx, sy = w / nw, h / nh
-    box = (left * sx, top * sy, (left + pre.size) * sx, (top + pre.size) * sy)
-    img = img.resize((pre.size, pre.size), Image.BILINEAR, box=box, reducing_gap=2.0)
-    return _to_tensor_array(np.asarray(img), pre)
-
-
-def eval_image(img: Image.Image, pre: Preprocess) -> Image.Image:
-    """The exact crop the model sees, as an image (for Grad-CAM overlays)."""
-    arr = eval_array(img, pre).transpose(1, 2, 0)
-    arr = arr * np.asarray(pre.std) + np.asarray(pre.mean)
-    return Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8))
 
 
 def train_transform(steps: list[str], pre: Preprocess, seed: int | None = None) -> Callable[[Image.Image], np.ndarray]:
@@ -138,7 +85,7 @@ def train_transform(steps: list[str], pre: Preprocess, seed: int | None = None) 
         out = c(image=arr)["image"]
         if out.shape[0] != pre.size or out.shape[1] != pre.size:
             out = np.asarray(Image.fromarray(out).resize((pre.size, pre.size), Image.BILINEAR))
-        return _to_tensor_array(out, pre)
+        return to_tensor_array(out, pre)
 
     return run
 

@@ -23,25 +23,37 @@ from pathlib import Path
 CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "eigencam", "scorecam")
 
 
-def _progress_printer(quiet: bool):
-    state = {"last": 0.0, "bar": None}
+class _Printer:
+    """Prints a run as it goes, from the same progress model the pages draw."""
 
-    def on_event(e: dict) -> None:
-        if quiet:
+    def __init__(self, quiet: bool) -> None:
+        from .progress import TrainingProgress
+
+        self.quiet = quiet
+        self.model = TrainingProgress()
+        self.said = ""
+        self.last = 0.0
+
+    def __call__(self, e) -> None:
+        from .events import Advance, Epoch, Note, Plan, Status
+        from .progress import eta_words
+
+        self.model.apply(e)
+        if self.quiet:
             return
-        t = e.get("type")
-        if t in ("status", "path"):
-            print(e["message"], flush=True)
-        elif t == "cache":
-            now = time.time()
-            if now - state["last"] > 2 or e["done"] == e["total"]:
-                state["last"] = now
-                print(f"  features ({e['what']}): {e['done']}/{e['total']}", flush=True)
-        elif t == "epoch":
-            print(f"epoch {e['epoch']:>3}/{e['epochs']}  train loss {e['train_loss']:.4f} acc {e['train_acc']:.3f}"
-                  f"  val loss {e['val_loss']:.4f} acc {e['val_acc']:.3f}  ({e['seconds']:.2f}s)", flush=True)
-
-    return on_event
+        if isinstance(e, Epoch):
+            print(f"epoch {e.epoch:>3}/{e.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.3f}"
+                  f"  val loss {e.val_loss:.4f} acc {e.val_acc:.3f}  ({e.seconds:.2f}s)", flush=True)
+        elif isinstance(e, Plan) and e.description:
+            print(e.description, flush=True)
+        elif isinstance(e, (Status, Note)) and e.message != self.said:
+            self.said = e.message
+            print(e.message, flush=True)
+        elif isinstance(e, Advance) and e.step != "batches" and time.time() - self.last > 2:
+            self.last = time.time()
+            view = self.model.view()
+            eta = eta_words(view.eta_seconds)
+            print(f"  {view.detail or e.done} ({view.fraction:.0%}{', ' + eta if eta else ''})", flush=True)
 
 
 def _print_skipped(skipped: list[tuple[str, str]]) -> None:
@@ -97,15 +109,15 @@ def cmd_train(args) -> int:
             n_tr, n_va = len(ds.split_items("train")), len(ds.split_items("val"))
             print(f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
                   f"({'given split' if ds.layout == 'splits' else f'stratified split, seed {cfg.seed}'})")
-        result = train(ds, cfg, on_event=_progress_printer(args.quiet))
-    bundle = model_io.ModelBundle(result.network, cfg.backbone, result.classes, result.metrics, cfg.to_dict())
+        result = train(ds, cfg, on_event=_Printer(args.quiet))
+    bundle = model_io.ModelBundle.from_result(result)
     path = model_io.save_dir(bundle, Path(args.out))
     (Path(args.out) / "history.json").write_text(json.dumps(result.history, indent=1))
     for p, why in result.skipped:
         print(f"skipped {p}: {why}", file=sys.stderr)
-    va = result.metrics["val_accuracy"]
+    va = result.metrics.val_accuracy
     print(f"val_accuracy {va:.4f}" if va is not None else "val_accuracy n/a (no validation images)")
-    print(f"train_seconds {result.metrics['train_seconds']:.1f}")
+    print(f"train_seconds {result.metrics.train_seconds:.1f}")
     print(f"saved {path}")
     return 0
 
@@ -415,7 +427,7 @@ def cmd_label_errors(args) -> int:
 
     if args.model:
         bundle = model_io.load(Path(args.model))
-        cfg = TrainConfig.from_dict(bundle.config) if bundle.config else TrainConfig(backbone=bundle.backbone)
+        cfg = bundle.config or TrainConfig(backbone=bundle.backbone)
         backbone, weights = bundle.backbone, cfg.weights_choice
     else:
         backbone, weights = args.backbone, WeightsChoice()

@@ -22,7 +22,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .dataset import Dataset, DatasetError, Item, check_trainable, stratified_split
-from .features import Progress, StopCheck
+from .events import StopCheck
+from .features import Progress
 from .files import clean_part, unique_path
 
 DISCARDED = -1  # label of images in a group the user said is "not a class"
@@ -53,25 +54,13 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 def embed(paths: Sequence[Path], backbone: str | None = None, cache=None, weights=None,
           progress: Progress | None = None, should_stop: StopCheck | None = None) -> Embedding:
     """Pooled pretrained features, cached under the same key head-only training uses."""
-    from . import augment
-    from .backbones import DEFAULT_BACKBONE, WeightsChoice, build_network, get_spec
-    from .features import FeatureCache
+    from .backbones import DEFAULT_BACKBONE
+    from .features import pretrained_features
 
-    backbone = backbone or DEFAULT_BACKBONE
-    weights = weights or WeightsChoice()
-    cache = cache if cache is not None else FeatureCache()
-    spec = get_spec(backbone)
-    net = build_network(backbone, 1, weights)
-    pre = spec.preprocess
     paths = [Path(p) for p in paths]
-    feats, ok, fails = cache.features(
-        net, f"{backbone}|{weights.label}", net.boundary(0), paths, "eval",
-        lambda im: augment.eval_array(im, pre), pre.resize_to, progress=progress, should_stop=should_stop,
-    )
-    if feats.dim() == 4:  # a spatial map (a boundary before the pool): pool it
-        feats = feats.mean(dim=(2, 3))
-    vectors = l2_normalise(feats.numpy()) if len(ok) else np.zeros((0, spec.feature_dim), np.float32)
-    return Embedding([paths[i] for i in ok], vectors, [(paths[i], e) for i, e in fails])
+    f = pretrained_features(paths, backbone or DEFAULT_BACKBONE, weights, cache, progress, should_stop)
+    return Embedding([paths[i] for i in f.ok], l2_normalise(f.X) if len(f.ok) else f.X,
+                     [(paths[i], e) for i, e in f.failures])
 
 
 # ---------------------------------------------------------------- the grouping

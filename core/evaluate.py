@@ -139,30 +139,6 @@ def likely_label_errors(X: np.ndarray, y: Sequence[int], classes: Sequence[str],
     return suspects, probs
 
 
-def pooled_features(paths: Sequence[Path], backbone: str, weights: "WeightsChoice", cache: "FeatureCache",
-                    progress: Callable[[int, int], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
-    """Pooled features of the *pretrained* backbone, through the training feature cache.
-
-    The cache key (feature tag, head-only boundary, "eval" view) is the one
-    training uses, so validation images (and training images of an
-    un-augmented run) are not computed again; the rest are computed once.
-    """
-    from . import augment
-    from .backbones import build_network, get_spec
-    from .train import feature_tag
-
-    pre = get_spec(backbone).preprocess
-    net = build_network(backbone, 2, weights)  # the frozen backbone; the head is not used
-    X, ok, fails = cache.features(net, feature_tag(backbone, weights), net.boundary(0), list(paths), "eval",
-                                  lambda im: augment.eval_array(im, pre), pre.resize_to,
-                                  progress=progress, should_stop=should_stop)
-    X = X.float()
-    if X.dim() == 4:  # a spatial map (a boundary before the pool): pool it
-        X = X.mean(dim=(2, 3))
-    return X.numpy(), ok, fails
-
-
 def find_label_errors(dataset: "Dataset", backbone: str, weights: "WeightsChoice", cache: "FeatureCache",
                       folds: int = 5, seed: int = 0, min_confidence: float = 0.0,
                       progress: Callable[[int, int], None] | None = None,
@@ -171,7 +147,10 @@ def find_label_errors(dataset: "Dataset", backbone: str, weights: "WeightsChoice
     items = dataset.labelled
     classes = list(dataset.classes)
     cidx = {c: k for k, c in enumerate(classes)}
-    X, ok, fails = pooled_features([i.path for i in items], backbone, weights, cache, progress, should_stop)
+    from .features import pretrained_features
+
+    f = pretrained_features([i.path for i in items], backbone, weights, cache, progress, should_stop)
+    X, ok, fails = f.X, f.ok, f.failures
     kept = [items[i] for i in ok]
     y = np.array([cidx[i.label] for i in kept], dtype=int)
     suspects, probs = likely_label_errors(X, y, classes, [i.path for i in kept], [i.split for i in kept],

@@ -35,7 +35,7 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from .augment import Preprocess, eval_array, eval_image
+from .preprocess import Preprocess, eval_array, eval_image
 from .backbones import Network
 from .images import ImageError, load_rgb
 

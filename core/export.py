@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import augment
+from .preprocess import eval_array
 from .images import ImageError, load_rgb
 from .model_io import ModelBundle
 
@@ -40,7 +40,7 @@ def sample_inputs(bundle: ModelBundle, images: Sequence[Path] = (), n_random: in
     arrs = []
     for p in images:
         try:
-            arrs.append(augment.eval_array(load_rgb(p, min_side=pre.resize_to), pre))
+            arrs.append(eval_array(load_rgb(p, min_side=pre.resize_to), pre))
         except ImageError:
             continue
     g = torch.Generator().manual_seed(seed)

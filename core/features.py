@@ -11,19 +11,21 @@ import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from . import runtime
+from .events import StopCheck, Stopped
 from .images import ImageError, load_rgb
+from .preprocess import eval_array
+
+if TYPE_CHECKING:
+    from .backbones import WeightsChoice
 
 Progress = Callable[[int, int], None]
-StopCheck = Callable[[], bool]
-
-
-from .jobs import Stopped  # noqa: E402,F401  (re-exported: long loops raise it)
 
 
 def file_hash(path: Path) -> str:
@@ -107,6 +109,11 @@ class FeatureCache:
         with self._lock:
             self._store.clear()
 
+    def count_missing(self, tag: str, boundary: int, paths: Sequence[Path], view: str) -> int:
+        """How many of ``paths`` a call with these arguments would compute (for a plan's counts)."""
+        with self._lock:
+            return sum(1 for p in paths if (tag, boundary, view, content_key(Path(p))) not in self._store)
+
     def features(
         self,
         net: torch.nn.Module,
@@ -156,6 +163,39 @@ class FeatureCache:
         return stacked, ok, failures
 
 
-def iter_chunks(seq: Sequence, n: int) -> Iterable[Sequence]:
-    for k in range(0, len(seq), n):
-        yield seq[k:k + n]
+def feature_tag(backbone: str, weights: "WeightsChoice") -> str:
+    """Names a frozen backbone in cache keys: every user of pretrained features must spell it this way."""
+    return f"{backbone}|{weights.label}"
+
+
+@dataclass
+class PooledFeatures:
+    """Pooled pretrained features for the images that decoded."""
+    X: np.ndarray  # (len(ok), feature_dim) float32
+    ok: list[int]  # indices into the requested paths
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (index, why)
+
+
+def pretrained_features(paths: Sequence[Path], backbone: str, weights: "WeightsChoice | None" = None,
+                        cache: "FeatureCache | None" = None, progress: Progress | None = None,
+                        should_stop: StopCheck | None = None) -> PooledFeatures:
+    """Pooled features of the *pretrained* backbone, through the workspace's feature cache.
+
+    The key (feature tag, head-only boundary, "eval" view) is the one head-only
+    training uses, so Discover, the label check, the health report and training
+    share one computation per image.
+    """
+    from .backbones import WeightsChoice, build_network, get_spec
+
+    weights = weights or WeightsChoice()
+    cache = cache if cache is not None else FeatureCache()
+    pre = get_spec(backbone).preprocess
+    net = build_network(backbone, 2, weights)  # the frozen backbone; the head is not used
+    X, ok, fails = cache.features(net, feature_tag(backbone, weights), net.boundary(0), [Path(p) for p in paths],
+                                  "eval", lambda im: eval_array(im, pre), pre.resize_to,
+                                  progress=progress, should_stop=should_stop)
+    X = X.float()
+    if X.dim() == 4:  # a spatial map (a boundary before the pool): pool it
+        X = X.mean(dim=(2, 3))
+    dim = get_spec(backbone).feature_dim
+    return PooledFeatures(X.numpy() if len(ok) else np.zeros((0, dim), np.float32), ok, fails)

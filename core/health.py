@@ -146,12 +146,6 @@ def dhash(img: Image.Image, size: int = 16) -> np.ndarray:
     return np.packbits(g[:, 1:] > g[:, :-1])
 
 
-def ahash(img: Image.Image, size: int = 8) -> np.ndarray:
-    """Average hash: each pixel above the mean or not (kept for callers who want a coarser hash)."""
-    g = np.asarray(img.convert("L").resize((size, size), Image.BOX), dtype=np.float32)
-    return np.packbits(g > g.mean())
-
-
 def _are(n: int) -> str:
     return "is" if n == 1 else "are"
 
@@ -547,17 +541,11 @@ def backbone_features(
     Imports torch lazily: only the optional outlier check pays for it. Pass the
     workspace's FeatureCache so a later training run or re-check reuses the work.
     """
-    from .augment import eval_array
-    from .backbones import WeightsChoice, build_network, get_spec
-    from .features import FeatureCache
+    from .backbones import get_spec
+    from .features import pretrained_features
 
-    spec = get_spec(backbone)
-    net = build_network(backbone, 2)
-    cache = cache if cache is not None else FeatureCache()
-    pre = spec.preprocess
-    feats, ok, _ = cache.features(net, f"{backbone}|{WeightsChoice().label}", len(net.stages), list(paths),
-                                  "eval", lambda img: eval_array(img, pre), pre.resize_to, progress=progress)
-    out = np.full((len(paths), spec.feature_dim), np.nan, dtype=np.float32)
-    if ok:
-        out[ok] = feats.reshape(len(ok), -1).numpy()
+    f = pretrained_features(list(paths), backbone, cache=cache, progress=progress)
+    out = np.full((len(paths), get_spec(backbone).feature_dim), np.nan, dtype=np.float32)
+    if f.ok:
+        out[f.ok] = f.X
     return out

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .backbones import UNFREEZE_CHOICES, Network, build_network, get_spec
+from .backbones import Network, build_network, get_spec
+from .train import Metrics, TrainConfig, TrainResult
 
 FORMAT = "gallery-sorter/1"
 MODEL_FILE = "model.pt"
@@ -28,8 +29,12 @@ class ModelBundle:
     network: Network
     backbone: str
     classes: list[str]
-    metrics: dict = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
+    metrics: Metrics | None = None  # None: unknown (a file from elsewhere)
+    config: TrainConfig | None = None  # how it was trained, when known
+
+    @classmethod
+    def from_result(cls, result: TrainResult) -> "ModelBundle":
+        return cls(result.network, result.config.backbone, result.classes, result.metrics, result.config)
 
     @property
     def preprocess(self):
@@ -37,17 +42,28 @@ class ModelBundle:
 
     def frozen_boundary(self) -> int:
         """First stage any training phase changed (0 if unknown): everything before it is pretrained."""
-        phases = self.config.get("phases") or []
-        ks = [UNFREEZE_CHOICES.get(p.get("unfreeze"), -1) for p in phases if isinstance(p, dict)]
-        if not ks or min(ks) < 0:
+        if self.config is None or not self.config.phases:
             return 0
-        return self.network.boundary(max(ks))
+        return self.network.boundary(self.config.deepest_unfreeze)
 
     def meta(self) -> dict:
         pre = self.preprocess
         return {"format": FORMAT, "backbone": self.backbone, "classes": self.classes,
-                "metrics": self.metrics, "config": self.config,
+                "metrics": self.metrics.to_dict() if self.metrics else {},
+                "config": self.config.to_dict() if self.config else {},
                 "preprocess": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std)}}
+
+
+def _config(d) -> TrainConfig | None:
+    """The training config stored in a file, or None when it is missing or not ours."""
+    if not isinstance(d, dict) or not d:
+        return None
+    try:
+        cfg = TrainConfig.from_dict(d)
+        cfg.validate()
+        return cfg
+    except (TypeError, ValueError):
+        return None
 
 
 def to_bytes(bundle: ModelBundle) -> bytes:
@@ -85,7 +101,7 @@ def from_bytes(data: bytes) -> ModelBundle:
         raise ModelFileError(f"model weights do not fit the declared backbone: {str(exc)[:200]}") from None
     net.eval()
     net.requires_grad_(False)
-    return ModelBundle(net, meta["backbone"], classes, meta.get("metrics", {}), meta.get("config", {}))
+    return ModelBundle(net, meta["backbone"], classes, Metrics.from_dict(meta.get("metrics")), _config(meta.get("config")))
 
 
 def save_dir(bundle: ModelBundle, out: Path) -> Path:
@@ -93,7 +109,7 @@ def save_dir(bundle: ModelBundle, out: Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MODEL_FILE).write_bytes(to_bytes(bundle))
-    (out / "metrics.json").write_text(json.dumps(bundle.metrics, indent=2))
+    (out / "metrics.json").write_text(json.dumps(bundle.metrics.to_dict() if bundle.metrics else {}, indent=2))
     return out / MODEL_FILE
 
 

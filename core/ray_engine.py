@@ -60,13 +60,13 @@ class Classify:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from . import augment
+        from .preprocess import eval_array
 
         pre = self.bundle.preprocess
         arrays, errors = [], []
         for p in batch["path"]:
             try:
-                arrays.append(augment.eval_array(load_rgb(str(p), min_side=pre.resize_to), pre))
+                arrays.append(eval_array(load_rgb(str(p), min_side=pre.resize_to), pre))
                 errors.append("")
             except ImageError as exc:
                 arrays.append(None)

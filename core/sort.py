@@ -16,10 +16,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import augment, runtime
+from . import runtime
 from .features import Progress, StopCheck, decode_batches
 from .files import unique_path
 from .model_io import ModelBundle
+from .preprocess import eval_array
 
 UNSURE = "unsure"
 
@@ -46,7 +47,7 @@ def predict_paths(
     net.eval()
     forward = runtime.predict_fn(net, bundle.frozen_boundary(), n_images=len(paths))
     done = 0
-    for idx, batch, failures in decode_batches(paths, lambda im: augment.eval_array(im, pre), batch_size,
+    for idx, batch, failures in decode_batches(paths, lambda im: eval_array(im, pre), batch_size,
                                                pre.resize_to, should_stop=should_stop):
         for i, err in failures:
             yield Prediction(Path(paths[i]), None, error=err)

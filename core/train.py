@@ -1,18 +1,20 @@
 """Training: config, recipes, the loop and the learning-rate finder.
 
 Plain functions with explicit arguments, in the spirit of torchvision's
-reference ``train.py``. The loop reports through an ``on_event`` callback and
+reference ``train.py``: :func:`setup` builds what a run needs once,
+:func:`train_one_epoch` and :func:`evaluate` do one pass each, :func:`train`
+strings them together. The loop reports typed events through ``on_event`` and
 checks ``should_stop`` every batch; it knows nothing of threads or the UI.
 """
 from __future__ import annotations
 
 import math
-import threading
 import random
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -21,10 +23,12 @@ from torch import nn
 from . import augment, runtime
 from .backbones import UNFREEZE_CHOICES, Network, WeightsChoice, build_network, get_spec
 from .dataset import Dataset, check_trainable
-from .features import FeatureCache, Stopped, decode_batches
+from .events import Advance, Batch, Epoch, OnEvent, Plan, Status, Step, StopCheck, Stopped, ignore, never
+from .features import FeatureCache, decode_batches, feature_tag
+from .preprocess import eval_array
 
-Event = dict[str, Any]
-OnEvent = Callable[[Event], None]
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULES = ("cosine", "constant", "onecycle")
 
 
 @dataclass
@@ -32,10 +36,6 @@ class Phase:
     unfreeze: str = "head only"  # a key of UNFREEZE_CHOICES
     epochs: int = 10
     lr: float = 1e-3
-
-
-def feature_tag(backbone: str, weights: WeightsChoice) -> str:
-    return f"{backbone}|{weights.label}"
 
 
 @dataclass
@@ -51,8 +51,8 @@ class TrainConfig:
     disabled_steps: list[str] = field(default_factory=list)
     views: int = 5  # augmented views cached per training image
     batch_size: int = 32
-    optimizer: str = "adamw"  # adam | adamw | sgd
-    schedule: str = "cosine"  # constant | cosine | onecycle
+    optimizer: str = "adamw"  # one of OPTIMIZERS
+    schedule: str = "cosine"  # one of SCHEDULES
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     class_weights: bool = False
@@ -73,6 +73,14 @@ class TrainConfig:
     def total_epochs(self) -> int:
         return sum(p.epochs for p in self.phases)
 
+    @property
+    def deepest_unfreeze(self) -> int:
+        return max(UNFREEZE_CHOICES[p.unfreeze] for p in self.phases)
+
+    @property
+    def augment_steps(self) -> list[str]:
+        return augment.steps_for(self.augment, set(self.disabled_steps))
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -80,7 +88,7 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
         d["phases"] = [Phase(**p) for p in d.get("phases", [])] or [Phase()]
-        known = {f for f in cls.__dataclass_fields__}
+        known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def validate(self) -> None:
@@ -91,10 +99,10 @@ class TrainConfig:
                 raise ValueError(f"unknown layer group {p.unfreeze!r}; choose from {', '.join(UNFREEZE_CHOICES)}")
             if p.epochs < 1 or not (0 < p.lr < 10):
                 raise ValueError("each phase needs epochs >= 1 and a learning rate in (0, 10)")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise ValueError("optimizer must be adam, adamw or sgd")
-        if self.schedule not in ("constant", "cosine", "onecycle"):
-            raise ValueError("schedule must be constant, cosine or onecycle")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if not 1 <= self.batch_size <= 1024 or not 1 <= self.views <= 50:
             raise ValueError("batch size must be 1..1024 and views 1..50")
 
@@ -119,12 +127,42 @@ PRESET_LABELS = {
 
 
 @dataclass
+class Metrics:
+    """What a finished run measured; stored in the model file as a plain dict."""
+    val_accuracy: float | None
+    val_loss: float | None
+    best_epoch: int
+    epochs: int
+    train_seconds: float
+    backbone: str
+    weights: str
+    classes: list[str]
+    n_train: int
+    n_val: int
+    stopped_early: bool
+    rung: str = ""  # which quality rung produced this model, when a ladder ran
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Metrics | None":
+        if not isinstance(d, dict):
+            return None
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except TypeError:  # an older or foreign file: fields missing
+            return None
+
+
+@dataclass
 class TrainResult:
     network: Network
     classes: list[str]
     config: TrainConfig
-    history: list[dict]
-    metrics: dict
+    history: list[dict]  # one row per epoch (Epoch.row())
+    metrics: Metrics
     val_paths: list[Path]
     val_true: list[int]
     val_probs: np.ndarray  # (n_val, n_classes)
@@ -153,13 +191,13 @@ def seed_everything(seed: int) -> None:
 
 def describe_path(cfg: TrainConfig, spec_label: str) -> str:
     """What the user is told about how training runs (cached or full forward)."""
-    k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
-    steps = augment.steps_for(cfg.augment, set(cfg.disabled_steps))
+    k = cfg.deepest_unfreeze
+    steps = cfg.augment_steps
     views = f"{cfg.views} augmented views per image" if steps else "1 view per image, no augmentation"
     once = "once per image and view" if steps and cfg.views > 1 else "once per image"
     if k == 0:
         return f"Fast path: {spec_label} runs {once}; the head trains on cached pooled features ({views})."
-    if k < 3:
+    if k < UNFREEZE_CHOICES["all"]:
         return (f"Fast path: the frozen part of {spec_label} runs {once}; the unfrozen "
                 f"blocks + head train on cached block outputs ({views}).")
     return f"Full fine-tuning: every epoch runs the whole of {spec_label} on freshly augmented images (slow on CPU)."
@@ -188,8 +226,155 @@ def class_weight_tensor(y: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.tensor(len(y) / (n_classes * counts), dtype=torch.float32)
 
 
-def evaluate_cached(net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int,
-                    criterion: nn.Module, batch_size: int = 256) -> tuple[float, float, torch.Tensor]:
+# ---------------------------------------------------------------- the inputs of a run
+
+@dataclass
+class Inputs:
+    """The training and validation inputs at the network's boundary, computed (and cached) on demand.
+
+    With a frozen prefix (``boundary > 0``) inputs are the prefix's cached outputs: one
+    augmented view per epoch is computed until all views are cached. Without one (full
+    fine-tuning) training images are decoded and augmented afresh every epoch.
+    """
+    net: Network
+    cfg: TrainConfig
+    cache: FeatureCache
+    boundary: int
+    classes: list[str]
+    train_paths: list[Path]
+    train_y: np.ndarray
+    val_paths: list[Path]
+    val_y: np.ndarray
+    emit: OnEvent
+    should_stop: StopCheck
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    computed: int = 0  # feature images computed so far (the plan's "features" step)
+    _views: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    _val: tuple[torch.Tensor, torch.Tensor, list[Path]] | None = None
+
+    @property
+    def cached(self) -> bool:
+        return self.boundary > 0
+
+    @property
+    def steps(self) -> list[str]:
+        return self.cfg.augment_steps
+
+    @property
+    def n_views(self) -> int:
+        return self.cfg.views if self.steps else 1
+
+    @property
+    def min_side(self) -> int:
+        return get_spec(self.cfg.backbone).preprocess.resize_to
+
+    def view_name(self, v: int) -> str:
+        return "eval" if not self.steps else f"aug{v}s{self.cfg.seed}:{','.join(self.steps)}"
+
+    def transform(self, k: int):
+        """View k's (or epoch k's) augmentation: seeded by the run's seed, so reruns repeat."""
+        pre = get_spec(self.cfg.backbone).preprocess
+        if not self.steps:
+            return lambda img: eval_array(img, pre)
+        return augment.train_transform(self.steps, pre, seed=self.cfg.seed * 1_000_003 + k)
+
+    def missing(self) -> int:
+        """Feature images this run still has to compute (what the plan counts)."""
+        if not self.cached:
+            return 0
+        views = min(self.n_views, self.cfg.total_epochs)
+        todo = self.cache.count_missing(self.cfg.feature_tag, self.boundary, self.val_paths, "eval")
+        for v in range(views):
+            todo += self.cache.count_missing(self.cfg.feature_tag, self.boundary, self.train_paths, self.view_name(v))
+        return todo
+
+    def _features(self, paths: list[Path], view: str, transform) -> tuple[torch.Tensor, list[int]]:
+        base = {"computed": self.computed, "hits": None}
+
+        def progress(done: int, total: int) -> None:
+            if base["hits"] is None:  # the first call reports what was cached already
+                base["hits"] = done
+            self.computed = base["computed"] + done - base["hits"]
+            self.emit(Advance("features", self.computed, f"{done}/{total} images"))
+
+        X, ok, fails = self.cache.features(self.net, self.cfg.feature_tag, self.boundary, paths, view, transform,
+                                           self.min_side, progress=progress, should_stop=self.should_stop)
+        for i, e in fails:
+            if (str(paths[i]), e) not in self.skipped:
+                self.skipped.append((str(paths[i]), e))
+        return X, ok
+
+    def validation(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
+        """Validation inputs, computed once, after the first training batches (the chart's first point comes sooner)."""
+        if self._val is None:
+            if self.val_paths:
+                self.emit(Status(f"Computing features for {len(self.val_paths)} validation images"))
+                X, ok = self._features(self.val_paths, "eval", self._eval_tf())
+            else:
+                X, ok = torch.empty(0), []
+            self._val = (X, torch.tensor(self.val_y[ok], dtype=torch.long), [self.val_paths[i] for i in ok])
+        return self._val
+
+    def _eval_tf(self):
+        pre = get_spec(self.cfg.backbone).preprocess
+        return lambda img: eval_array(img, pre)
+
+    def view(self, v: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if v not in self._views:
+            what = f"training view {v + 1} of {self.n_views}" if self.n_views > 1 else "the training images"
+            self.emit(Status(f"Computing features for {what}" + (f" (epoch {epoch})" if v else "")))
+            X, ok = self._features(self.train_paths, self.view_name(v), self.transform(v))
+            self._views[v] = (X, torch.tensor(self.train_y[ok], dtype=torch.long))
+        return self._views[v]
+
+    def batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Shuffled training batches for one epoch."""
+        bs = self.cfg.batch_size
+        if self.cached:
+            X, y = self.view((epoch - 1) % self.n_views, epoch)
+            self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs}"))
+            perm = torch.randperm(len(X), generator=generator)
+            for s in range(0, len(X), bs):
+                yield X[perm[s:s + bs]], y[perm[s:s + bs]]
+            return
+        self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs} (decoding and augmenting every image)"))
+        order = torch.randperm(len(self.train_paths), generator=generator).tolist()
+        paths = [self.train_paths[i] for i in order]
+        y = torch.tensor(self.train_y[order], dtype=torch.long)
+        for idx, xb, _ in decode_batches(paths, self.transform(epoch), bs, self.min_side,
+                                         should_stop=self.should_stop):
+            if len(idx):
+                yield xb, y[idx]
+
+
+# ---------------------------------------------------------------- one pass each
+
+def train_one_epoch(net: Network, criterion: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                    batches: Iterable[tuple[torch.Tensor, torch.Tensor]], boundary: int, epoch: int, epochs: int,
+                    n_batches: int, emit: OnEvent, should_stop: StopCheck,
+                    done_batches: int = 0) -> tuple[float, float]:
+    """One epoch over ``batches``; returns (mean loss, accuracy) on what it trained on."""
+    tot_loss = tot_correct = tot_n = 0.0
+    for b, (xb, yb) in enumerate(batches):
+        if should_stop():
+            raise Stopped()
+        logits = net.forward_from(xb, boundary)
+        loss = criterion(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        n = len(yb)
+        tot_loss += loss.item() * n
+        tot_correct += (logits.argmax(1) == yb).sum().item()
+        tot_n += n
+        emit(Batch(epoch, epochs, b + 1, n_batches, loss.item(), optimizer.param_groups[0]["lr"]))
+        emit(Advance("batches", done_batches + b + 1))
+    return tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
+
+
+def evaluate(net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int,
+             criterion: nn.Module, batch_size: int = 256) -> tuple[float, float, torch.Tensor]:
     """(loss, accuracy, probabilities) of a network on cached inputs."""
     net.eval()
     if len(X) == 0:
@@ -215,188 +400,134 @@ def _trainable_state(net: Network, boundary: int) -> dict:
             if k.startswith("head.") or (k.startswith("stages.") and int(k.split(".")[1]) >= boundary)}
 
 
-def train(
-    dataset: Dataset,
-    cfg: TrainConfig,
-    cache: FeatureCache | None = None,
-    on_event: OnEvent | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> TrainResult:
-    """Fine-tune ``cfg.backbone`` on ``dataset``; returns the best epoch's model."""
+def _set_train_mode(net: Network, first_trainable: int) -> None:
+    for i, stage in enumerate(net.stages):
+        stage.train(i >= first_trainable)
+    net.head.train()
+
+
+# ---------------------------------------------------------------- a run
+
+@dataclass
+class Run:
+    """What :func:`setup` builds once and every epoch of a run uses."""
+    cfg: TrainConfig
+    net: Network
+    inputs: Inputs
+    n_batches: int
+    criterion: nn.Module
+    t0: float
+
+
+def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: OnEvent,
+          should_stop: StopCheck) -> Run:
+    """Check the data, build the network and the inputs, announce the plan."""
     cfg.validate()
     check_trainable(dataset)
-    emit = on_event or (lambda e: None)
-    stop = should_stop or (lambda: False)
-    cache = cache if cache is not None else FeatureCache()
     seed_everything(cfg.seed)
     t0 = time.perf_counter()
     threading.Thread(target=_warm_optimizer_import, daemon=True).start()
-
     spec = get_spec(cfg.backbone)
     classes = list(dataset.classes)
     cidx = {c: i for i, c in enumerate(classes)}
-    emit({"type": "status", "message": f"Loading {spec.label} ({cfg.weights_choice.label})"})
+    emit(Status(f"Loading {spec.label} ({cfg.weights_choice.label})"))
     net = build_network(cfg.backbone, len(classes), cfg.weights_choice)
     seeded_head(net, cfg.seed)
-    pre = spec.preprocess
-    max_k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
-    boundary = net.boundary(max_k)
-    cached = boundary > 0
-    tag = cfg.feature_tag
-    steps = augment.steps_for(cfg.augment, set(cfg.disabled_steps))
-    views = cfg.views if steps else 1
-    eval_tf = lambda img: augment.eval_array(img, pre)  # noqa: E731
-    def train_tf_for(k: int):
-        """View k's (or epoch k's) augmentation: seeded by the run's seed, so reruns repeat."""
-        return augment.train_transform(steps, pre, seed=cfg.seed * 1_000_003 + k)
-    min_side = pre.resize_to
-    path_in_use = describe_path(cfg, spec.label)
-    emit({"type": "path", "message": path_in_use})
-
-    train_items = dataset.split_items("train")
-    val_items = dataset.split_items("val")
-    tr_paths = [i.path for i in train_items]
-    tr_y = np.array([cidx[i.label] for i in train_items])
-    va_paths = [i.path for i in val_items]
-    skipped: list[tuple[str, str]] = []
-
-    if cached:  # one augmented view is computed per epoch until all views are cached
-        emit({"type": "plan", "feature_images": len(va_paths) + min(views, cfg.total_epochs) * len(tr_paths),
-              "feature_share": 0.9 if max_k == 0 else 0.5})
-
-    def progress(what: str):
-        return lambda done, total: emit({"type": "cache", "what": what, "done": done, "total": total})
-
-    val_state: dict = {}
-
-    def validation() -> tuple[torch.Tensor, torch.Tensor]:
-        """Validation inputs, cached once; computed after the first training batches so the
-        live chart gets its first point as early as possible."""
-        if not val_state:
-            emit({"type": "status", "message": f"Computing features for {len(va_paths)} validation images"})
-            X, ok, fails = (cache.features(net, tag, boundary, va_paths, "eval", eval_tf, min_side,
-                                           progress=progress("validation"), should_stop=stop)
-                            if va_paths else (torch.empty(0), [], []))
-            skipped.extend((str(va_paths[i]), e) for i, e in fails)
-            val_state["paths"] = [va_paths[i] for i in ok]
-            val_state["X"] = X
-            val_state["y"] = torch.tensor([cidx[val_items[i].label] for i in ok], dtype=torch.long)
-        return val_state["X"], val_state["y"]
-
-    view_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def train_view(v: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if v not in view_cache:
-            name = "eval" if not steps else f"aug{v}s{cfg.seed}:{','.join(steps)}"
-            tf = eval_tf if not steps else train_tf_for(v)
-            emit({"type": "status", "message": f"Computing features for training view {v + 1} of {views}"
-                  + (f" (epoch {epoch})" if v else "")})
-            X, ok_idx, fails = cache.features(net, tag, boundary, tr_paths, name, tf, min_side,
-                                              progress=progress(f"training view {v + 1}/{views}"), should_stop=stop)
-            for i, e in fails:
-                if (str(tr_paths[i]), e) not in skipped:
-                    skipped.append((str(tr_paths[i]), e))
-            view_cache[v] = (X, torch.tensor(tr_y[ok_idx], dtype=torch.long))
-        return view_cache[v]
-
-    weight = class_weight_tensor(tr_y, len(classes)) if cfg.class_weights else None
+    train_items, val_items = dataset.split_items("train"), dataset.split_items("val")
+    inputs = Inputs(net, cfg, cache if cache is not None else FeatureCache(), net.boundary(cfg.deepest_unfreeze),
+                    classes, [i.path for i in train_items], np.array([cidx[i.label] for i in train_items], dtype=int),
+                    [i.path for i in val_items], np.array([cidx[i.label] for i in val_items], dtype=int),
+                    emit, should_stop)
+    n_batches = max(1, math.ceil(len(inputs.train_paths) / cfg.batch_size))
+    weight = class_weight_tensor(inputs.train_y, len(classes)) if cfg.class_weights else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    emit(Plan((Step("features", inputs.missing()), Step("batches", cfg.total_epochs * n_batches)),
+              describe_path(cfg, spec.label)))
+    return Run(cfg, net, inputs, n_batches, criterion, t0)
+
+
+@dataclass
+class _Best:
+    score: float = math.inf
+    state: dict | None = None
+    epoch: int = 0
+
+
+def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[dict], _Best, bool]:
+    """Every phase's epochs; returns (history, best epoch, stopped by the user)."""
+    cfg, net, inputs = run.cfg, run.net, run.inputs
     eval_criterion = nn.CrossEntropyLoss()
     history: list[dict] = []
-    best = {"loss": math.inf, "state": None, "epoch": 0}
+    best = _Best()
     epoch = 0
-    stopped = False
     g = torch.Generator().manual_seed(cfg.seed)
-    n_batches = max(1, math.ceil(len(tr_paths) / cfg.batch_size))
     try:
-        if cached:
-            train_view(0)  # while this runs, the optimizer import warms up in its thread
+        if inputs.cached:
+            inputs.view(0, 1)  # while this runs, the optimizer import warms up in its thread
         for ph_i, phase in enumerate(cfg.phases):
             k = UNFREEZE_CHOICES[phase.unfreeze]
             net.set_trainable(k)
-            ph_boundary = net.boundary(k)
             params = [p for p in net.parameters() if p.requires_grad]
             opt = make_optimizer(params, cfg.optimizer, phase.lr, cfg.weight_decay)
-            sched = make_schedule(opt, cfg.schedule, phase.lr, phase.epochs * n_batches)
+            sched = make_schedule(opt, cfg.schedule, phase.lr, phase.epochs * run.n_batches)
             since_best = 0
             for _ in range(phase.epochs):
                 epoch += 1
                 te = time.perf_counter()
-                for i, stage in enumerate(net.stages):
-                    stage.train(i >= ph_boundary)
-                net.head.train()
-                tot_loss = tot_correct = tot_n = 0.0
-                if cached:
-                    X, y = train_view((epoch - 1) % views)
-                    perm = torch.randperm(len(X), generator=g)
-                    batches = ((X[perm[s:s + cfg.batch_size]], y[perm[s:s + cfg.batch_size]])
-                               for s in range(0, len(X), cfg.batch_size))
-                else:
-                    order = torch.randperm(len(tr_paths), generator=g).tolist()
-                    paths_e = [tr_paths[i] for i in order]
-                    y_e = torch.tensor(tr_y[order], dtype=torch.long)
-                    batches = ((xb, y_e[idx]) for idx, xb, _ in decode_batches(
-                        paths_e, train_tf_for(epoch), cfg.batch_size, min_side, should_stop=stop) if len(idx))
-                for b, (xb, yb) in enumerate(batches):
-                    if stop():
-                        raise Stopped()
-                    logits = net.forward_from(xb, boundary)
-                    loss = criterion(logits, yb)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    n = len(yb)
-                    tot_loss += loss.item() * n
-                    tot_correct += (logits.argmax(1) == yb).sum().item()
-                    tot_n += n
-                    emit({"type": "batch", "epoch": epoch, "batch": b + 1, "batches": n_batches,
-                          "loss": loss.item(), "lr": opt.param_groups[0]["lr"]})
-                Xva, yva = validation()
-                vl, va, _ = evaluate_cached(net, Xva, yva, boundary, eval_criterion)
-                row = {"epoch": epoch, "phase": ph_i + 1, "unfreeze": phase.unfreeze,
-                       "train_loss": tot_loss / max(tot_n, 1), "train_acc": tot_correct / max(tot_n, 1),
-                       "val_loss": vl, "val_acc": va, "lr": opt.param_groups[0]["lr"],
-                       "seconds": time.perf_counter() - te}
-                history.append(row)
-                emit({"type": "epoch", **row, "epochs": cfg.total_epochs})
+                _set_train_mode(net, net.boundary(k))
+                tl, ta = train_one_epoch(net, run.criterion, opt, sched, inputs.batches(epoch, g), inputs.boundary,
+                                         epoch, cfg.total_epochs, run.n_batches, emit, should_stop,
+                                         (epoch - 1) * run.n_batches)
+                Xva, yva, _ = inputs.validation()
+                vl, va, _ = evaluate(net, Xva, yva, inputs.boundary, eval_criterion)
+                e = Epoch(epoch, cfg.total_epochs, ph_i + 1, phase.unfreeze, tl, ta, vl, va,
+                          opt.param_groups[0]["lr"], time.perf_counter() - te)
+                history.append(e.row())
+                emit(e)
                 score = vl if len(Xva) else -epoch  # no val set: keep the last epoch
-                if score < best["loss"] - 1e-6:
-                    best = {"loss": score, "state": _trainable_state(net, boundary), "epoch": epoch}
+                if score < best.score - 1e-6:
+                    best = _Best(score, _trainable_state(net, inputs.boundary), epoch)
                     since_best = 0
                 else:
                     since_best += 1
                     if cfg.early_stopping and since_best >= cfg.early_stopping:
-                        emit({"type": "status", "message": f"Early stopping: val loss did not improve for {since_best} epochs"})
+                        emit(Status(f"Early stopping: val loss did not improve for {since_best} epochs"))
                         break
     except Stopped:
-        stopped = True
-        emit({"type": "status", "message": "Stopped by the user"})
+        emit(Status("Stopped by the user"))
         if not history:
             raise
+        return history, best, True
+    return history, best, False
 
-    Xva, yva = validation()
-    va_paths = val_state["paths"]
-    if best["state"] is not None:
-        net.load_state_dict(best["state"], strict=False)
+
+def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainResult:
+    """Restore the best epoch, score it on validation, and package the result."""
+    cfg, net, inputs = run.cfg, run.net, run.inputs
+    Xva, yva, va_paths = inputs.validation()
+    if best.state is not None:
+        net.load_state_dict(best.state, strict=False)
     net.eval()
     net.requires_grad_(False)
-    vl, va, probs = evaluate_cached(net, Xva, yva, boundary, eval_criterion)
-    metrics = {
-        "val_accuracy": va if len(Xva) else None,
-        "val_loss": vl if len(Xva) else None,
-        "best_epoch": best["epoch"],
-        "epochs": epoch,
-        "train_seconds": round(time.perf_counter() - t0, 3),
-        "backbone": cfg.backbone,
-        "weights": cfg.weights_choice.label,
-        "classes": classes,
-        "n_train": len(tr_paths),
-        "n_val": len(va_paths),
-        "stopped_early": stopped,
-    }
-    return TrainResult(net, classes, cfg, history, metrics, va_paths, yva.tolist(),
-                       probs.numpy() if len(Xva) else np.zeros((0, len(classes))), path_in_use, skipped)
+    vl, va, probs = evaluate(net, Xva, yva, inputs.boundary, nn.CrossEntropyLoss())
+    metrics = Metrics(
+        val_accuracy=va if len(Xva) else None, val_loss=vl if len(Xva) else None, best_epoch=best.epoch,
+        epochs=len(history), train_seconds=round(time.perf_counter() - run.t0, 3), backbone=cfg.backbone,
+        weights=cfg.weights_choice.label, classes=list(inputs.classes), n_train=len(inputs.train_paths),
+        n_val=len(va_paths), stopped_early=stopped,
+    )
+    return TrainResult(net, list(inputs.classes), cfg, history, metrics, va_paths, yva.tolist(),
+                       probs.numpy() if len(Xva) else np.zeros((0, len(inputs.classes))),
+                       describe_path(cfg, get_spec(cfg.backbone).label), list(inputs.skipped))
+
+
+def train(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None,
+          on_event: OnEvent | None = None, should_stop: StopCheck | None = None) -> TrainResult:
+    """Fine-tune ``cfg.backbone`` on ``dataset``; returns the best epoch's model."""
+    emit, stop = on_event or ignore, should_stop or never
+    run = setup(dataset, cfg, cache, emit, stop)
+    history, best, stopped = run_phases(run, emit, stop)
+    return finish(run, history, best, stopped)
 
 
 def warm_up(cfg: TrainConfig) -> threading.Thread | None:
@@ -408,7 +539,7 @@ def warm_up(cfg: TrainConfig) -> threading.Thread | None:
     """
     if cfg.weights == "random" or not runtime.wants_onnx(runtime.MIN_IMAGES):
         return None  # random weights differ per build: nothing to share
-    k = max(UNFREEZE_CHOICES[p.unfreeze] for p in cfg.phases)
+    k = cfg.deepest_unfreeze
 
     def work() -> None:
         net = build_network(cfg.backbone, 2, cfg.weights_choice)
@@ -420,38 +551,25 @@ def warm_up(cfg: TrainConfig) -> threading.Thread | None:
     return runtime.warm_in_background(f"{cfg.feature_tag}|{k}", work)
 
 
-def lr_find(
-    dataset: Dataset,
-    cfg: TrainConfig,
-    cache: FeatureCache | None = None,
-    start: float = 1e-6,
-    end: float = 1.0,
-    steps: int = 100,
-    on_event: OnEvent | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> dict:
+@dataclass
+class LrFinding:
+    lrs: list[float]
+    losses: list[float]
+    suggestion: float
+
+
+def lr_find(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None, start: float = 1e-6,
+            end: float = 1.0, steps: int = 100, on_event: OnEvent | None = None,
+            should_stop: StopCheck | None = None) -> LrFinding:
     """Learning-rate range test on the head over cached features.
 
     Returns lrs, smoothed losses and the suggestion (steepest descent of the
     smoothed curve, as fastai does), which the UI offers as a one-click choice.
     """
-    check_trainable(dataset)
-    seed_everything(cfg.seed)
-    cache = cache if cache is not None else FeatureCache()
-    spec = get_spec(cfg.backbone)
-    classes = list(dataset.classes)
-    cidx = {c: i for i, c in enumerate(classes)}
-    net = build_network(cfg.backbone, len(classes), cfg.weights_choice)
-    seeded_head(net, cfg.seed)
-    boundary = net.boundary(0)
-    items = dataset.split_items("train")
-    pre = spec.preprocess
-    emit = on_event or (lambda e: None)
-    X, ok, _ = cache.features(net, cfg.feature_tag, boundary,
-                              [i.path for i in items], "eval", lambda im: augment.eval_array(im, pre),
-                              pre.resize_to, should_stop=should_stop,
-                              progress=lambda d, t: emit({"type": "cache", "what": "lr finder", "done": d, "total": t}))
-    y = torch.tensor([cidx[items[i].label] for i in ok], dtype=torch.long)
+    head_cfg = replace(cfg, phases=[Phase("head only", 1, start)], augment="none")
+    run = setup(dataset, head_cfg, cache, on_event or ignore, should_stop or never)
+    X, y = run.inputs.view(0, 1)
+    net = run.net
     net.set_trainable(0)
     net.head.train()
     opt = make_optimizer(net.head.parameters(), cfg.optimizer, start, cfg.weight_decay)
@@ -465,7 +583,7 @@ def lr_find(
         for pg in opt.param_groups:
             pg["lr"] = lr
         idx = torch.randint(0, len(X), (min(cfg.batch_size, len(X)),), generator=g)
-        loss = criterion(net.forward_from(X[idx], boundary), y[idx])
+        loss = criterion(net.forward_from(X[idx], run.inputs.boundary), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -476,8 +594,14 @@ def lr_find(
         best = min(best, val)
         if val > 4 * best and s > 10:
             break
+    return LrFinding(lrs, losses, _steepest(lrs, losses))
+
+
+def _steepest(lrs: list[float], losses: list[float]) -> float:
+    """The learning rate where the smoothed loss falls fastest, before its minimum."""
     arr = np.array(losses)
-    grads = np.gradient(arr, np.log10(np.array(lrs))) if len(arr) > 2 else np.zeros_like(arr)
-    upto = int(np.argmin(arr)) if len(arr) else 0
-    sug_i = int(np.argmin(grads[: max(upto, 1)])) if len(arr) > 2 else 0
-    return {"lrs": lrs, "losses": losses, "suggestion": float(lrs[sug_i]) if lrs else 1e-3}
+    if len(arr) <= 2:
+        return float(lrs[0]) if lrs else 1e-3
+    grads = np.gradient(arr, np.log10(np.array(lrs)))
+    upto = int(np.argmin(arr))
+    return float(lrs[int(np.argmin(grads[: max(upto, 1)]))])

@@ -127,7 +127,7 @@ class Workspace:
 
         r = job.result
         self.train_result = r
-        self.bundle = ModelBundle(r.network, r.config.backbone, r.classes, r.metrics, r.config.to_dict())
+        self.bundle = ModelBundle.from_result(r)
         self.ui["_collected"] = job
         self.model_data_version = self.job_data_version
 

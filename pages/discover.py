@@ -5,6 +5,7 @@ import streamlit as st
 from core.dataset import DatasetError
 from core.discover import (DISCARDED, DiscoverError, discard, discover, k_range, merge, move, regroup, rename,
                            split, to_dataset)
+from core.events import Advance, Plan, Status, Step
 from core.jobs import Job
 from pages.ui.charts import group_map_figure
 from pages.ui.common import image_grid, job_progress, need_dataset, workspace
@@ -96,12 +97,12 @@ with st.container(border=True):
         todo, cache = list(paths), ws.cache
 
         def work(on_event, should_stop):
-            on_event({"type": "status", "message": "Looking at your images"})
+            on_event(Status("Looking at your images"))
+            on_event(Plan((Step("images", len(todo)),)))
             return discover(
                 todo, k=want_k, method=method, cache=cache, should_stop=should_stop,
-                progress=lambda d, t: on_event({"type": "progress", "done": d, "total": t,
-                                                "text": f"{d}/{t} images"}),
-                on_status=lambda m: on_event({"type": "status", "message": m}),
+                progress=lambda d, t: on_event(Advance("images", d, f"{d}/{t} images")),
+                on_status=lambda m: on_event(Status(m)),
             )
 
         ws.discover_job = Job("discover", work).start()

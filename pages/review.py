@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.evaluate import evaluate_probs
+from core.events import Advance, Plan, Status, Step
 from core.jobs import Job
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
@@ -161,7 +162,7 @@ def label_errors() -> None:
     if ws.dataset is None:
         st.info("Load the training data on the **Data** page to check its labels.")
         return
-    cfg = r.config if r is not None else TrainConfig.from_dict(ws.bundle.config or {"backbone": ws.bundle.backbone})
+    cfg = r.config if r is not None else (ws.bundle.config or TrainConfig(backbone=ws.bundle.backbone))
     ds = ws.effective_dataset()
     sig = hash(tuple((str(i.path), i.label) for i in ds.labelled))
     job = ws.review_job
@@ -170,9 +171,9 @@ def label_errors() -> None:
         ws.ui["label_sig"] = sig
 
         def work(on_event, should_stop):
-            prog = lambda d, t: on_event({"type": "progress", "done": d, "total": t,  # noqa: E731
-                                          "text": f"features: {d}/{t} images"})
-            on_event({"type": "status", "message": "Computing pooled features (once per image)"})
+            prog = lambda d, t: on_event(Advance("images", d, f"features: {d}/{t} images"))  # noqa: E731
+            on_event(Status("Computing pooled features (once per image)"))
+            on_event(Plan((Step("images", len(ds.labelled)),)))
             return find_label_errors(ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog,
                                      should_stop=should_stop)
 

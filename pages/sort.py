@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.events import Advance, Plan, Step
 from core.intake import IntakeError, save_uploads
 from core.jobs import Job
 from core.model_io import ModelFileError, from_bytes, to_bytes
@@ -125,10 +126,10 @@ if c1.button(f"Sort {len(paths)} images", type="primary", disabled=running or no
 
         def prog(d, t):
             rate = d / max(time.time() - t0, 1e-6)
-            on_event({"type": "progress", "done": d, "total": t, "text": f"{d}/{t} images · {rate:.1f} img/s"})
+            on_event(Advance("images", d, f"{d}/{t} images · {rate:.1f} img/s"))
 
-        on_event({"type": "progress", "done": 0, "total": len(todo),
-                  "text": f"0/{len(todo)} images · preparing the model"})  # the first batch includes set-up
+        on_event(Plan((Step("images", len(todo)),)))
+        on_event(Advance("images", 0, f"0/{len(todo)} images · preparing the model"))  # the first batch includes set-up
         return list(predict_paths(bundle, todo, progress=prog, should_stop=should_stop))
 
     ws.sort_job = Job("sort", work).start()

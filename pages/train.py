@@ -3,6 +3,7 @@ import streamlit as st
 from core import augment
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
 from core.jobs import Job
+from core.progress import TrainingProgress, eta_words
 from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train, warm_up
 from core.words import plural
 from pages.ui.charts import lr_figure, training_figure
@@ -38,9 +39,9 @@ def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
             st.plotly_chart(lr_figure(found), width="stretch", key="lrf_chart")
 
             def use() -> None:
-                st.session_state[lr_key] = float(found["suggestion"])
+                st.session_state[lr_key] = float(found.suggestion)
 
-            st.button(f"Use suggested LR {found['suggestion']:.2e}", on_click=use, key="lrf_use")
+            st.button(f"Use suggested LR {found.suggestion:.2e}", on_click=use, key="lrf_use")
 
 
 form_values: dict = ws.ui.setdefault("train_form", {})
@@ -175,7 +176,7 @@ def start(job_cfg: TrainConfig, note: str | None = None) -> None:
     """Start training; ``note`` is shown with this run (why it started)."""
     data = ds
     ws.start_training(Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
-                          total_epochs=job_cfg.total_epochs))
+                          TrainingProgress()))
     ws.ui["run_note"] = (ws.job, note)
     st.rerun()
 
@@ -202,23 +203,24 @@ def live() -> None:
         st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
         return
     snap = job.snapshot()
+    view = snap.progress
     note_job, note = ws.ui.get("run_note", (None, None))
     if note_job is job and note:
         st.info(note, icon=":material/fact_check:")
-    if snap.extra.get("path") and snap.extra["path"] != planned:  # the info box above already says it
-        st.caption(f"This run: {snap.extra['path']}")
-    eta = f" · about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
+    if view.description and view.description != planned:  # the info box above already says it
+        st.caption(f"This run: {view.description}")
+    eta = eta_words(view.eta_seconds)
     # while running the bar carries the status; once ended, the box below says it (not twice)
-    text = f"{snap.message} · {snap.progress_text}{eta}" if snap.active else snap.progress_text
-    st.progress(min(1.0, snap.progress), text=text)
+    text = " · ".join(t for t in (view.message, view.detail, eta) if t) if snap.active else view.detail
+    st.progress(min(1.0, view.fraction), text=text)
     if snap.state == "failed":
         st.error(f"Training failed: {snap.error}")
     elif snap.state == "stopped":
         st.warning(snap.message)
     elif snap.state == "done":
         st.success(snap.message)
-    if snap.epochs or snap.batches:
-        st.plotly_chart(training_figure(snap.epochs, snap.batches), width="stretch", key="curves")
+    if view.epochs or view.batches:
+        st.plotly_chart(training_figure(list(view.epochs), list(view.batches)), width="stretch", key="curves")
     if running and not snap.active:
         st.rerun(scope="app")  # job ended: redraw the page once, stop polling
 
@@ -226,7 +228,7 @@ def live() -> None:
 live()
 if ws.bundle is not None and not running and ws.train_result is not None:
     m = ws.bundle.metrics
-    if m.get("val_accuracy") is not None:
-        st.metric("Validation accuracy", f"{m['val_accuracy']:.1%}",
-                  help=f"best epoch {m['best_epoch']} of {m['epochs']}, {m['train_seconds']:.0f}s")
+    if m is not None and m.val_accuracy is not None:
+        st.metric("Validation accuracy", f"{m.val_accuracy:.1%}",
+                  help=f"best epoch {m.best_epoch} of {m.epochs}, {m.train_seconds:.0f}s")
     st.page_link("pages/review.py", label="Next: Review the mistakes", icon=":material/arrow_forward:")

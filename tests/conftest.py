@@ -71,7 +71,7 @@ def trained_bundle(tmp_path_factory):
     ds = load_dataset(root, val_fraction=0.25, seed=0)
     cfg = TrainConfig(phases=[Phase("head only", 8, 3e-3)], augment="none", views=1)
     result = train(ds, cfg)
-    bundle = ModelBundle(result.network, cfg.backbone, result.classes, result.metrics, cfg.to_dict())
+    bundle = ModelBundle.from_result(result)
     return bundle, result, root
 
 

@@ -14,6 +14,7 @@ import torch
 from core import model_io
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
 from core.dataset import load_dataset
+from core.events import Advance, Batch, Epoch
 from core.features import FeatureCache, content_key
 from core.files import list_images
 from core.sort import copy_sorted, predict_paths, write_zip
@@ -61,7 +62,7 @@ def test_every_registry_entry_has_consistent_stages(name):
 
 def test_training_learns_and_reports(trained_bundle):
     bundle, result, root = trained_bundle
-    assert result.metrics["val_accuracy"] >= 0.8
+    assert result.metrics.val_accuracy >= 0.8
     assert result.classes == ["dots", "stripes"]
     assert len(result.history) == 8
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
@@ -80,7 +81,7 @@ def test_feature_cache_reuses_and_keys_by_content(tmp_path):
     events = []
     train(ds, cfg, cache=cache, on_event=events.append)
     assert len(cache) == n  # nothing recomputed
-    assert not [e for e in events if e["type"] == "cache" and e["done"] < e["total"]]
+    assert not [e for e in events if isinstance(e, Advance) and e.step == "features" and e.done > 0]
     # changed content -> new key
     p = ds.items[0].path
     before = content_key(p)
@@ -96,7 +97,7 @@ def test_partial_unfreeze_and_two_phase_recipe_train(tmp_path):
     r = train(ds, cfg, on_event=events.append)
     assert [h["phase"] for h in r.history] == [1, 1, 2]
     assert "frozen part" in r.path_in_use
-    assert any(e["type"] == "batch" for e in events)
+    assert any(isinstance(e, Batch) for e in events)
 
 
 def test_stop_keeps_best_epoch_so_far(tmp_path):
@@ -106,16 +107,16 @@ def test_stop_keeps_best_epoch_so_far(tmp_path):
     def on_event(e):
         seen.append(e)
 
-    stop = lambda: sum(1 for e in seen if e["type"] == "epoch") >= 2  # noqa: E731
+    stop = lambda: sum(1 for e in seen if isinstance(e, Epoch)) >= 2  # noqa: E731
     r = train(ds, TrainConfig(phases=[Phase("head only", 50, 1e-3)], augment="none"), on_event=on_event, should_stop=stop)
-    assert r.metrics["stopped_early"] and r.metrics["epochs"] <= 3
+    assert r.metrics.stopped_early and r.metrics.epochs <= 3
 
 
 def test_lr_finder_suggests_a_learning_rate(tmp_path):
     ds = load_dataset(make_class_folders(tmp_path / "d", n=6), 0.2)
     out = lr_find(ds, TrainConfig(augment="none"), steps=40)
-    assert len(out["lrs"]) == len(out["losses"]) > 10
-    assert out["lrs"][0] <= out["suggestion"] <= out["lrs"][-1]
+    assert len(out.lrs) == len(out.losses) > 10
+    assert out.lrs[0] <= out.suggestion <= out.lrs[-1]
 
 
 def test_bundle_round_trip_preserves_predictions(trained_bundle, tmp_path):

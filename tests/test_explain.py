@@ -10,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from conftest import draw_image
-from core.augment import Preprocess
+from core.preprocess import Preprocess
 from core.backbones import Network, Pool, WeightsChoice, build_network, get_spec
 from core.explain import (CLASS_AGNOSTIC, METHODS, SLOW, CamCache, Explainer, cache_key, explain_paths,
                           side_by_side)
@@ -55,7 +55,7 @@ def test_lite0_map_on_the_model_crop_with_frozen_weights(lite0):
     assert not any(p.requires_grad for p in net.parameters())
     assert not net.cam_layer._forward_hooks and not net.cam_layer._backward_hooks
     # probabilities are those of the normal forward pass
-    from core.augment import eval_array
+    from core.preprocess import eval_array
 
     x = torch.from_numpy(np.stack([eval_array(im, bundle.preprocess) for im in images]))
     with torch.inference_mode():

@@ -8,7 +8,7 @@ import pytest
 
 from core import cli, model_io
 from core.dataset import load_dataset
-from core.features import Stopped
+from core.events import Advance, Stopped
 from core.jobs import Job
 from core.files import list_images
 from core.sort import copy_sorted, predict_paths
@@ -23,7 +23,7 @@ def test_stop_during_feature_caching_ends_cleanly(tmp_path):
 
     def on_event(e):
         seen.append(e)
-        if e["type"] == "cache" and e["done"] > 0:
+        if isinstance(e, Advance) and e.step == "features" and e.done > 0:
             jobs[0].stop()  # the user presses Stop while features are being computed
 
     jobs.append(Job("t", lambda _e, should_stop: train(ds, TrainConfig(augment="none"), None, on_event, should_stop)))
@@ -31,7 +31,7 @@ def test_stop_during_feature_caching_ends_cleanly(tmp_path):
     assert job.join(120)
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.error is None
-    done = [e["done"] for e in seen if e["type"] == "cache"]
+    done = [e.done for e in seen if isinstance(e, Advance) and e.step == "features"]
     assert max(done) < len(ds.split_items("train"))  # it did not finish caching first
 
 

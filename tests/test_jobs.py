@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from core.events import Advance, Batch, Epoch, Plan, Status, Step
 from core.jobs import Job
+from core.progress import TrainingProgress
 from core.workspace import Registry
 
 
@@ -14,47 +16,72 @@ def test_job_runs_in_background_and_snapshots_progress():
     gate = threading.Event()
 
     def work(on_event, should_stop):
-        on_event({"type": "epoch", "epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_acc": 0.5})
+        on_event(Plan((Step("batches", 2),)))
+        on_event(Epoch(1, 2, 1, "head only", 1.0, 0.5, 1.0, 0.5, 1e-3, 0.1))
+        on_event(Advance("batches", 1))
         gate.wait(5)
         return 42
 
-    job = Job("t", work, total_epochs=2).start()
+    job = Job("t", work, TrainingProgress()).start()
     deadline = time.time() + 5
-    while not job.snapshot().epochs and time.time() < deadline:
+    while not job.snapshot().progress.epochs and time.time() < deadline:
         time.sleep(0.01)
     snap = job.snapshot()
-    assert snap.state == "running" and len(snap.epochs) == 1 and snap.progress == pytest.approx(0.5)
+    assert snap.state == "running" and len(snap.progress.epochs) == 1 and snap.progress.fraction == pytest.approx(0.5)
     gate.set()
     assert job.join(5)
-    assert job.snapshot().state == "done" and job.result == 42
+    assert job.snapshot().state == "done" and job.result == 42 and job.snapshot().progress.fraction == 1.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
 
 
 def test_training_progress_counts_feature_work_so_the_bar_never_stalls():
     """5 augmented views over 30 epochs: a view is computed at each of epochs 1-5. Counting epochs only,
     the bar sat still (and the ETA grew) while views 2-5 were computed."""
-    job = Job("t", lambda on_event, should_stop: None, total_epochs=30)
+    clock = FakeClock()
+    p = TrainingProgress(clock=clock)
     n_train, n_val = 100, 20
-    job._on_event({"type": "plan", "feature_images": n_val + 5 * n_train, "feature_share": 0.9})
-    seen = []
+    p.apply(Plan((Step("features", n_val + 5 * n_train), Step("batches", 30))))
+    seen, etas = [], []
+    computed = 0
 
     def epoch(k: int) -> None:
+        nonlocal computed
         if k <= 5:
-            for done in (50, 100):
-                job._on_event({"type": "cache", "what": f"training view {k}/5", "done": done, "total": n_train})
+            p.apply(Status(f"Computing features for training view {k} of 5"))
+            for _ in range(2):
+                clock.t += 0.5  # 10 ms per image
+                computed += 50
+                p.apply(Advance("features", computed))
         if k == 1:
-            job._on_event({"type": "cache", "what": "validation", "done": n_val, "total": n_val})
-        job._on_event({"type": "batch", "epoch": k, "batch": 1, "batches": 1, "loss": 1.0, "lr": 1e-3})
-        job._on_event({"type": "epoch", "epoch": k, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0,
-                       "val_acc": 0.5})
-        seen.append(job.snapshot().progress)
+            clock.t += 0.2
+            computed += n_val
+            p.apply(Advance("features", computed))
+        p.apply(Status(f"Training, epoch {k} of 30"))
+        clock.t += 0.01
+        p.apply(Batch(k, 30, 1, 1, 1.0, 1e-3))
+        p.apply(Advance("batches", k))
+        p.apply(Epoch(k, 30, 1, "head only", 1.0, 0.5, 1.0, 0.5, 1e-3, 0.01))
+        seen.append(p.fraction)
+        etas.append(p.eta_seconds)
 
     for k in range(1, 31):
         epoch(k)
     steps = [b - a for a, b in zip(seen, seen[1:5])]
     assert min(steps) > 0.15, seen[:6]  # each of views 2-5 moves the bar about a fifth of the way
     assert all(b >= a for a, b in zip(seen, seen[1:])) and seen[-1] == pytest.approx(1.0)
-    assert seen[4] > 0.85  # once the features are in, the cheap epochs are the last tenth
-    assert job.snapshot().progress_text == "Epoch 30/30, batch 1/1"
+    assert seen[4] > 0.85  # once the features are in, the cheap epochs are the last part
+    # the ETA after the first epoch is what the rest really took: 4 views of 1 s + 29 batches of 10 ms
+    assert etas[0] == pytest.approx(4 * 1.0 + 29 * 0.01, rel=0.1)
+    assert etas[5] == pytest.approx(25 * 0.01, rel=0.1)  # and it falls once only cheap epochs remain
+    view = p.view()
+    assert view.detail == "Epoch 30/30, batch 1/1" and view.message == "Epoch 30/30: val acc 0.500"
 
 
 def test_stop_is_seen_within_a_batch():

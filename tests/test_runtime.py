@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import augment, runtime
+from core import runtime
+from core.preprocess import eval_array
 from core.backbones import build_network
 from core.images import load_rgb
 from core.features import FeatureCache
@@ -121,7 +122,7 @@ def test_features_and_predictions_agree_across_engines(tmp_path, monkeypatch, tr
         monkeypatch.setenv("GS_ENGINE", eng)
         net = build_network("efficientnet_lite0", 2)
         X, ok, _ = FeatureCache().features(net, "t", net.boundary(0), paths, "eval",
-                                           lambda im: augment.eval_array(im, bundle.preprocess),
+                                           lambda im: eval_array(im, bundle.preprocess),
                                            bundle.preprocess.resize_to)
         preds = list(predict_paths(bundle, paths))
         got[eng] = (X, [p.label for p in preds], [p.confidence for p in preds])
@@ -134,8 +135,10 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
     bundle = trained_bundle[0]
     net = bundle.network
     assert bundle.frozen_boundary() == net.boundary(0)  # head only: everything before the head is pretrained
-    two_phase = type(bundle)(net, bundle.backbone, bundle.classes, config={
-        "phases": [{"unfreeze": "last block + head"}, {"unfreeze": "head only"}]})
+    from core.train import Phase, TrainConfig
+
+    two_phase = type(bundle)(net, bundle.backbone, bundle.classes, config=TrainConfig(
+        phases=[Phase("last block + head"), Phase("head only")]))
     assert two_phase.frozen_boundary() == net.boundary(1)
     assert type(bundle)(net, bundle.backbone, bundle.classes).frozen_boundary() == 0  # unknown: nothing assumed
 
@@ -152,13 +155,13 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exp
     cfg = TrainConfig(phases=[Phase("head only", 3, 3e-3)], augment="none", views=1)
     res = train(load_dataset(root, val_fraction=0.34, seed=0), cfg)
     assert len(exports) == 1
-    bundle = ModelBundle(res.network, cfg.backbone, res.classes, res.metrics, cfg.to_dict())
+    bundle = ModelBundle.from_result(res)
     paths = sorted(root.rglob("*.jpg"))
     preds = list(predict_paths(bundle, paths))
     assert len(exports) == 1
     with torch.inference_mode():
         x = torch.from_numpy(np.stack(
-            [augment.eval_array(load_rgb(p, bundle.preprocess.resize_to), bundle.preprocess) for p in paths]))
+            [eval_array(load_rgb(p, bundle.preprocess.resize_to), bundle.preprocess) for p in paths]))
         ref = res.network(x).softmax(1)
     assert [p.label for p in preds] == [res.classes[i] for i in ref.argmax(1).tolist()]
     assert [p.confidence for p in preds] == pytest.approx(ref.max(1).values.tolist(), abs=1e-3)

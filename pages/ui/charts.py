@@ -57,9 +57,9 @@ def confusion_figure(classes: list[str], matrix) -> go.Figure:
     return fig
 
 
-def lr_figure(found: dict) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=found["lrs"], y=found["losses"], mode="lines", name="loss"))
-    fig.add_vline(x=found["suggestion"], line_dash="dash", annotation_text="suggested")
+def lr_figure(found) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=found.lrs, y=found.losses, mode="lines", name="loss"))
+    fig.add_vline(x=found.suggestion, line_dash="dash", annotation_text="suggested")
     fig.update_xaxes(type="log", title_text="learning rate", exponentformat="e")
     fig.update_yaxes(title_text="smoothed loss")
     fig.update_layout(height=280, margin=dict(t=20, b=10, l=10, r=10))

@@ -75,11 +75,13 @@ def job_progress(job, was_running: bool, *, failed: str, stopped: str, label: st
     """
     if job is None:
         return
+    from core.progress import eta_words
+
     snap = job.snapshot()
     if snap.active:
-        eta = f"about {snap.eta_seconds:.0f}s left" if snap.eta_seconds else ""
-        text = " · ".join(t for t in (label or snap.message, snap.progress_text, eta) if t)
-        st.progress(min(1.0, snap.progress), text=text)
+        view = snap.progress
+        text = " · ".join(t for t in (label or view.message, view.detail, eta_words(view.eta_seconds)) if t)
+        st.progress(min(1.0, view.fraction), text=text)
         if stop_button and st.button(stop_button):
             job.stop()
     elif snap.state == "failed":
