@@ -7,7 +7,7 @@ with one of these dataclasses and check ``should_stop`` between batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 
 class Stopped(Exception):
@@ -79,7 +79,13 @@ class Note:
     kind: str = "info"  # info | warning
 
 
-Event = Status | Plan | Advance | Batch | Epoch | Note
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """A usable model finished while the work goes on (a ladder's Quick rung before Better runs)."""
+    result: Any  # a core.train.TrainResult (typed loosely: events sit below the training layer)
+
+
+Event = Status | Plan | Advance | Batch | Epoch | Note | Candidate
 OnEvent = Callable[[Event], None]
 StopCheck = Callable[[], bool]
 

@@ -245,14 +245,32 @@ def cache_key(explainer: Explainer, path: str | Path, method: str, target: Targe
     return (explainer.model_id, str(path), method, "pred" if target is None else int(target))
 
 
+@dataclass(frozen=True)
+class ExplainResult:
+    """One image's explanation, or why there is none (in words)."""
+    explanation: Explanation | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.explanation is not None
+
+
 def explain_paths(explainer: Explainer, paths: Sequence[str | Path], method: str = "gradcam",
                   targets: Target | Sequence[Target] = None, cache: CamCache | None = None,
-                  batch_size: int = 16) -> list[Explanation | str]:
-    """One explanation (or an error message) per path; only cache misses are computed, in one batch."""
+                  batch_size: int = 16, compute: bool = True) -> list[ExplainResult | None]:
+    """One result per path; only cache misses are computed, in one batch.
+
+    With ``compute=False`` nothing new is computed: misses come back as None (a slow
+    method the user has not asked for yet).
+    """
     check_method(method)
     per_image = list(targets) if isinstance(targets, (list, tuple)) else [targets] * len(paths)
     keys = [cache_key(explainer, p, method, t) for p, t in zip(paths, per_image)]
-    out: list[Explanation | str | None] = [cache.get(k) if cache else None for k in keys]
+    hits = [cache.get(k) if cache else None for k in keys]
+    out: list[ExplainResult | None] = [ExplainResult(h) if h is not None else None for h in hits]
+    if not compute:
+        return out
     todo, images = [], []
     for i, p in enumerate(paths):
         if out[i] is None:
@@ -260,11 +278,11 @@ def explain_paths(explainer: Explainer, paths: Sequence[str | Path], method: str
                 images.append(load_rgb(p, min_side=explainer.preprocess.resize_to))
                 todo.append(i)
             except ImageError as exc:
-                out[i] = str(exc)
+                out[i] = ExplainResult(problem=str(exc))
     if todo:
         fresh = explainer.explain(images, method, [per_image[i] for i in todo], batch_size)
         for i, e in zip(todo, fresh):
-            out[i] = e
+            out[i] = ExplainResult(e)
             if cache is not None:
                 cache.put(keys[i], e)
-    return out  # type: ignore[return-value]
+    return out

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .events import Advance, Batch, Epoch, Event, Note, Plan, Status, Step
+from .events import Advance, Batch, Candidate, Epoch, Event, Note, Plan, Status, Step
 
 MAX_BATCH_POINTS = 5000
 MIN_UNITS_FOR_RATE = 1  # units are batches or chunks of images: one is already a fair sample
@@ -30,6 +30,7 @@ class ProgressView:
     epochs: tuple[dict, ...] = ()
     batches: tuple[dict, ...] = ()
     notes: tuple[Note, ...] = ()
+    candidates: tuple = ()  # models finished while the job runs on (TrainResult)
 
 
 @dataclass
@@ -143,8 +144,12 @@ class TrainingProgress(JobProgress):
     """Also keeps the epochs and batches a training run reports, for the live chart."""
     epochs: list[dict] = field(default_factory=list)
     batches: list[dict] = field(default_factory=list)
+    candidates: list = field(default_factory=list)
 
     def apply(self, e: Event) -> None:
+        if isinstance(e, Candidate):
+            self.candidates.append(e.result)
+            return
         if isinstance(e, Batch):
             if len(self.batches) < MAX_BATCH_POINTS:
                 self.batches.append({"step": len(self.batches) + 1, "epoch": e.epoch, "batch": e.batch,
@@ -156,7 +161,9 @@ class TrainingProgress(JobProgress):
         super().apply(e)
 
     def view(self, epochs: tuple[dict, ...] = (), batches: tuple[dict, ...] = ()) -> ProgressView:
-        return super().view(tuple(self.epochs), tuple(self.batches))
+        v = super().view(tuple(self.epochs), tuple(self.batches))
+        return ProgressView(v.fraction, v.message, v.detail, v.eta_seconds, v.description, v.epochs, v.batches,
+                            v.notes, tuple(self.candidates))
 
 
 def eta_words(seconds: float | None) -> str:

@@ -13,48 +13,38 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from typing import TYPE_CHECKING, Any
-
-from .dataset import Dataset
 from .jobs import Job
-from .review import Decisions, apply_to
+from .state import DataState, DiscoverState, ModelState, ReviewState, RunRecord, SortState, TrainState, Widgets
 
 if TYPE_CHECKING:  # torch stays off the first page paint
     from .explain import CamCache, Explainer
     from .features import FeatureCache
-    from .model_io import ModelBundle
+    from .train import TrainConfig, TrainResult
 
 IDLE_SECONDS = 2 * 3600
 
 
 @dataclass
 class Workspace:
+    """Everything one browser session has: its data, jobs, models and decisions, and a temp folder."""
     id: str
     dir: Path
     created: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
-    dataset: Dataset | None = None
-    source: str = ""  # what the user brought, in words
-    excluded: set[Path] = field(default_factory=set)
-    relabel: dict[Path, str] = field(default_factory=dict)
-    job: Job | None = None
-    job_data_version: int | None = None  # data_version when the current training job started
-    model_data_version: int | None = None  # ... and when the model in use was trained
-    bundle: "ModelBundle | None" = None
-    train_result: Any = None
-    sort_preds: list = field(default_factory=list)
-    sort_root: Path | None = None
-    sort_overrides: dict[Path, str] = field(default_factory=dict)
+    data: DataState = field(default_factory=DataState)
+    train: TrainState = field(default_factory=TrainState)
+    model: ModelState = field(default_factory=ModelState)
+    review: ReviewState = field(default_factory=ReviewState)
+    sort: SortState = field(default_factory=SortState)
+    discover: DiscoverState = field(default_factory=DiscoverState)
+    widgets: Widgets = field(default_factory=Widgets)
     _cache: "FeatureCache | None" = None
-    sort_job: Job | None = None
-    discover_job: Job | None = None
-    ui: dict = field(default_factory=dict)  # page-level choices that must survive a refresh
-    decisions: Decisions = field(default_factory=Decisions)  # Review page: move / exclude / keep
-    review_job: Job | None = None  # likely-label-error scan
     _cams: "CamCache | None" = None
     _explainer: "Explainer | None" = None
     _uploads: int = 0
+    _model_version: tuple | None = None  # DataState.version the model in use was trained on
 
     @property
     def cache(self) -> "FeatureCache":
@@ -73,39 +63,77 @@ class Workspace:
             self._cams = CamCache()
         return self._cams
 
-    def explainer(self, network, classes: list[str], backbone: str) -> "Explainer":
-        """The Grad-CAM explainer for ``network``; rebuilt (and the CAM cache emptied) when the model changes."""
-        if self._explainer is None or self._explainer.source is not network:
-            from .backbones import get_spec
+    def explainer(self, bundle) -> "Explainer":
+        """The Grad-CAM explainer for the model in use; rebuilt (and the CAM cache emptied) when it changes."""
+        if self._explainer is None or self._explainer.source is not bundle.network:
             from .explain import Explainer
 
-            self._explainer = Explainer(network, classes, get_spec(backbone).preprocess)
+            self._explainer = Explainer.from_bundle(bundle)
             self.cams.clear()
         return self._explainer
 
-    def apply_review(self) -> int:
-        """Write the review decisions into ``excluded`` / ``relabel``; returns how many images changed."""
-        if self.dataset is not None:
-            self.decisions.retain(i.path for i in self.dataset.items)
-        changed = len(self.decisions.pending())
-        self.excluded, self.relabel = apply_to(self.decisions, self.excluded, self.relabel)
-        return changed
+    # -- data and model versions
+    def start_training(self, cfg: "TrainConfig", note: str = "") -> Job:
+        """Train on the data as it is now, in the background; ``note`` says why, with the run."""
+        from .progress import TrainingProgress
+        from .train import train
+
+        data, cache = self.data.effective(), self.cache
+        job = Job("train", lambda on_event, should_stop: train(data, cfg, cache, on_event, should_stop),
+                  TrainingProgress())
+        return self.train.start(job, self.data.version, note)
 
     @property
-    def data_version(self) -> int:
-        """Changes whenever the data training would see changes (new data, exclusions, relabels)."""
-        return hash((id(self.dataset), frozenset(self.excluded), frozenset(self.relabel.items())))
+    def model_staleness(self) -> str | None:
+        """Why the model in use may not fit the current data: None, "other data" or "changed data"."""
+        run = self.model.run
+        if run is None:
+            return None
+        if run.data_version[:1] != self.data.version[:1]:
+            return "other data"
+        return "changed data" if run.data_version != self.data.version else None
 
-    def start_training(self, job: Job) -> Job:
-        """Run a training job, remembering which version of the data it saw."""
-        self.job_data_version = self.data_version
-        self.job = job.start()
-        return self.job
+    def collect(self) -> None:
+        """Adopt finished training results, whichever page the user is on when they arrive.
 
-    @property
-    def model_is_stale(self) -> bool:
-        """True when the model in use was trained here on data the user has changed since."""
-        return self.train_result is not None and self.model_data_version != self.data_version
+        Every result becomes a run in the runs table; the model in use becomes the best run
+        on the current data, unless the user chose a model themselves.
+        """
+        job = self.train.slot.job
+        if job is None:
+            return
+        snap = job.snapshot()
+        known = {id(r.result) for r in self.train.runs}
+        for cand in snap.progress.candidates:
+            if id(cand) not in known:
+                self.train.record(cand, "stopped" if cand.metrics.stopped_early else "done")
+                known.add(id(cand))
+        result = self.train.slot.take()
+        if result is not None and id(result) not in known:
+            self.train.record(result, "stopped" if snap.state == "stopped" else "done")
+        self._choose_model()
+
+    def add_run(self, result: "TrainResult", state: str = "done") -> RunRecord:
+        """A finished result trained on the data as it is now (tests, and models made outside a job)."""
+        self.train.job_data_version = self.data.version
+        run = self.train.record(result, state)
+        self._choose_model()
+        return run
+
+    def _choose_model(self) -> None:
+        if self.model.chosen_by_user and self.model.bundle is not None:
+            return
+        best = self.train.best(self.data.version) or self.train.best()
+        if best is not None and best is not self.model.run:
+            self.model.use_run(best)
+
+    def choose_run(self, number: int) -> None:
+        """The user picks which run's model is in use."""
+        for r in self.train.runs:
+            if r.number == number:
+                self.model.use_run(r, by_user=True)
+                return
+        raise ValueError(f"there is no run {number}")
 
     def new_folder(self, kind: str) -> Path:
         self._uploads += 1
@@ -113,26 +141,9 @@ class Workspace:
         p.mkdir(parents=True, exist_ok=True)
         return p
 
-    def effective_dataset(self) -> Dataset | None:
-        if self.dataset is None:
-            return None
-        return self.dataset.with_changes(self.excluded, self.relabel)
-
-    def collect(self) -> None:
-        """Adopt a finished training job's model, whichever page the user is on when it ends."""
-        job = self.job
-        if job is None or job.alive or job.result is None or self.ui.get("_collected") is job:
-            return
-        from .model_io import ModelBundle
-
-        r = job.result
-        self.train_result = r
-        self.bundle = ModelBundle.from_result(r)
-        self.ui["_collected"] = job
-        self.model_data_version = self.job_data_version
-
     def jobs(self) -> list[Job]:
-        return [j for j in (self.job, self.sort_job, self.discover_job, self.review_job) if j is not None]
+        slots = (self.train.slot, self.sort.slot, self.discover.slot, self.review.label_slot)
+        return [s.job for s in slots if s.job is not None]
 
     def close(self) -> None:
         for j in self.jobs():

@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.dataset import DatasetError, load_dataset
 from core.intake import IntakeError, copy_local_folder, save_uploads
+from core.jobs import user_message
 from core.train import TrainConfig, warm_up
 from pages.ui.common import image_grid, load_demo, settings, workspace
 from pages.ui.health_view import draw_augment_preview, draw_health
@@ -19,9 +20,9 @@ st.caption("One sub-folder per class (the folder names become the labels), or tr
 def ingest(files, kind: str) -> None:
     """Uploaded files -> a fresh folder in this session's workspace -> a dataset."""
     sig = tuple((f.file_id, f.name) for f in files)
-    if not files or ws.ui.get(f"ingested-{kind}") == sig:
+    if not files or ws.data.taken_uploads.get(kind) == sig:
         return
-    ws.ui[f"ingested-{kind}"] = sig
+    ws.data.taken_uploads[kind] = sig
     try:
         with st.spinner(f"Reading {len(files)} files…"):
             folder = ws.new_folder("upload")
@@ -32,15 +33,11 @@ def ingest(files, kind: str) -> None:
     except (IntakeError, DatasetError) as exc:
         st.error(str(exc))
     except Exception as exc:  # never a stack trace in the UI
-        st.error(f"Could not read the upload: {exc.__class__.__name__}: {exc}")
+        st.error(f"Could not read the upload: {user_message(exc)}")
 
 
 def set_dataset(folder: Path, source: str, skipped=()) -> None:
-    ws.dataset = load_dataset(folder)
-    ws.source = source
-    ws.excluded.clear()
-    ws.relabel.clear()
-    ws.ui["skipped"] = list(skipped)
+    ws.data.set_dataset(load_dataset(folder), source, skipped)
 
 
 tab_folder, tab_zip, tab_demo, tab_local = st.tabs(["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"])
@@ -73,21 +70,21 @@ with tab_local:
             except (IntakeError, DatasetError) as exc:
                 st.error(str(exc))
 
-ds = ws.dataset
+ds = ws.data.dataset
 if ds is None:
     st.info("No data yet: upload a folder or a .zip above, or use the demo dataset.")
     st.stop()
 
 warm_up(TrainConfig())  # a head start on the export Train (and Discover) will need; runs once
-eff = ws.effective_dataset()
+eff = ws.data.effective()
 st.subheader("Your dataset")
-st.write(f"**Source:** {ws.source}")
+st.write(f"**Source:** {ws.data.source}")
 layout_words = {"classes": "class folders (a stratified 80/20 train/val split was made, seed 0)",
                 "splits": "train/val folders, used as given", "flat": "no class folders: unlabelled images",
                 "empty": "no images"}
 st.write(f"**Layout:** {layout_words.get(ds.layout, ds.layout)}")
-if ws.excluded:
-    st.write(f"**Excluded:** {len(ws.excluded)} files (see the health report below)")
+if ws.data.excluded:
+    st.write(f"**Excluded:** {len(ws.data.excluded)} files (see the health report below)")
 
 
 def health_section() -> None:
@@ -95,11 +92,11 @@ def health_section() -> None:
     try:
         draw_health(ws)
     except Exception as exc:  # never a stack trace in the UI
-        st.error(f"The health check failed: {exc.__class__.__name__}: {exc}")
+        st.error(f"The health check failed: {user_message(exc)}")
     try:
         draw_augment_preview(ws)
     except Exception as exc:
-        st.error(f"The augmentation preview failed: {exc.__class__.__name__}: {exc}")
+        st.error(f"The augmentation preview failed: {user_message(exc)}")
 
 
 if ds.layout in ("flat", "empty") or not eff.classes:

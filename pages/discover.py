@@ -6,7 +6,7 @@ from core.dataset import DatasetError
 from core.discover import (DISCARDED, DiscoverError, discard, discover, k_range, merge, move, regroup, rename,
                            split, to_dataset)
 from core.events import Advance, Plan, Status, Step
-from core.jobs import Job
+from core.jobs import Job, user_message
 from pages.ui.charts import group_map_figure
 from pages.ui.common import image_grid, job_progress, need_dataset, workspace
 
@@ -16,46 +16,42 @@ st.caption("No class folders? The pretrained model looks at every photo once and
            "ones. Name the groups you want as classes, fix the odd ones out, then train on them. "
            "Your files are never moved or changed.")
 
-g = ws.ui.get("grouping")
-if ws.dataset is None and g is None:
+disc = ws.discover
+g = disc.grouping
+if ws.data.dataset is None and g is None:
     need_dataset(ws)
     st.stop()
 
 
 def source_paths() -> tuple[list[Path], str]:
     """What 'Find groups' looks at: the unlabelled images, else every image (folders ignored)."""
-    if g is not None and ws.dataset is not None and ws.ui.get("discover_dataset") is ws.dataset:
-        return list(g.paths), ws.ui.get("discover_what", "the images grouped before")
-    ds = ws.effective_dataset()
+    if g is not None and ws.data.dataset is not None and disc.dataset is ws.data.dataset:
+        return list(g.paths), disc.what or "the images grouped before"
+    ds = ws.data.effective()
     if ds is None:
-        return list(g.paths), ws.ui.get("discover_what", "the images grouped before")
+        return list(g.paths), disc.what or "the images grouped before"
     if ds.unlabelled:
         return [i.path for i in ds.unlabelled], f"{len(ds.unlabelled)} images without class folders"
     items = [i for i in ds.items if not i.excluded]
     return [i.path for i in items], f"all {len(items)} images (their folder names are ignored here)"
 
 
-def say(kind: str, text: str) -> None:
-    ws.ui["discover_msg"] = (kind, text)
-
-
 def apply(fn, *args, **kwargs) -> str | None:
     """Run one pure edit on the grouping; returns the error in words (never a trace), or None."""
     try:
-        ws.ui["grouping"] = fn(ws.ui["grouping"], *args, **kwargs)
-        ws.ui["grouping_rev"] = ws.ui.get("grouping_rev", 0) + 1
+        disc.set_grouping(fn(disc.grouping, *args, **kwargs))
         return None
     except (DiscoverError, DatasetError) as exc:
         return str(exc)
     except Exception as exc:  # never a stack trace in the UI
-        return f"That did not work: {exc.__class__.__name__}: {exc}"
+        return f"That did not work: {user_message(exc)}"
 
 
 def edit(fn, *args, **kwargs) -> None:
     """A button's edit: apply, keep any error for the next run, redraw."""
     err = apply(fn, *args, **kwargs)
     if err:
-        say("error", err)
+        disc.say("error", err)
     st.rerun()
 
 
@@ -72,8 +68,8 @@ def picked_indices(event) -> list[int]:
 
 
 paths, what = source_paths()
-job = ws.discover_job
-running = job is not None and job.alive
+job = disc.slot.job
+running = disc.slot.running
 n = len(paths)
 
 # ---------------------------------------------------------------- find groups
@@ -105,39 +101,38 @@ with st.container(border=True):
                 on_status=lambda m: on_event(Status(m)),
             )
 
-        ws.discover_job = Job("discover", work).start()
-        ws.ui["discover_consumed"] = None
-        ws.ui["discover_what"] = what
+        disc.slot.start(Job("discover", work))
+        disc.what = what
         st.rerun()
     if b2.button("Regroup", icon=":material/refresh:", disabled=running or g is None,
                  help="Cluster the same images again with the k and method above (fast; replaces your edits)."):
         edit(regroup, k=want_k, method=method)
     if b3.button("Stop", icon=":material/stop:", disabled=not running):
-        job.stop()
+        disc.slot.stop()
     if n < 3:
         st.warning("At least 3 images are needed to find groups.")
 
 
 @st.fragment(run_every=1.0 if running else None)
 def live() -> None:
-    job_progress(ws.discover_job, running, failed="Could not find groups",
+    job_progress(disc.slot.job, running, failed="Could not find groups",
                  stopped="Stopped. The images looked at so far are remembered: Find groups continues from there.")
 
 
 live()
-if job is not None and not job.alive and job.result is not None and ws.ui.get("discover_consumed") is not job:
-    ws.ui["grouping"] = g = job.result
-    ws.ui["grouping_rev"] = ws.ui.get("grouping_rev", 0) + 1
-    ws.ui["discover_consumed"] = job
+found = disc.slot.take()
+if found is not None:
+    disc.set_grouping(found)
+    g = found
 
-msg = ws.ui.pop("discover_msg", None)
+msg = disc.take_message()
 if msg:
     getattr(st, msg[0])(msg[1])
 if g is None or running:
     st.stop()
 
-rev = ws.ui.get("grouping_rev", 0)
-if set(g.paths) != set(paths) and ws.ui.get("discover_dataset") is not ws.dataset:
+rev = disc.revision
+if set(g.paths) != set(paths) and disc.dataset is not ws.data.dataset:
     st.warning("Your data changed since these groups were found. Press **Find groups** to group the new images.")
 how = ("chosen automatically: best silhouette over k = "
        f"{min(g.k_scores)}..{max(g.k_scores)}" if g.k_auto and g.k_scores else "chosen by you")
@@ -251,8 +246,8 @@ with tab_edit:
 st.divider()
 named = ", ".join(f"{g.names[i]} ({(g.labels == i).sum()})" for i in ids)
 st.write(f"**Classes for training:** {named}" + (f"; {len(g.discarded)} images left out" if g.discarded else ""))
-current = ws.dataset
-if current is not None and current.classes and ws.ui.get("discover_dataset") is not current:
+current = ws.data.dataset
+if current is not None and current.classes and disc.dataset is not current:
     st.warning(f"Your data already has class folders ({', '.join(current.classes[:6])}"
                f"{', …' if len(current.classes) > 6 else ''}). Training on these groups uses them instead of "
                "those labels (your files are not changed; load your data again on the Data page to go back).",
@@ -263,9 +258,6 @@ if st.button("Train on these groups", type="primary", icon=":material/model_trai
     except (DatasetError, DiscoverError) as exc:
         st.error(str(exc))
     else:
-        ws.dataset = ds
-        ws.source = f"Discover: {len(ds.classes)} groups from {what}"
-        ws.excluded.clear()
-        ws.relabel.clear()
-        ws.ui["discover_dataset"] = ds
+        ws.data.set_dataset(ds, f"Discover: {len(ds.classes)} groups from {what}", from_groups=True)
+        disc.dataset = ds
         st.switch_page("pages/train.py")

@@ -31,5 +31,5 @@ if demo or st.session_state.get("ws_id") or st.query_params.get("ws"):
     if demo:
         load_demo(ws)
         st.switch_page("pages/data.py")
-    if ws.dataset is not None:
-        st.success(f"Current data: {ws.source}")
+    if ws.data.dataset is not None:
+        st.success(f"Current data: {ws.data.source}")

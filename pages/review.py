@@ -5,10 +5,10 @@ import streamlit as st
 
 from core.evaluate import evaluate_probs
 from core.events import Advance, Plan, Status, Step
-from core.jobs import Job
+from core.jobs import Job, user_message
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
-from pages.ui.common import job_progress, need_model, stale_model_warning, workspace
+from pages.ui.common import job_progress, kept, need_model, stale_model_warning, workspace
 
 ws = workspace()
 st.title("Review")
@@ -16,14 +16,15 @@ st.caption("See what the model got wrong and why (Grad-CAM shows where it looked
 if not need_model(ws):
     st.stop()
 
-r = ws.train_result
-has_val = r is not None and len(r.val_paths) > 0
-known = {i.path for i in ws.dataset.items} if ws.dataset is not None else None
+r = ws.model.result
+has_val = r is not None and len(r.val_paths) > 0 and ws.model_staleness != "other data"
+known = {i.path for i in ws.data.dataset.items} if ws.data.dataset is not None else None
 if known is not None:
-    ws.decisions.retain(known)
+    ws.review.decisions.retain(known)
+st.caption(f"Model in use: {ws.model.source}.")
 stale_model_warning(ws, "What you see below is the old model's view; train again (Train page) to check the "
                         "corrected data.")
-n_pending = len(ws.decisions.pending())
+n_pending = len(ws.review.decisions.pending())
 if n_pending:
     st.info(f"{ui.plural(n_pending, 'review decision')} not applied yet: see **Decisions** below.",
             icon=":material/pending_actions:")
@@ -34,7 +35,7 @@ def guarded(section):
     try:
         return section()
     except Exception as exc:  # st.rerun / st.stop are BaseExceptions and pass through
-        st.error(f"This part of the page failed: {exc.__class__.__name__}: {exc}")
+        st.error(f"This part of the page failed: {user_message(exc)}")
         return None
 
 
@@ -59,9 +60,8 @@ def overview():
         st.dataframe(pd.DataFrame(ev.per_class).round(3), hide_index=True, width="stretch")
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     cell = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
-    store = ws.ui.setdefault(ui.STORE, {})
-    if cell != store.get("cell"):  # a new click: filter the grid to that cell
-        store["cell"] = cell
+    if cell != ws.review.cell:  # a new click: filter the grid to that cell
+        ws.review.cell = cell
         if cell:
             ui.set_choice(ws, "rv_true", cell[0])
             ui.set_choice(ws, "rv_pred", cell[1])
@@ -70,7 +70,10 @@ def overview():
 
 
 ev = guarded(overview) if has_val else None
-if not has_val:
+if not has_val and ws.model_staleness == "other data":
+    st.info("The model in use was trained on other data than the dataset loaded now, so its validation results "
+            "are not shown here. Train on the current data (Train page) to review it.")
+elif not has_val:
     st.info("This model has no validation results to review (it was loaded from a file, or the data had no "
             "validation split). Likely label errors and decisions below still work.")
 
@@ -111,7 +114,7 @@ def predictions() -> None:
     cidx = {c: k for k, c in enumerate(classes)}
     tg = [None if target == "@pred" else cidx[x["true"]] if target == "@true" else cidx[target.removeprefix("class:")]
           for x in page]
-    ex = ws.explainer(r.network, classes, r.config.backbone)
+    ex = ws.explainer(ws.model.bundle)
     missing = [i for i, x in enumerate(page) if cache_key(ex, x["path"], method, tg[i]) not in ws.cams]
     pics: list = [None] * len(page)
     compute = bool(missing)
@@ -125,11 +128,12 @@ def predictions() -> None:
             with st.spinner(f"Computing {LABELS[method]} for {len(missing)} images…" if missing else "…"):
                 exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
         else:  # slow method not requested: show what is already cached
-            exps = [ws.cams.get(cache_key(ex, x["path"], method, tg[i])) for i, x in enumerate(page)]
-        pics = [side_by_side(e.image, e.overlay) if hasattr(e, "overlay") else e for e in exps]
-        explained = [classes[e.target] if hasattr(e, "target") else None for e in exps]
+            exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams, compute=False)
+        pics = [side_by_side(e.explanation.image, e.explanation.overlay) if e is not None and e.ok
+                else (e.problem if e is not None else None) for e in exps]
+        explained = [classes[e.explanation.target] if e is not None and e.ok else None for e in exps]
     except Exception as exc:
-        st.warning(f"Heatmaps could not be computed ({exc.__class__.__name__}: {exc}); showing the images only.")
+        st.warning(f"Heatmaps could not be computed ({user_message(exc)}); showing the images only.")
         explained = [None] * len(page)
 
     def draw(k: int) -> None:
@@ -159,16 +163,17 @@ def label_errors() -> None:
     st.caption("A linear model is trained on the pretrained backbone's features five times, each time predicting "
                "images it has not seen. Images whose folder label disagrees with that held-out prediction are "
                "listed here, most confidently wrong first. It checks training and validation images.")
-    if ws.dataset is None:
+    if ws.data.dataset is None:
         st.info("Load the training data on the **Data** page to check its labels.")
         return
-    cfg = r.config if r is not None else (ws.bundle.config or TrainConfig(backbone=ws.bundle.backbone))
-    ds = ws.effective_dataset()
+    bundle = ws.model.bundle
+    cfg = r.config if r is not None else (bundle.config or TrainConfig(backbone=bundle.backbone))
+    ds = ws.data.effective()
     sig = hash(tuple((str(i.path), i.label) for i in ds.labelled))
-    job = ws.review_job
-    running = job is not None and job.alive
+    slot = ws.review.label_slot
+    running = slot.running
     if st.button("Check labels", icon=":material/rule:", disabled=running):
-        ws.ui["label_sig"] = sig
+        ws.review.label_sig = sig
 
         def work(on_event, should_stop):
             prog = lambda d, t: on_event(Advance("images", d, f"features: {d}/{t} images"))  # noqa: E731
@@ -177,28 +182,30 @@ def label_errors() -> None:
             return find_label_errors(ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog,
                                      should_stop=should_stop)
 
-        ws.review_job = Job("label-errors", work).start()
+        slot.start(Job("label-errors", work))
         st.rerun()
 
     @st.fragment(run_every=1.0 if running else None)
     def progress() -> None:
-        job_progress(ws.review_job, running, failed="The label check failed",
+        job_progress(slot.job, running, failed="The label check failed",
                      stopped="The label check was stopped.", stop_button="Stop check")
 
     progress()
-    rep = job.result if job is not None and not job.alive else None
+    fresh = slot.take()
+    if fresh is not None:
+        ws.review.label_report = fresh
+    rep = ws.review.label_report
     if rep is None:
         return
-    if ws.ui.get("label_sig") != sig:
+    if ws.review.label_sig != sig:
         st.caption("The labels changed since this check (decisions applied?); run it again to refresh.")
     st.write(f"Held-out accuracy of the linear check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} images "
              f"({rep.folds} folds). **{len(rep.suspects)}** images disagree with their label.")
     if not rep.suspects:
         st.success("No label looks wrong.")
         return
-    min_conf = st.slider("Only show disagreements at least this confident", 0.0, 1.0,
-                         float(ws.ui.get("label_min_conf", 0.5)), 0.05, key="label_min_conf_w")
-    ws.ui["label_min_conf"] = min_conf
+    min_conf = st.slider("Only show disagreements at least this confident", 0.0, 1.0, 0.5, 0.05,
+                         key=kept(ws, "label_min_conf_w"))
     rows = [s for s in rep.suspects if s.confidence >= min_conf]
     if not rows:
         st.caption("None at this confidence.")
@@ -217,5 +224,5 @@ def label_errors() -> None:
 guarded(label_errors)
 
 # ------------------------------------------------------------------ decisions
-st.subheader(f"Decisions ({len(ws.decisions)})")
+st.subheader(f"Decisions ({len(ws.review.decisions)})")
 guarded(lambda: ui.decisions_panel(ws, known))

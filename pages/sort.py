@@ -6,10 +6,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.events import Advance, Plan, Step
-from core.intake import IntakeError, save_uploads
-from core.jobs import Job
+from core.intake import IntakeError, save_uploads, skipped_in
+from core.jobs import Job, user_message
 from core.model_io import ModelFileError, from_bytes, to_bytes
-from core.files import list_images
+from core.files import list_images, scan
 from core.sort import UNSURE, copy_sorted, destination, predict_paths, zip_bytes
 from pages.ui.common import image_grid, job_progress, settings, stale_model_warning, workspace
 
@@ -51,35 +51,39 @@ def single_cam(bundle, path):
     from core import explain
 
     try:
-        result = explain.explain_paths(explain.Explainer.from_bundle(bundle), [path])[0]
-        return result.overlay if not isinstance(result, str) else None
+        result = explain.explain_paths(ws.explainer(bundle), [path], cache=ws.cams)[0]
     except Exception as exc:  # a heatmap is a bonus: say why it is missing
-        st.caption(f"Grad-CAM unavailable: {exc}")
+        st.caption(f"Grad-CAM unavailable: {user_message(exc)}")
         return None
+    if not result.ok:
+        st.caption(f"Grad-CAM unavailable: {result.problem}")
+        return None
+    return result.explanation.overlay
 
 
-with st.expander("Model file: download this model, or load one to skip training", expanded=ws.bundle is None):
-    if ws.bundle is not None:
-        st.download_button("Download model (.pt)", data=lambda: to_bytes(ws.bundle), file_name="gallery-sorter-model.pt",
+with st.expander("Model file: download this model, or load one to skip training", expanded=ws.model.bundle is None):
+    if ws.model.bundle is not None:
+        st.download_button("Download model (.pt)", data=lambda: to_bytes(ws.model.bundle),
+                           file_name="gallery-sorter-model.pt",
                            mime="application/octet-stream", icon=":material/download:")
     up = st.file_uploader("Load a model file (.pt)", type=["pt"], key="model_up")
-    if up is not None and ws.ui.get("model_loaded") != up.file_id:
+    if up is not None and ws.model.loaded_file_id != up.file_id:
         try:
-            ws.bundle = from_bytes(up.getvalue())
-            ws.train_result = None
-            ws.ui["model_loaded"] = up.file_id
+            ws.model.use_file(from_bytes(up.getvalue()), up.name, up.file_id)
             st.success("Model file loaded.")
         except ModelFileError as exc:
             st.error(str(exc))
 
-if ws.bundle is None:
+bundle = ws.model.bundle
+if bundle is None:
     st.info("No model yet: train one on the **Train** page, or load a model file above.")
     st.stop()
-st.caption(f"Model: {ws.bundle.backbone}, classes: {', '.join(ws.bundle.classes)}")
+st.caption(f"Model: {bundle.backbone}, classes: {', '.join(bundle.classes)} · {ws.model.source}")
 stale_model_warning(ws, "Sorting still works; train again on the Train page to sort with the corrected model.")
 
-running = ws.sort_job is not None and ws.sort_job.alive
-single_image_test(ws.bundle)
+slot = ws.sort.slot
+running = slot.running
+single_image_test(bundle)
 
 st.subheader("Sort a gallery")
 t1, t2, t3 = st.tabs(["Upload a folder", "Upload images or a .zip", "Local folder"])
@@ -96,30 +100,28 @@ with t3:
         local = st.text_input("Folder on this machine (read only)", key="sort_local")
         if st.button("Use this folder", key="sort_local_btn") and local:
             if Path(local).expanduser().is_dir():
-                ws.sort_root = Path(local).expanduser()
-                ws.sort_preds = []
-                ws.sort_overrides.clear()
+                root = Path(local).expanduser()
+                ws.sort.set_gallery(root, local=True, skipped=skipped_in(scan(root)))
             else:
                 st.error(f"{local} is not a folder")
 files = list(f1 or []) + list(f2 or [])
 sig = tuple((f.file_id, f.name) for f in files)
-if files and ws.ui.get("sort_sig") != sig:
+if files and ws.data.taken_uploads.get("sort") != sig:
     try:
         folder = ws.new_folder("gallery")
         report = save_uploads(((f.name, f.getvalue()) for f in files), folder, max_files=limits.max_images)
-        ws.sort_root = folder
-        ws.ui["sort_sig"] = sig
-        ws.sort_preds = []
-        ws.sort_overrides.clear()
-        if report.skipped:
-            st.caption(f"{len(report.skipped)} non-image files skipped")
+        ws.data.taken_uploads["sort"] = sig
+        ws.sort.set_gallery(folder, skipped=report.skipped)
     except IntakeError as exc:
         st.error(str(exc))
+if ws.sort.skipped:
+    with st.expander(f"{len(ws.sort.skipped)} files not sorted"):
+        st.markdown("\n".join(f"- `{name}`: {why}" for name, why in ws.sort.skipped[:300]))
 
-paths = list_images(ws.sort_root) if ws.sort_root else []
+paths = list_images(ws.sort.root) if ws.sort.root else []
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button(f"Sort {len(paths)} images", type="primary", disabled=running or not paths, icon=":material/sort:"):
-    bundle, todo = ws.bundle, paths
+    todo = paths
 
     def work(on_event, should_stop):
         t0 = time.time()
@@ -132,37 +134,35 @@ if c1.button(f"Sort {len(paths)} images", type="primary", disabled=running or no
         on_event(Advance("images", 0, f"0/{len(todo)} images · preparing the model"))  # the first batch includes set-up
         return list(predict_paths(bundle, todo, progress=prog, should_stop=should_stop))
 
-    ws.sort_job = Job("sort", work).start()
-    ws.ui["sort_consumed"] = None
+    slot.start(Job("sort", work))
     st.rerun()
 if c2.button("Cancel", disabled=not running, icon=":material/cancel:"):
-    ws.sort_job.stop()
+    slot.stop()
 
 
 @st.fragment(run_every=1.0 if running else None)
 def progress() -> None:
-    job_progress(ws.sort_job, running, label="Sorting", failed="Sorting failed", stopped="Sorting cancelled.")
+    job_progress(slot.job, running, label="Sorting", failed="Sorting failed", stopped="Sorting cancelled.")
 
 
 progress()
-job = ws.sort_job
-if job is not None and not job.alive and job.result is not None and ws.ui.get("sort_consumed") is not job:
-    ws.sort_preds = job.result
-    ws.ui["sort_consumed"] = job
+fresh = slot.take()
+if fresh is not None:
+    ws.sort.preds = fresh
 
-preds = ws.sort_preds
+preds = ws.sort.preds
 if not preds:
     st.stop()
 
 threshold = st.slider("Minimum confidence (below it, images go to 'unsure')", 0.0, 1.0, 0.5, 0.05, key="threshold")
 groups: dict[str, list] = {}
 for p in preds:
-    groups.setdefault(destination(p, threshold, ws.sort_overrides), []).append(p)
-order = [c for c in ws.bundle.classes if c in groups] + ([UNSURE] if UNSURE in groups else [])
+    groups.setdefault(destination(p, threshold, ws.sort.overrides), []).append(p)
+order = [c for c in bundle.classes if c in groups] + ([UNSURE] if UNSURE in groups else [])
 st.write(" · ".join(f"**{g}**: {len(groups[g])}" for g in order))
 
 st.download_button(
-    "Download sorted .zip", data=lambda: zip_bytes(preds, threshold, ws.sort_root, ws.sort_overrides),
+    "Download sorted .zip", data=lambda: zip_bytes(preds, threshold, ws.sort.root, ws.sort.overrides),
     file_name="sorted-gallery.zip", mime="application/zip", type="primary", icon=":material/download:",
 )
 if limits.allow_local_paths:
@@ -170,7 +170,7 @@ if limits.allow_local_paths:
         dest = st.text_input("Destination folder (created if missing; nothing is moved or overwritten)", key="copy_dest")
         if st.button("Copy", key="copy_btn") and dest:
             try:
-                counts = copy_sorted(preds, Path(dest).expanduser(), threshold, ws.sort_root, ws.sort_overrides)
+                counts = copy_sorted(preds, Path(dest).expanduser(), threshold, ws.sort.root, ws.sort.overrides)
                 st.success(f"Copied {sum(counts.values())} images into {dest}: "
                            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
             except OSError as exc:
@@ -185,22 +185,22 @@ if view == "By class":
                        [f"{p.label} {p.confidence:.0%}" if p.label else "unreadable" for p in members])
 else:
     df = pd.DataFrame([{
-        "file": str(Path(p.path).relative_to(ws.sort_root)) if ws.sort_root else p.path.name,
+        "file": str(Path(p.path).relative_to(ws.sort.root)) if ws.sort.root else p.path.name,
         "class": p.label, "confidence": round(100 * p.confidence, 2),
-        "folder": destination(p, threshold, ws.sort_overrides),
+        "folder": destination(p, threshold, ws.sort.overrides),
         "top3": ", ".join(f"{c} {s:.0%}" for c, s in p.top),
     } for p in preds])
     st.dataframe(df, hide_index=True, width="stretch",
                  column_config={"confidence": st.column_config.NumberColumn("confidence", format="%.2f%%")})
 
 with st.expander("Override a prediction"):
-    names = [str(p.path.relative_to(ws.sort_root)) for p in preds if ws.sort_root]
+    names = [str(p.path.relative_to(ws.sort.root)) for p in preds if ws.sort.root]
     pick = st.selectbox("Image", names, key="ov_img")
-    target = st.selectbox("Put it in", ws.bundle.classes + [UNSURE], key="ov_cls")
+    target = st.selectbox("Put it in", bundle.classes + [UNSURE], key="ov_cls")
     if st.button("Apply override", key="ov_btn") and pick:
-        ws.sort_overrides[ws.sort_root / pick] = target
+        ws.sort.overrides[ws.sort.root / pick] = target
         st.rerun()
-    if ws.sort_overrides:
+    if ws.sort.overrides:
         st.caption("Your overrides (used by the download and the copy):")
-        st.dataframe([{"image": str(k.relative_to(ws.sort_root)), "goes to": v} for k, v in ws.sort_overrides.items()],
+        st.dataframe([{"image": str(k.relative_to(ws.sort.root)), "goes to": v} for k, v in ws.sort.overrides.items()],
                      hide_index=True, width="stretch")

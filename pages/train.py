@@ -2,11 +2,11 @@ import streamlit as st
 
 from core import augment
 from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
-from core.jobs import Job
-from core.progress import TrainingProgress, eta_words
-from core.train import PRESET_LABELS, PRESETS, Phase, TrainConfig, describe_path, lr_find, train, warm_up
-from core.words import plural
+from core.progress import eta_words
+from core.jobs import user_message
+from core.train import OPTIMIZERS, PRESET_LABELS, PRESETS, SCHEDULES, Phase, TrainConfig, describe_path, lr_find, warm_up
 from pages.ui.charts import lr_figure, training_figure
+from pages.ui.common import kept as kept_key
 from pages.ui.common import need_dataset, settings, stale_model_warning, workspace
 
 ws = workspace()
@@ -14,14 +14,14 @@ limits = settings()
 st.title("Train")
 if not need_dataset(ws):
     st.stop()
-ds = ws.effective_dataset()
+ds = ws.data.effective()
 if len(ds.classes) < 2:
     st.error("Training needs at least two classes with images: one sub-folder per class "
              "(or groups made on the Discover page).")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
     st.stop()
 
-running = ws.job is not None and ws.job.alive
+running = ws.train.slot.running
 
 
 def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
@@ -30,11 +30,11 @@ def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
         if st.button("Run the LR range test", key="lrf_btn", disabled=running):
             try:
                 with st.spinner("Computing features and sweeping learning rates…"):
-                    ws.ui["lr_find"] = lr_find(ds, TrainConfig(backbone=backbone, weights=weights.kind,
-                                                               weights_path=weights.path), ws.cache)
+                    ws.train.lr_finding = lr_find(ds, TrainConfig(backbone=backbone, weights=weights.kind,
+                                                                  weights_path=weights.path), ws.cache)
             except Exception as exc:  # shown, never a trace
-                st.error(f"LR finder failed: {exc}")
-        found = ws.ui.get("lr_find")
+                st.error(f"LR finder failed: {user_message(exc)}")
+        found = ws.train.lr_finding
         if found:
             st.plotly_chart(lr_figure(found), width="stretch", key="lrf_chart")
 
@@ -44,17 +44,8 @@ def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
             st.button(f"Use suggested LR {found.suggestion:.2e}", on_click=use, key="lrf_use")
 
 
-form_values: dict = ws.ui.setdefault("train_form", {})
-form_keys: list[str] = []
-
-
 def kept(key: str) -> str:
-    """A widget key whose value survives leaving the page or refreshing it (kept in the workspace):
-    Streamlit drops the state of widgets that a run did not draw."""
-    if key not in st.session_state and key in form_values:
-        st.session_state[key] = form_values[key]
-    form_keys.append(key)
-    return key
+    return kept_key(ws, key)
 
 
 def settings_form() -> TrainConfig | None:
@@ -92,7 +83,8 @@ def settings_form() -> TrainConfig | None:
     if staged:
         # a data editor's state cannot be restored through session state: keep its rows instead,
         # and start a re-created editor from the rows the user left it with
-        kept_rows, first_rows = ws.ui.setdefault("train_phases", {}), ws.ui.setdefault("train_phases_base", {})
+        kept_rows = ws.widgets.values.setdefault("train-phase-rows", {})
+        first_rows = ws.widgets.values.setdefault("train-phase-rows-first", {})
         if f"phases-{preset}" not in st.session_state or preset not in first_rows:
             first_rows[preset] = kept_rows.get(preset) or [
                 {"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases]
@@ -136,8 +128,8 @@ def settings_form() -> TrainConfig | None:
         c2.caption("No augmentation: every image is used once, as it is.")
     with st.expander("Optimiser, schedule and more"):
         a, b, c = st.columns(3)
-        optimizer = a.selectbox("Optimiser", ["adamw", "adam", "sgd"], index=["adamw", "adam", "sgd"].index(base.optimizer), key=kept(f"opt-{preset}"))
-        schedule = b.selectbox("Schedule", ["cosine", "constant", "onecycle"], index=["cosine", "constant", "onecycle"].index(base.schedule), key=kept(f"sched-{preset}"))
+        optimizer = a.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(base.optimizer), key=kept(f"opt-{preset}"))
+        schedule = b.selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(base.schedule), key=kept(f"sched-{preset}"))
         batch = c.number_input("Batch size", 1, 512, base.batch_size, key=kept(f"bs-{preset}"))
         smoothing = a.slider("Label smoothing", 0.0, 0.3, base.label_smoothing, 0.05, key=kept(f"ls-{preset}"))
         class_weights = b.checkbox("Weight classes against imbalance", base.class_weights, key=kept(f"cw-{preset}"))
@@ -166,45 +158,36 @@ def settings_form() -> TrainConfig | None:
 
 
 cfg = settings_form()
-form_values.update({k: st.session_state[k] for k in form_keys if k in st.session_state})
+if cfg is not None:
+    ws.train.settings = cfg  # what "Apply and retrain" on Review trains with
 planned = describe_path(cfg, REGISTRY[cfg.backbone].label) if cfg is not None else None
 if cfg is not None and not running:
     warm_up(cfg)  # export the frozen part while the user reads this page
 
 
-def start(job_cfg: TrainConfig, note: str | None = None) -> None:
-    """Start training; ``note`` is shown with this run (why it started)."""
-    data = ds
-    ws.start_training(Job("train", lambda on_event, should_stop: train(data, job_cfg, ws.cache, on_event, should_stop),
-                          TrainingProgress()))
-    ws.ui["run_note"] = (ws.job, note)
+def start(job_cfg: TrainConfig) -> None:
+    ws.start_training(job_cfg)
     st.rerun()
 
 
-retrain = ws.ui.pop("retrain_on_arrival", None)  # "Apply and retrain" on the Review page
-if retrain is not None and cfg is not None and not running:
-    n = retrain.get("changed", 0)
-    start(cfg, f"Training again with your review decisions applied ({plural(n, 'image')} changed). "
-               "Images moved or left out of validation change what accuracy is measured on, so compare the new "
-               "figure with care.")
 if not running:
     stale_model_warning(ws, "Press **Train** to train on the data as it is now.")
 b1, b2, _ = st.columns([1, 1, 4])
 if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":material/play_arrow:"):
     start(cfg)
 if b2.button("Stop", disabled=not running, icon=":material/stop:"):
-    ws.job.stop()
+    ws.train.slot.stop()
 
 
 @st.fragment(run_every=1.0 if running else None)
 def live() -> None:
-    job = ws.job
+    job = ws.train.slot.job
     if job is None:
         st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
         return
     snap = job.snapshot()
     view = snap.progress
-    note_job, note = ws.ui.get("run_note", (None, None))
+    note_job, note = ws.train.run_note
     if note_job is job and note:
         st.info(note, icon=":material/fact_check:")
     if view.description and view.description != planned:  # the info box above already says it
@@ -226,8 +209,8 @@ def live() -> None:
 
 
 live()
-if ws.bundle is not None and not running and ws.train_result is not None:
-    m = ws.bundle.metrics
+if ws.model.bundle is not None and not running and ws.model.run is not None:
+    m = ws.model.bundle.metrics
     if m is not None and m.val_accuracy is not None:
         st.metric("Validation accuracy", f"{m.val_accuracy:.1%}",
                   help=f"best epoch {m.best_epoch} of {m.epochs}, {m.train_seconds:.0f}s")

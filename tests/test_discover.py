@@ -235,7 +235,7 @@ def test_page_find_groups_edit_and_train(gallery, cache, embedding):
     from core.workspace import REGISTRY
 
     ws = REGISTRY.get(None)
-    ws.dataset = scan_folder(gallery)
+    ws.data.set_dataset(scan_folder(gallery), "test")
     ws._cache = cache  # embeddings already computed by the fixtures: the job only clusters
     at = _app(ws.id)
     at.switch_page("pages/data.py").run()
@@ -245,28 +245,28 @@ def test_page_find_groups_edit_and_train(gallery, cache, embedding):
     at.switch_page("pages/discover.py").run()
     assert not at.exception
     _button(at, "Find groups").click().run()
-    assert ws.discover_job is not None and ws.discover_job.join(120)
+    assert ws.discover.slot.job is not None and ws.discover.slot.job.join(120)
     at.run()
     assert not at.exception and not at.error
-    g = ws.ui["grouping"]
+    g = ws.discover.grouping
     assert g.k == 3 and [t.value for t in at.text_input] == ["group_1", "group_2", "group_3"]
     assert any("Unreadable images left out: 1" in e.label for e in at.expander)
 
     at.text_input[0].set_value("first").run()
-    assert ws.ui["grouping"].names[g.group_ids[0]] == "first"
+    assert ws.discover.grouping.names[g.group_ids[0]] == "first"
     at.text_input[1].set_value("first").run()  # a clash is explained, not raised
     assert not at.exception and any("already called" in e.value for e in at.error)
     at.text_input[1].set_value("second").run()
 
     merge_btn = _button(at, "Merge")
     merge_btn.click().run()
-    assert not at.exception and ws.ui["grouping"].k == 2
+    assert not at.exception and ws.discover.grouping.k == 2
     _button(at, "Split").click().run()
-    assert not at.exception and ws.ui["grouping"].k == 3
+    assert not at.exception and ws.discover.grouping.k == 3
 
     _button(at, "Train on these groups").click().run()
     assert not at.exception
-    assert ws.dataset.layout == "classes" and "first" in ws.dataset.classes
-    assert ws.source.startswith("Discover: 3 groups")
+    assert ws.data.dataset.layout == "classes" and "first" in ws.data.dataset.classes
+    assert ws.data.source.startswith("Discover: 3 groups")
     ws._cache = None  # the module's cache is shared; releasing must not clear it
     REGISTRY.release(ws.id)

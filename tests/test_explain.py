@@ -157,8 +157,8 @@ def test_explain_paths_uses_the_cache_and_reports_bad_files(lite0, tmp_path, mon
     bad.write_bytes(b"not an image")
     cache = CamCache(maxsize=8)
     out = explain_paths(ex, [good[0], bad, good[1]], "gradcam", None, cache)
-    assert isinstance(out[1], str) and "broken.jpg" in out[1]
-    assert all(hasattr(out[i], "heatmap") for i in (0, 2))
+    assert not out[1].ok and "broken.jpg" in out[1].problem
+    assert all(out[i].ok and out[i].explanation.heatmap is not None for i in (0, 2))
     assert len(cache) == 2 and cache_key(ex, good[0], "gradcam", None) in cache
 
     def boom(*a, **k):
@@ -166,7 +166,7 @@ def test_explain_paths_uses_the_cache_and_reports_bad_files(lite0, tmp_path, mon
 
     monkeypatch.setattr(ex, "explain", boom)
     again = explain_paths(ex, good, "gradcam", None, cache)
-    assert again[0] is out[0] and again[1] is out[2]
+    assert again[0].explanation is out[0].explanation and again[1].explanation is out[2].explanation
 
 
 def test_cam_cache_is_a_bounded_lru():

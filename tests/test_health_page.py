@@ -23,8 +23,7 @@ def test_health_report_exclude_and_include(tmp_path: Path):
     for k in (2, 3):  # two groups of copies whose explanation is the same sentence
         shutil.copy(root / "bees" / f"bees_0{k}.jpg", root / "bees" / f"again_{k}.jpg")
     ws = REGISTRY.get(None)
-    ws.dataset = load_dataset(root, val_fraction=0.0)  # all in train: both groups of copies read alike
-    ws.source = "test"
+    ws.data.set_dataset(load_dataset(root, val_fraction=0.0), "test")  # all in train: copies read alike
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.switch_page("pages/data.py")
@@ -37,23 +36,23 @@ def test_health_report_exclude_and_include(tmp_path: Path):
     assert any(lbl.startswith("Placeholders") for lbl in labels)
     assert any(lbl.startswith("Same file in two classes") for lbl in labels)
     assert any(lbl.startswith("Empty files") for lbl in labels)
-    assert ws.ui["health"]["report"].n_images == 21
+    assert ws.data.health.report.n_images == 21
     said = [m.value for m in at.markdown if "identical files" in m.value]
     assert said and len(said) == len(set(said)), said  # each explanation once, however many groups share it
 
     # one click excludes the placeholder; the report is not recomputed
-    report = ws.ui["health"]["report"]
+    report = ws.data.health.report
     hx = next(b for b in at.button if b.key and b.key.startswith("hx-low_information"))
     hx.click().run()
     assert not at.exception
-    assert root / "ants" / "imageNotFound.gif" in ws.excluded
-    assert ws.ui["health"]["report"] is report
+    assert root / "ants" / "imageNotFound.gif" in ws.data.excluded
+    assert ws.data.health.report is report
     assert any("excluded files" in e.label for e in at.expander)
 
     hi = next(b for b in at.button if b.key and b.key.startswith("hi-low_information"))
     hi.click().run()
-    assert not at.exception and ws.excluded == set()
+    assert not at.exception and ws.data.excluded == set()
 
     at.selectbox(key="aug-preset").set_value("seed").run()
-    assert not at.exception and len(ws.ui["aug-preview"][1]) == 8
+    assert not at.exception and len(at.session_state["aug-preview"][1]) == 8
     REGISTRY.release(ws.id)

@@ -113,8 +113,8 @@ def test_workspaces_are_separate_and_found_again(tmp_path):
     reg = Registry(tmp_path, idle_seconds=60)
     a, b = reg.get(None), reg.get(None)
     assert a.id != b.id and a.dir != b.dir
-    a.excluded.add(tmp_path / "x.jpg")
-    assert not b.excluded
+    a.data.exclude([tmp_path / "x.jpg"])
+    assert not b.data.excluded
     assert reg.get(a.id) is a  # a browser refresh finds its workspace
     assert reg.get("forged-id").id != "forged-id"  # unknown ids never choose their own folder
 
@@ -123,11 +123,12 @@ def test_idle_workspaces_expire_stop_jobs_and_delete_files(tmp_path):
     reg = Registry(tmp_path, idle_seconds=60)
     ws = reg.get(None)
     (ws.dir / "upload.jpg").write_bytes(b"x")
-    ws.job = Job("t", lambda on_event, should_stop: [time.sleep(0.01) for _ in range(1000) if not should_stop()]).start()
+    job = ws.train.slot.start(Job("t", lambda on_event, should_stop: [
+        time.sleep(0.01) for _ in range(1000) if not should_stop()]))
     expired = reg.sweep(now=time.time() + 3600)
     assert expired == [ws.id]
     assert not ws.dir.exists()
-    assert not ws.job.alive
+    assert not job.alive
     assert len(reg) == 0
 
 
@@ -136,13 +137,14 @@ def test_a_finished_training_job_is_adopted_once_from_any_page(tmp_path):
 
     reg = Registry(tmp_path)
     ws = reg.get(None)
-    cfg = SimpleNamespace(backbone="efficientnet_lite0", to_dict=lambda: {"seed": 0})
-    result = SimpleNamespace(network=object(), config=cfg, classes=["a", "b"], metrics={"val_accuracy": 1.0})
-    ws.job = Job("t", lambda e, s: result).start()
-    ws.job.join(5)
-    assert ws.bundle is None
+    cfg = SimpleNamespace(backbone="efficientnet_lite0")
+    metrics = SimpleNamespace(val_accuracy=1.0, stopped_early=False, rung="")
+    result = SimpleNamespace(network=object(), config=cfg, classes=["a", "b"], metrics=metrics)
+    ws.train.slot.start(Job("t", lambda e, s: result)).join(5)
+    assert ws.model.bundle is None
     ws.collect()  # what every page does when it reads the workspace
-    assert ws.bundle is not None and ws.bundle.classes == ["a", "b"] and ws.train_result is result
-    ws.bundle = "loaded from a file later"
+    assert ws.model.bundle is not None and ws.model.bundle.classes == ["a", "b"] and ws.model.result is result
+    assert len(ws.train.runs) == 1
+    ws.model.use_file("loaded from a file later", "other.pt")
     ws.collect()
-    assert ws.bundle == "loaded from a file later"  # the same job is not adopted twice
+    assert ws.model.bundle == "loaded from a file later" and len(ws.train.runs) == 1  # adopted once

@@ -91,20 +91,21 @@ def test_csv_export():
 def test_workspace_apply_feeds_the_effective_dataset(tmp_path):
     root = make_class_folders(tmp_path / "data", n=4)
     ws = Workspace("t", tmp_path / "ws")
-    ws.dataset = load_dataset(root)
+    ws.data.set_dataset(load_dataset(root), "test")
     s0, d1 = root / "stripes" / "stripes_00.jpg", root / "dots" / "dots_01.jpg"
-    ws.decisions.decide(s0, rv.MOVE, "stripes", "dots")
-    ws.decisions.decide(d1, rv.EXCLUDE, "dots")
-    ws.decisions.decide(Path("/elsewhere/x.jpg"), rv.EXCLUDE, "dots")  # not in this dataset
-    assert ws.apply_review() == 2
-    eff = {i.path: i for i in ws.effective_dataset().items}
+    dec = ws.review.decisions
+    dec.decide(s0, rv.MOVE, "stripes", "dots")
+    dec.decide(d1, rv.EXCLUDE, "dots")
+    dec.decide(Path("/elsewhere/x.jpg"), rv.EXCLUDE, "dots")  # not in this dataset
+    assert ws.review.apply(ws.data) == 2
+    eff = {i.path: i for i in ws.data.effective().items}
     assert eff[s0].label == "dots" and not eff[s0].excluded
     assert eff[d1].excluded
-    assert d1 not in {i.path for i in ws.effective_dataset().labelled}
-    assert len(ws.decisions) == 2  # the stray decision was dropped
-    ws.decisions.undo()  # un-exclude d1
-    ws.apply_review()
-    assert not {i.path: i for i in ws.effective_dataset().items}[d1].excluded
+    assert d1 not in {i.path for i in ws.data.effective().labelled}
+    assert len(dec) == 2  # the stray decision was dropped
+    dec.undo()  # un-exclude d1
+    ws.review.apply(ws.data)
+    assert not {i.path: i for i in ws.data.effective().items}[d1].excluded
 
 
 # ---------------------------------------------------------------- likely label errors
@@ -171,9 +172,8 @@ def review_ws(trained_bundle, tmp_path):
 
     bundle, result, root = trained_bundle
     ws = REGISTRY.get(None)
-    ws.dataset = load(root, val_fraction=0.25, seed=0)
-    ws.bundle, ws.train_result = bundle, result
-    ws.model_data_version = ws.data_version  # as if trained here on this data
+    ws.data.set_dataset(load(root, val_fraction=0.25, seed=0), "test")
+    ws.add_run(result)  # as if trained here on this data
     yield ws
     REGISTRY.release(ws.id)
 
@@ -200,7 +200,7 @@ def test_review_page_renders_and_decisions_persist(review_ws):
     assert exclude
     exclude[0].click().run()
     assert not at.exception
-    assert len(ws.decisions) == 1 and next(iter(ws.decisions)).action == rv.EXCLUDE
+    assert len(ws.review.decisions) == 1 and next(iter(ws.review.decisions)).action == rv.EXCLUDE
     # a fresh session on the same workspace (page switch / refresh) still has it, and the filter
     at2 = _page(ws).run()
     assert not at2.exception
@@ -208,8 +208,8 @@ def test_review_page_renders_and_decisions_persist(review_ws):
     assert any("1 review decision not applied" in i.value for i in at2.info)
     at2.button[[b.label for b in at2.button].index("Apply")].click().run()
     assert not at2.exception
-    path = next(iter(ws.decisions)).path
-    assert path in ws.excluded and ws.decisions.pending() == []
+    path = next(iter(ws.review.decisions)).path
+    assert path in ws.data.excluded and ws.review.decisions.pending() == []
 
 
 def test_apply_and_retrain_trains_on_the_corrected_data(review_ws):
@@ -224,21 +224,22 @@ def test_apply_and_retrain_trains_on_the_corrected_data(review_ws):
     assert not [w for w in at.warning if "data changed" in w.value]
     at.radio(key="rv_show").set_value("All").run()
     [b for b in at.button if b.label == "Exclude"][0].click().run()
-    path = next(iter(ws.decisions)).path
-    old_job = ws.job
+    path = next(iter(ws.review.decisions)).path
+    old_job = ws.train.slot.job
     at.button[[b.label for b in at.button].index("Apply and retrain")].click().run()
     assert not at.exception, at.exception
-    assert path in ws.excluded
-    assert ws.job is not None and ws.job is not old_job, "Apply and retrain did not start training"
-    assert ws.model_is_stale  # the old model is still the one in use while the new one trains
-    ws.job.join(timeout=240)
+    assert path in ws.data.excluded
+    job = ws.train.slot.job
+    assert job is not None and job is not old_job, "Apply and retrain did not start training"
+    assert ws.model_staleness == "changed data"  # the old model is still the one in use while the new one trains
+    job.join(timeout=240)
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
     assert any("Training again with your review decisions applied (1 image changed)" in i.value for i in at.info), [i.value for i in at.info]
-    assert ws.train_result is ws.job.result and not ws.model_is_stale
-    assert path not in ws.train_result.val_paths  # it was a validation image; now excluded
+    assert ws.model.result is job.result and ws.model_staleness is None
+    assert path not in ws.model.result.val_paths  # it was a validation image; now excluded
     # excluding another image by hand makes the new model stale again, and the pages say so
-    ws.excluded.add(next(i.path for i in ws.dataset.items if i.path != path))
+    ws.data.exclude([next(i.path for i in ws.data.dataset.items if i.path != path)])
     at.switch_page("pages/review.py").run()
     assert [w for w in at.warning if "data changed" in w.value]
     at.switch_page("pages/sort.py").run()  # the page that uses the model says it too
@@ -248,7 +249,7 @@ def test_apply_and_retrain_trains_on_the_corrected_data(review_ws):
 
 def test_review_page_without_validation_results(review_ws):
     ws = review_ws
-    ws.train_result = None
+    ws.model.use_file(ws.model.bundle, "model.pt")
     at = _page(ws).run()
     assert not at.exception
     assert any("no validation results" in i.value for i in at.info)

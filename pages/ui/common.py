@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import streamlit as st
 
@@ -19,12 +19,44 @@ def workspace() -> Workspace:
     st.session_state["ws_id"] = ws.id
     if st.query_params.get("ws") != ws.id:
         st.query_params["ws"] = ws.id
+    keep_widgets(ws)  # what the user set in the last run, before this run may stop drawing it
     ws.collect()
     return ws
 
 
 def settings():
     return load_settings()
+
+
+def kept(ws: Workspace, key: str, default: Any = None, options: Sequence[Any] | None = None) -> str:
+    """A widget key whose value survives leaving the page or refreshing it (kept in ``ws.widgets``).
+
+    Streamlit drops the state of widgets that a run did not draw. Call this as the widget's
+    ``key=``: the last value is put back before the widget is drawn, and saved after every run
+    by :func:`keep_widgets`. With ``options``, a kept value that is no longer an option is dropped.
+    """
+    values = ws.widgets.values
+    if key not in st.session_state:
+        v = values.get(key, default)
+        if v is not None and (options is None or v in options):
+            st.session_state[key] = v
+    elif options is not None and st.session_state[key] not in options:
+        st.session_state[key] = default if default in options else options[0]
+    st.session_state.setdefault("_kept_keys", set()).add(key)
+    return key
+
+
+def keep_widgets(ws: Workspace) -> None:
+    """Save the values of the kept widgets the last run drew (``workspace()`` calls it first thing)."""
+    for key in st.session_state.get("_kept_keys", ()):
+        if key in st.session_state:
+            ws.widgets.values[key] = st.session_state[key]
+
+
+def set_kept(ws: Workspace, key: str, value: Any) -> None:
+    """Change a kept widget from code (call before the widget is drawn)."""
+    st.session_state[key] = value
+    ws.widgets.values[key] = value
 
 
 @st.cache_data(max_entries=5000, show_spinner=False)
@@ -93,14 +125,18 @@ def job_progress(job, was_running: bool, *, failed: str, stopped: str, label: st
 
 
 def stale_model_warning(ws: Workspace, consequence: str) -> None:
-    """Say (once per page) that the model in use predates the user's latest changes to the data."""
-    if ws.model_is_stale:
+    """Say (once per page) why the model in use may not fit the current data."""
+    why = ws.model_staleness
+    if why == "other data":
+        st.warning("This model was trained on other data than the dataset loaded now. " + consequence,
+                   icon=":material/update:")
+    elif why == "changed data":
         st.warning("The data changed since this model was trained (review decisions, exclusions or relabels). "
                    + consequence, icon=":material/update:")
 
 
 def need_dataset(ws: Workspace) -> bool:
-    if ws.dataset is None:
+    if ws.data.dataset is None:
         st.info("No data yet. Bring photos on the **Data** page, or try the demo dataset.")
         st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
         return False
@@ -108,7 +144,7 @@ def need_dataset(ws: Workspace) -> bool:
 
 
 def need_model(ws: Workspace) -> bool:
-    if ws.bundle is None:
+    if ws.model.bundle is None:
         st.info("No trained model yet. Train one on the **Train** page (or load a model file on **Sort**).")
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         return False
@@ -118,8 +154,4 @@ def need_model(ws: Workspace) -> bool:
 def load_demo(ws: Workspace) -> None:
     from core.dataset import load_dataset
 
-    ws.dataset = load_dataset(DEMO_DIR)
-    ws.source = "demo dataset (gallery_mix, 4 classes)"
-    ws.excluded.clear()
-    ws.relabel.clear()
-    ws.ui["skipped"] = []  # not the previous upload's
+    ws.data.set_dataset(load_dataset(DEMO_DIR), "demo dataset (gallery_mix, 4 classes)")

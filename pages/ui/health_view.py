@@ -1,9 +1,9 @@
 """The Data page's health report, size histogram and augmentation preview.
 
 Drawing only: the checks live in ``core.health``. The report is computed once
-per dataset and kept in ``ws.ui`` (it survives reruns and refreshes); class-level
-findings are cheap and follow exclusions live. Exclusions go to ``ws.excluded``,
-which ``ws.effective_dataset()`` applies everywhere.
+per dataset and kept in ``ws.data.health`` (it survives reruns and refreshes); class-level
+findings are cheap and follow exclusions live. Exclusions go to ``ws.data.excluded``,
+which ``ws.data.effective()`` applies everywhere.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import streamlit as st
 from core import health
 from core.backbones import DEFAULT_BACKBONE, get_spec
 from core.dataset import Dataset, Item
+from core.jobs import user_message
+from core.state import HealthEntry
 from core.workspace import Workspace
 
 DEFAULT_PRE = get_spec(DEFAULT_BACKBONE).preprocess
@@ -30,8 +32,8 @@ ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": "
 
 def _key(ws: Workspace) -> str:
     """Identity of the dataset the cached report belongs to (new upload or relabel = new key)."""
-    ds = ws.dataset
-    return f"{ds.root}|{len(ds.items)}|{hash(frozenset((str(k), v) for k, v in ws.relabel.items()))}"
+    ds = ws.data.dataset
+    return f"{ws.data.generation}|{ds.root}|{len(ds.items)}|{hash(frozenset(ws.data.relabel.items()))}"
 
 
 def _rel(ds: Dataset, p: Path) -> str:
@@ -42,29 +44,28 @@ def _rel(ds: Dataset, p: Path) -> str:
 
 
 def _exclude(ws: Workspace, paths: Sequence[Path]) -> None:
-    ws.excluded.update(paths)
+    ws.data.exclude(paths)
 
 
 def _include(ws: Workspace, paths: Sequence[Path]) -> None:
-    ws.excluded.difference_update(paths)
+    ws.data.include(paths)
 
 
-def _compute(ws: Workspace) -> dict:
-    base = ws.dataset.with_changes(set(), ws.relabel)
+def _compute(ws: Workspace) -> HealthEntry:
+    base = ws.data.dataset.with_changes(set(), ws.data.relabel)
     bar = st.progress(0.0, text="Checking images…")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(1, total), text=f"Checking images: {done:,}/{total:,}")
 
-    report = health.check(base, skipped=ws.ui.get("skipped") or (), progress=progress)
+    report = health.check(base, skipped=ws.data.skipped, progress=progress)
     bar.empty()
-    entry = {"key": _key(ws), "report": report, "outliers": None, "items": base.items}
-    ws.ui["health"] = entry
-    return entry
+    ws.data.health = HealthEntry(_key(ws), report, base.items)
+    return ws.data.health
 
 
-def _compute_outliers(ws: Workspace, entry: dict) -> None:
-    items = entry["items"]
+def _compute_outliers(ws: Workspace, entry: HealthEntry) -> None:
+    items = entry.items
     bar = st.progress(0.0, text="Computing backbone features…")
 
     def progress(done: int, total: int) -> None:
@@ -72,7 +73,7 @@ def _compute_outliers(ws: Workspace, entry: dict) -> None:
 
     X = health.backbone_features([i.path for i in items], cache=ws.cache, progress=progress)
     bar.empty()
-    entry["outliers"] = health.outlier_findings(items, X)
+    entry.outliers = health.outlier_findings(items, X)
 
 
 def is_open(f: health.Finding, excluded: set[Path]) -> bool:
@@ -113,7 +114,7 @@ def _files(ds: Dataset, f: health.Finding, items: dict[Path, Item], excluded: se
 
 def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, Item], uid: str,
              said: set[str]) -> None:
-    excluded = ws.excluded
+    excluded = ws.data.excluded
     if is_open(f, excluded):
         if f.message not in said:  # several groups often share one explanation: say it once
             st.markdown(f"{ICONS[f.severity]} {f.message}")
@@ -135,24 +136,25 @@ def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, It
 
 
 def _excluded_list(ws: Workspace, ds: Dataset) -> None:
-    if not ws.excluded:
+    excluded = ws.data.excluded
+    if not excluded:
         return
-    names = {_rel(ds, p): p for p in sorted(ws.excluded)}
+    names = {_rel(ds, p): p for p in sorted(excluded)}
     with st.expander(f"{len(names)} excluded files (not used for training or validation)"):
         pick = st.multiselect("Choose files to include again", list(names), key="health-include-pick")
         row = st.container(horizontal=True)
         row.button("Include selected", key="health-include-sel", disabled=not pick, on_click=_include,
                    args=(ws, tuple(names[n] for n in pick)))
-        row.button("Include all again", key="health-include-all", on_click=_include, args=(ws, tuple(ws.excluded)))
+        row.button("Include all again", key="health-include-all", on_click=_include, args=(ws, tuple(excluded)))
         st.markdown("\n".join(f"- `{n}`" for n in list(names)[:200]))
 
 
 def draw_health(ws: Workspace) -> None:
     """The Health report section: findings grouped by kind, each with its files and one-click fixes."""
     st.subheader("Health report")
-    ds = ws.dataset
-    entry = ws.ui.get("health")
-    if entry is None or entry.get("key") != _key(ws):
+    ds = ws.data.dataset
+    entry = ws.data.health
+    if entry is None or entry.key != _key(ws):
         entry = None
         n = len(ds.items)
         if n <= AUTO_CHECK_MAX or st.button(f"Check all {n:,} images", key="health-run"):
@@ -160,14 +162,15 @@ def draw_health(ws: Workspace) -> None:
         else:
             st.info(f"{n:,} images: the check reads every file once (about a minute per few thousand).")
             return
-    report: health.HealthReport = entry["report"]
-    eff = ws.effective_dataset()
-    items = {i.path: i for i in entry["items"]}
+    report = entry.report
+    eff = ws.data.effective()
+    excluded = ws.data.excluded
+    items = {i.path: i for i in entry.items}
     findings = [f for f in report.findings if f.kind not in health.CLASS_KINDS]
-    findings = health.class_findings(eff) + findings + (entry["outliers"] or [])
+    findings = health.class_findings(eff) + findings + (entry.outliers or [])
     findings.sort(key=lambda f: health.SEVERITIES.index(f.severity))
 
-    open_ = [f for f in findings if is_open(f, ws.excluded)]
+    open_ = [f for f in findings if is_open(f, excluded)]
     sev = defaultdict(int)
     for f in open_:
         sev[f.severity] += 1
@@ -185,7 +188,7 @@ def draw_health(ws: Workspace) -> None:
     for f in findings:
         grouped[f.kind].append(f)
     for kind, group in grouped.items():
-        live = [f for f in group if is_open(f, ws.excluded)]
+        live = [f for f in group if is_open(f, excluded)]
         worst = min(live or group, key=lambda f: health.SEVERITIES.index(f.severity)).severity
         n_files = len({p for f in group for p in f.files})
         title = health.TITLES.get(kind, kind.replace("_", " "))
@@ -195,7 +198,7 @@ def draw_health(ws: Workspace) -> None:
         label = f"{title} ({', '.join(parts)})" if parts else title
         icon = ICONS[worst] if live else ":material/check_circle:"
         with st.expander(label, expanded=bool(live) and worst != "info", icon=icon):
-            all_todo = {p for f in group for p in f.exclude if p not in ws.excluded}
+            all_todo = {p for f in group for p in f.exclude if p not in excluded}
             if len(group) > 1 and all_todo:
                 st.button(f"Exclude all {len(all_todo)} suggested files in this section", key=f"hxall-{kind}",
                           on_click=_exclude, args=(ws, tuple(sorted(all_todo))), type="primary")
@@ -211,18 +214,18 @@ def draw_health(ws: Workspace) -> None:
     c1, c2 = st.columns([3, 1])
     c1.caption("Optional: find images that a pretrained backbone sees as unlike the rest of their class "
                "(mislabelled or off-topic). Runs EfficientNet-Lite0 once per image; reused by training.")
-    if entry["outliers"] is None:
+    if entry.outliers is None:
         if c2.button("Find odd images", key="health-outliers", icon=":material/search:"):
             try:
                 _compute_outliers(ws, entry)
             except Exception as exc:  # weights missing, out of memory...: say so, keep the report
-                st.error(f"Could not compute backbone features: {exc}")
+                st.error(f"Could not compute backbone features: {user_message(exc)}")
             else:
                 st.rerun()
-    elif not entry["outliers"]:
+    elif not entry.outliers:
         c2.success("None found")
     if c2.button("Check again", key="health-rerun", icon=":material/refresh:"):
-        ws.ui.pop("health", None)
+        ws.data.health = None
         st.rerun()
     _stats(report)
 
@@ -256,7 +259,7 @@ def draw_augment_preview(ws: Workspace) -> None:
     from core import augment
     from core.images import ImageError, load_rgb
 
-    eff = ws.effective_dataset()
+    eff = ws.data.effective()
     pool = (eff.labelled or eff.unlabelled)[:1000]
     if not pool:
         return
@@ -267,12 +270,12 @@ def draw_augment_preview(ws: Workspace) -> None:
     pick = c1.selectbox("Image", list(names), key="aug-image")
     preset = c2.selectbox("Preset", presets, key="aug-preset",
                           format_func=lambda p: f"{p}: {', '.join(augment.PRESETS[p]) or 'no augmentation'}")
-    nonce = ws.ui.get("aug-nonce", 0)
+    nonce = st.session_state.get("aug-nonce", 0)  # display-only: a refresh may draw new samples
     if c3.button("New samples", key="aug-again", icon=":material/casino:"):
         nonce += 1
-        ws.ui["aug-nonce"] = nonce
-    want = (pick, preset, nonce)
-    cached = ws.ui.get("aug-preview")
+        st.session_state["aug-nonce"] = nonce
+    want = (ws.data.generation, pick, preset, nonce)
+    cached = st.session_state.get("aug-preview")
     if not cached or cached[0] != want:
         pre = DEFAULT_PRE  # display only: preview() undoes the normalisation
         try:
@@ -286,7 +289,7 @@ def draw_augment_preview(ws: Workspace) -> None:
             out.save(buf, format="JPEG", quality=85)
             shots.append(buf.getvalue())
         cached = (want, shots)
-        ws.ui["aug-preview"] = cached
+        st.session_state["aug-preview"] = cached
     cols = st.columns(8)
     for col, data in zip(cols, cached[1]):
         col.image(data, width="stretch")

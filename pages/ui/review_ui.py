@@ -1,8 +1,8 @@
 """Widgets of the Review page: remembered filters, image cards with Grad-CAM, decision buttons.
 
-Decisions live in ``ws.decisions`` (core/review.py), never only in widget
+Decisions live in ``ws.review.decisions`` (core/review.py), never only in widget
 state, so they survive page switches and a browser refresh. Filter choices are
-mirrored into ``ws.ui`` for the same reason: Streamlit forgets the state of
+kept in the workspace for the same reason: Streamlit forgets the state of
 widgets that were not drawn in the last run.
 """
 from __future__ import annotations
@@ -16,38 +16,28 @@ import streamlit as st
 from core import review as rv
 from core.words import plural  # noqa: F401  (pages call it as ui.plural)
 from core.workspace import Workspace
-from pages.ui.common import thumb
+from pages.ui.common import kept, set_kept, thumb
 
-STORE = "review"
-
-
-def _store(ws: Workspace) -> dict:
-    return ws.ui.setdefault(STORE, {})
-
+RETRAIN_NOTE = ("Training again with your review decisions applied ({n} changed). Images moved or left out of "
+                "validation change what accuracy is measured on, so compare the new figure with care.")
 
 def remembered(ws: Workspace, key: str, options: Sequence[Any], default: Any, widget: Callable,
                label: str, **kw) -> Any:
-    """A select-like widget whose value is seeded from, and saved to, the workspace."""
+    """A select-like widget whose value survives page switches and refreshes (see ``kept``)."""
     if default not in options:
         default = options[0]
-    if key not in st.session_state or st.session_state[key] not in options:
-        v = _store(ws).get(key, default)
-        st.session_state[key] = v if v in options else default
-    value = widget(label, options, key=key, **kw)
-    _store(ws)[key] = value
-    return value
+    return widget(label, options, key=kept(ws, key, default, options), **kw)
 
 
 def set_choice(ws: Workspace, key: str, value: Any) -> None:
     """Change a remembered widget from code (call before the widget is drawn)."""
-    st.session_state[key] = value
-    _store(ws)[key] = value
+    set_kept(ws, key, value)
 
 
 def page_slice(ws: Workspace, key: str, n: int, per_page: int, signature: Any) -> slice:
     """A page number control; back to page 1 when the filters (``signature``) change."""
     pages = max(1, -(-n // per_page))
-    store = _store(ws)
+    store = ws.widgets.values
     if store.get(f"{key}-sig") != signature:
         store[f"{key}-sig"] = signature
         st.session_state[key] = 1
@@ -70,18 +60,18 @@ def _key(*parts: Any) -> str:
 
 
 def _decide(ws: Workspace, path: Path, action: str, label: str | None, to_class: str | None, source: str) -> None:
-    ws.decisions.decide(path, action, label, to_class, source)
+    ws.review.decisions.decide(path, action, label, to_class, source)
 
 
 def _withdraw(ws: Workspace, path: Path) -> None:
-    ws.decisions.withdraw(path)
+    ws.review.decisions.withdraw(path)
 
 
 def decision_status(ws: Workspace, path: Path, key: str) -> None:
-    d = ws.decisions.get(path)
+    d = ws.review.decisions.get(path)
     if d is None:
         return
-    state = "applied" if ws.decisions.is_applied(path) else "not applied yet"
+    state = "applied" if ws.review.decisions.is_applied(path) else "not applied yet"
     c1, c2 = st.columns([3, 1])
     c1.caption(f"**Decision:** {d.describe()} ({state})")
     c2.button("Undo", key=f"wd-{key}", on_click=_withdraw, args=(ws, path), type="tertiary")
@@ -132,7 +122,7 @@ def cards(items: Sequence[Any], draw: Callable[[Any], None], cols: int = 4) -> N
 
 def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     """The one place that lists every decision, with undo, CSV and apply."""
-    dec = ws.decisions
+    dec = ws.review.decisions
     pending = dec.pending()
     if not len(dec) and not pending:
         st.caption("No decisions yet. Use **Move**, **Exclude** or **Keep** under an image.")
@@ -144,11 +134,13 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     apply_now = c3.button("Apply", disabled=not pending, width="stretch",
                           help="write the decisions into the dataset used for training")
     retrain = c4.button("Apply and retrain", type="primary", icon=":material/model_training:", width="stretch",
-                        disabled=ws.dataset is None)
+                        disabled=ws.data.dataset is None or ws.train.slot.running)
     if apply_now or retrain:
-        changed = ws.apply_review()
+        changed = ws.review.apply(ws.data)
         if retrain:
-            ws.ui["retrain_on_arrival"] = {"changed": changed}  # the Train page starts it with its settings
+            from core.train import TrainConfig
+
+            ws.start_training(ws.train.settings or TrainConfig(), RETRAIN_NOTE.format(n=plural(changed, "image")))
             st.switch_page("pages/train.py")
         st.session_state["review-applied"] = True
         st.rerun()

@@ -1,0 +1,254 @@
+"""Per-session state: a few typed objects, each with the transitions that change it.
+
+A :class:`~core.workspace.Workspace` holds one of each. Pages read these fields
+and call these methods; no page keeps engine objects or cross-page requests in
+loose dictionaries. Why methods for the transitions: "a new dataset" must reset
+the same things wherever it happens (Data, Discover, the demo button), and "take
+a finished job's result" must happen exactly once whichever page sees it first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .dataset import Dataset
+from .jobs import Job
+from .review import Decisions, apply_to
+
+if TYPE_CHECKING:  # torch stays off the first page paint
+    from .discover import Grouping
+    from .evaluate import LabelErrorReport
+    from .health import Finding, HealthReport, Item
+    from .model_io import ModelBundle
+    from .sort import Prediction
+    from .train import LrFinding, TrainConfig, TrainResult
+
+R = TypeVar("R")
+
+
+@dataclass
+class JobSlot(Generic[R]):
+    """The session's job of one kind, and its result handed over once."""
+    job: Job[R] | None = None
+    _taken: Job[R] | None = field(default=None, repr=False)
+
+    def start(self, job: Job[R]) -> Job[R]:
+        self.job = job.start()
+        return self.job
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.alive
+
+    def take(self) -> R | None:
+        """The finished job's result the first time it is asked for; None otherwise."""
+        job = self.job
+        if job is None or job.alive or job.result is None or self._taken is job:
+            return None
+        self._taken = job
+        return job.result
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass
+class HealthEntry:
+    """The health report of one version of the dataset, and the optional outlier findings."""
+    key: str
+    report: "HealthReport"
+    items: list["Item"]
+    outliers: list["Finding"] | None = None
+
+
+@dataclass
+class DataState:
+    dataset: Dataset | None = None
+    source: str = ""  # what the user brought, in words
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # what intake left out, and why
+    excluded: set[Path] = field(default_factory=set)
+    relabel: dict[Path, str] = field(default_factory=dict)
+    health: HealthEntry | None = None
+    generation: int = 0  # counts datasets: a model from another generation was trained on other data
+    from_groups: bool = False  # the dataset came from Discover's groups
+    taken_uploads: dict[str, tuple] = field(default_factory=dict)  # uploader -> signature already taken in
+
+    def set_dataset(self, dataset: Dataset, source: str, skipped=(), from_groups: bool = False) -> None:
+        """The one way a new dataset arrives: what belonged to the old one is dropped."""
+        self.dataset = dataset
+        self.source = source
+        self.skipped = list(skipped)
+        self.excluded = set()
+        self.relabel = {}
+        self.health = None
+        self.generation += 1
+        self.from_groups = from_groups
+
+    def effective(self) -> Dataset | None:
+        """The dataset with the user's exclusions and relabels applied (what training sees)."""
+        if self.dataset is None:
+            return None
+        return self.dataset.with_changes(self.excluded, self.relabel)
+
+    @property
+    def version(self) -> tuple:
+        """Changes whenever the data training would see changes (new data, exclusions, relabels)."""
+        return (self.generation, frozenset(self.excluded), frozenset(self.relabel.items()))
+
+    def exclude(self, paths) -> None:
+        self.excluded.update(paths)
+
+    def include(self, paths) -> None:
+        self.excluded.difference_update(paths)
+
+
+# ---------------------------------------------------------------- training and the model in use
+
+@dataclass
+class RunRecord:
+    """One training run of this session, kept side by side with the others."""
+    number: int
+    result: "TrainResult"
+    state: str  # done | stopped
+    data_version: tuple
+    note: str = ""
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.result.metrics.val_accuracy
+
+
+@dataclass
+class TrainState:
+    slot: JobSlot = field(default_factory=JobSlot)
+    runs: list[RunRecord] = field(default_factory=list)
+    job_data_version: tuple | None = None  # DataState.version when the running job started
+    lr_finding: "LrFinding | None" = None
+    settings: "TrainConfig | None" = None  # the Train page's current settings (what a retrain uses)
+    run_note: tuple[Job | None, str] = (None, "")  # why the current run started, said with it
+
+    def start(self, job: Job, data_version: tuple, note: str = "") -> Job:
+        self.job_data_version = data_version
+        self.run_note = (job, note)
+        return self.slot.start(job)
+
+    def record(self, result: "TrainResult", state: str) -> RunRecord:
+        run = RunRecord(len(self.runs) + 1, result, state, self.job_data_version or ())
+        self.runs.append(run)
+        return run
+
+    def best(self, data_version: tuple | None = None) -> RunRecord | None:
+        """The run that validates best (on the given data version, when one is given); a finished run wins a tie."""
+        pool = [r for r in self.runs if data_version is None or r.data_version == data_version]
+        scored = [r for r in pool if r.accuracy is not None]
+        if not scored:
+            return pool[-1] if pool else None
+        return max(scored, key=lambda r: (r.accuracy, r.state == "done", r.number))
+
+
+@dataclass
+class ModelState:
+    """The model in use on Review and Sort: a run of this session, or a file the user loaded."""
+    bundle: "ModelBundle | None" = None
+    run: RunRecord | None = None  # None: loaded from a file
+    chosen_by_user: bool = False
+    file_name: str = ""
+    loaded_file_id: str | None = None
+
+    def use_run(self, run: RunRecord, by_user: bool = False) -> None:
+        from .model_io import ModelBundle
+
+        self.bundle = ModelBundle.from_result(run.result)
+        self.run = run
+        self.chosen_by_user = by_user
+        self.file_name = ""
+
+    def use_file(self, bundle: "ModelBundle", name: str, file_id: str | None = None) -> None:
+        self.bundle = bundle
+        self.run = None
+        self.chosen_by_user = True
+        self.file_name = name
+        self.loaded_file_id = file_id
+
+    @property
+    def result(self) -> "TrainResult | None":
+        return self.run.result if self.run is not None else None
+
+    @property
+    def source(self) -> str:
+        """Which model this is, in words (Review, Sort and the export say it)."""
+        if self.bundle is None:
+            return "no model"
+        if self.run is None:
+            return f"model file {self.file_name}" if self.file_name else "a loaded model file"
+        m = self.run.result.metrics
+        acc = f", {m.val_accuracy:.1%} on validation" if m.val_accuracy is not None else ""
+        rung = f" ({m.rung})" if m.rung else ""
+        return f"run {self.run.number}{rung}{acc}"
+
+
+# ---------------------------------------------------------------- review, sort, discover
+
+@dataclass
+class ReviewState:
+    decisions: Decisions = field(default_factory=Decisions)  # move / exclude / keep, per image
+    label_slot: JobSlot = field(default_factory=JobSlot)
+    label_report: "LabelErrorReport | None" = None
+    label_sig: int | None = None  # the labels the report was computed on
+    cell: tuple | None = None  # the confusion-matrix cell last clicked
+
+    def apply(self, data: DataState) -> int:
+        """Write the review decisions into the data's exclusions and relabels; returns how many images changed."""
+        if data.dataset is not None:
+            self.decisions.retain(i.path for i in data.dataset.items)
+        changed = len(self.decisions.pending())
+        data.excluded, data.relabel = apply_to(self.decisions, data.excluded, data.relabel)
+        return changed
+
+
+@dataclass
+class SortState:
+    root: Path | None = None  # the gallery being sorted (a session folder, or a local folder read in place)
+    preds: list["Prediction"] = field(default_factory=list)
+    overrides: dict[Path, str] = field(default_factory=dict)
+    slot: JobSlot = field(default_factory=JobSlot)
+    local: bool = False  # root is the user's own folder (not a copy in the session)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # entries of root not sorted, and why
+
+    def set_gallery(self, root: Path, local: bool = False, skipped=()) -> None:
+        self.root = root
+        self.local = local
+        self.preds = []
+        self.overrides = {}
+        self.skipped = list(skipped)
+
+
+@dataclass
+class DiscoverState:
+    grouping: "Grouping | None" = None
+    slot: JobSlot = field(default_factory=JobSlot)
+    revision: int = 0  # bumps on every edit: widget keys follow it
+    what: str = ""  # what was grouped, in words
+    message: tuple[str, str] | None = None  # (kind, text) to say once on the next run
+    dataset: Dataset | None = None  # the dataset "Train on these groups" made
+
+    def set_grouping(self, g: "Grouping") -> None:
+        self.grouping = g
+        self.revision += 1
+
+    def say(self, kind: str, text: str) -> None:
+        self.message = (kind, text)
+
+    def take_message(self) -> tuple[str, str] | None:
+        msg, self.message = self.message, None
+        return msg
+
+
+@dataclass
+class Widgets:
+    """Widget values that must survive a page switch or a refresh (Streamlit forgets undrawn widgets)."""
+    values: dict[str, Any] = field(default_factory=dict)
