@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.backbones import WeightsChoice, build_network, check_weights, get_spec  # noqa: E402
-from core.explain import Explainer  # noqa: E402
-from core.images import is_image_name, load_rgb  # noqa: E402
+from core.models.backbones import WeightsChoice, build_network, check_weights, get_spec  # noqa: E402
+from core.analysis.explain import Explainer  # noqa: E402
+from core.data.images import is_image_name, load_rgb  # noqa: E402
 
 TARGET_SINGLE_MS, TARGET_BATCH_S = 150.0, 2.0
 # ../shared next to the checkout, or next to the worktrees folder

@@ -42,9 +42,9 @@ def misgrouped(labels, truth) -> list[bool]:
 def measure(name: str, folder: Path) -> dict:
     from sklearn.metrics import adjusted_rand_score as ari
 
-    from core.discover import embed, propose
-    from core.features import FeatureCache
-    from core.files import list_images
+    from core.analysis.discover import embed, propose
+    from core.models.features import FeatureCache
+    from core.data.files import list_images
 
     paths = list_images(folder)
     t0 = time.perf_counter()

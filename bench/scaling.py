@@ -52,12 +52,12 @@ def subset(root: Path, n: int) -> Path:
 
 
 def run(runs: int = 3) -> None:
-    from core import model_io
-    from core.dataset import load_dataset
-    from core.features import FeatureCache
-    from core.files import list_images
-    from core.sort import predict_paths
-    from core.train import TrainConfig, train
+    from core.training import model_io
+    from core.data.dataset import load_dataset
+    from core.models.features import FeatureCache
+    from core.data.files import list_images
+    from core.inference.sort import predict_paths
+    from core.training.train import TrainConfig, train
 
     pool = make(max(SIZES))
     rows = []

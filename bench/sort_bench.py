@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import model_io, runtime
-from core.files import list_images
-from core.sort import predict_paths
+from core.training import model_io
+
+from core.models import runtime
+from core.data.files import list_images
+from core.inference.sort import predict_paths
 
 from .common import SHARED, median, paired_ratio, peak_rss_mb, save
 
@@ -86,8 +88,8 @@ def ceiling(bundle, n: int = 256, batch_size: int = 32, engine: str = "torch") -
 
 def decode_ms(bundle, paths, n: int = 40) -> float:
     """One core's time to decode + preprocess one large JPEG the way ours does (draft mode)."""
-    from core.preprocess import eval_array
-    from core.images import load_rgb
+    from core.data.preprocess import eval_array
+    from core.data.images import load_rgb
 
     pre = bundle.preprocess
     times = []
@@ -190,8 +192,8 @@ def run_backbones(runs: int = 3, n: int = 200, names=("efficientnet_lite0", "res
     model spends as many core-ms per image decoding as in the forward pass, a heavy one far
     fewer. Weights are random (speed does not depend on their values; nothing here is scored).
     """
-    from core.backbones import WeightsChoice, build_network
-    from core.model_io import ModelBundle
+    from core.models.backbones import WeightsChoice, build_network
+    from core.training.model_io import ModelBundle
 
     paths = sorted(make_gallery(max(n, 1000)).glob("*.jpg"))[:n]
     engine = "onnxruntime" if runtime.wants_onnx(n) else "torch"

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.backbones import UNFREEZE_CHOICES, build_network, get_spec
-from core.dataset import load_dataset
-from core.features import FeatureCache
-from core.train import Phase, TrainConfig, train
+from core.models.backbones import UNFREEZE_CHOICES, build_network, get_spec
+from core.data.dataset import load_dataset
+from core.models.features import FeatureCache
+from core.training.train import Phase, TrainConfig, train
 
 from .common import SHARED, median, save
 

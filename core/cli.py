@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# names of core.explain.METHODS, spelled out so that --help does not import pytorch-grad-cam
+# names of core.analysis.explain.METHODS, spelled out so that --help does not import pytorch-grad-cam
 CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "eigencam", "scorecam")
 
 
@@ -27,7 +27,7 @@ class _Printer:
     """Prints a run as it goes, from the same progress model the pages draw."""
 
     def __init__(self, quiet: bool) -> None:
-        from .progress import TrainingProgress
+        from .session.progress import TrainingProgress
 
         self.quiet = quiet
         self.model = TrainingProgress()
@@ -36,7 +36,7 @@ class _Printer:
 
     def __call__(self, e) -> None:
         from .events import Advance, Epoch, Note, Plan, Status
-        from .progress import eta_words
+        from .session.progress import eta_words
 
         self.model.apply(e)
         if self.quiet:
@@ -63,7 +63,7 @@ def _print_skipped(skipped: list[tuple[str, str]]) -> None:
 
 
 def _config_from_args(args):
-    from .train import PRESETS, Phase
+    from .training.train import PRESETS, Phase
 
     cfg = PRESETS[args.preset]()
     if args.backbone:
@@ -94,10 +94,10 @@ def _config_from_args(args):
 def cmd_train(args) -> int:
     import torch
 
-    from . import model_io
-    from .dataset import load_dataset
-    from .intake import materialise_report
-    from .train import train
+    from .training import model_io
+    from .data.dataset import load_dataset
+    from .data.intake import materialise_report
+    from .training.train import train
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     cfg = _config_from_args(args)
@@ -125,10 +125,10 @@ def cmd_train(args) -> int:
 def cmd_sort(args) -> int:
     from tqdm import tqdm
 
-    from . import model_io
-    from .files import list_images
-    from .intake import materialise_report
-    from .sort import copy_sorted, predict_paths
+    from .training import model_io
+    from .data.files import list_images
+    from .data.intake import materialise_report
+    from .inference.sort import copy_sorted, predict_paths
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out)
@@ -149,7 +149,7 @@ def cmd_sort(args) -> int:
             last[0] = done
 
         if args.engine == "ray":
-            from .ray_engine import RayConfig, predict_paths_ray
+            from .inference.ray_engine import RayConfig, predict_paths_ray
 
             cfg = RayConfig(address=args.ray_address, actors=args.ray_actors)
             order = {p: k for k, p in enumerate(paths)}
@@ -168,8 +168,8 @@ def cmd_sort(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from . import model_io
-    from .sort import predict_paths
+    from .training import model_io
+    from .inference.sort import predict_paths
 
     bundle = model_io.load(Path(args.model))
     paths = [Path(p) for p in args.images]
@@ -193,11 +193,11 @@ def cmd_predict(args) -> int:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from . import model_io
-    from .dataset import scan_folder
-    from .evaluate import evaluate_probs
-    from .intake import materialise
-    from .sort import predict_paths
+    from .training import model_io
+    from .data.dataset import scan_folder
+    from .analysis.evaluate import evaluate_probs
+    from .data.intake import materialise
+    from .inference.sort import predict_paths
 
     bundle = model_io.load(Path(args.model))
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
@@ -306,16 +306,16 @@ def _print_report(report, shown_root: Path, limit: int, splits_of: dict | None =
 
 
 def cmd_check(args) -> int:
-    from .dataset import load_dataset
-    from .health import backbone_features, check
-    from .intake import materialise_report
+    from .data.dataset import load_dataset
+    from .analysis.health import backbone_features, check
+    from .data.intake import materialise_report
 
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
         intake = materialise_report(Path(args.data), Path(tmp))
         ds = load_dataset(intake.root)
         features = None
         if args.features and ds.items:
-            from .backbones import WeightsMissing
+            from .models.backbones import WeightsMissing
 
             try:
                 features = backbone_features([i.path for i in ds.items], args.backbone,
@@ -339,9 +339,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from . import model_io
-    from .export import export
-    from .files import list_images
+    from .training import model_io
+    from .inference.export import export
+    from .data.files import list_images
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
@@ -354,9 +354,9 @@ def cmd_export(args) -> int:
 def cmd_discover(args) -> int:
     from tqdm import tqdm
 
-    from .discover import discover, write_groups
-    from .files import list_images
-    from .intake import materialise_report
+    from .analysis.discover import discover, write_groups
+    from .data.files import list_images
+    from .data.intake import materialise_report
 
     out = Path(args.out)
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
@@ -395,9 +395,9 @@ def cmd_cam(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from . import model_io
-    from .explain import LABELS, Explainer, check_method, side_by_side
-    from .images import load_rgb
+    from .training import model_io
+    from .analysis.explain import LABELS, Explainer, check_method, side_by_side
+    from .data.images import load_rgb
 
     check_method(args.method)
     bundle = model_io.load(Path(args.model))
@@ -417,13 +417,13 @@ def cmd_cam(args) -> int:
 
 
 def cmd_label_errors(args) -> int:
-    from . import model_io
-    from .backbones import WeightsChoice
-    from .dataset import scan_folder
-    from .evaluate import find_label_errors
-    from .features import FeatureCache
-    from .intake import materialise
-    from .train import TrainConfig
+    from .training import model_io
+    from .models.backbones import WeightsChoice
+    from .data.dataset import scan_folder
+    from .analysis.evaluate import find_label_errors
+    from .models.features import FeatureCache
+    from .data.intake import materialise
+    from .training.train import TrainConfig
 
     if args.model:
         bundle = model_io.load(Path(args.model))
@@ -452,9 +452,9 @@ def cmd_label_errors(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .augment import PRESETS as AUG
-    from .backbones import REGISTRY, UNFREEZE_CHOICES
-    from .train import PRESETS
+    from .data.augment import PRESETS as AUG
+    from .models.backbones import REGISTRY, UNFREEZE_CHOICES
+    from .training.train import PRESETS
 
     p = argparse.ArgumentParser(prog="python -m core", description="Gallery Sorter engine")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
@@ -554,11 +554,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .backbones import WeightsMissing
-    from .dataset import DatasetError
-    from .images import ImageError
-    from .intake import IntakeError
-    from .model_io import ModelFileError
+    from .models.backbones import WeightsMissing
+    from .data.dataset import DatasetError
+    from .data.images import ImageError
+    from .data.intake import IntakeError
+    from .training.model_io import ModelFileError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -3,10 +3,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.dataset import DatasetError, load_dataset
-from core.intake import IntakeError, copy_local_folder, save_uploads
-from core.jobs import user_message
-from core.train import TrainConfig, warm_up
+from core.data.dataset import DatasetError, load_dataset
+from core.data.intake import IntakeError, copy_local_folder, save_uploads
+from core.session.jobs import user_message
+from core.training.train import TrainConfig, warm_up
 from pages.ui.common import image_grid, load_demo, settings, workspace
 from pages.ui.health_view import draw_augment_preview, draw_health
 

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.dataset import DatasetError
-from core.discover import (DISCARDED, DiscoverError, discard, discover, k_range, merge, move, regroup, rename,
+from core.data.dataset import DatasetError
+from core.analysis.discover import (DISCARDED, DiscoverError, discard, discover, k_range, merge, move, regroup, rename,
                            split, to_dataset)
 from core.events import Advance, Plan, Status, Step
-from core.jobs import Job, user_message
+from core.session.jobs import Job, user_message
 from pages.ui.charts import group_map_figure
 from pages.ui.common import image_grid, job_progress, need_dataset, workspace
 

@@ -3,9 +3,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.evaluate import evaluate_probs
+from core.analysis.evaluate import evaluate_probs
 from core.events import Advance, Plan, Status, Step
-from core.jobs import Job, user_message
+from core.session.jobs import Job, user_message
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
 from pages.ui.common import job_progress, kept, need_model, stale_model_warning, workspace
@@ -83,7 +83,7 @@ SHOW = ["Mistakes", "Correct", "All"]
 
 
 def predictions() -> None:
-    from core.explain import LABELS, METHODS, SLOW, cache_key, explain_paths, side_by_side
+    from core.analysis.explain import LABELS, METHODS, SLOW, cache_key, explain_paths, side_by_side
 
     st.subheader("Predictions")
     classes = ev.classes
@@ -156,8 +156,8 @@ if ev is not None:
 
 # ------------------------------------------------------------------ likely label errors
 def label_errors() -> None:
-    from core.evaluate import find_label_errors
-    from core.train import TrainConfig
+    from core.analysis.evaluate import find_label_errors
+    from core.training.train import TrainConfig
 
     st.subheader("Likely label errors")
     st.caption("A linear model is trained on the pretrained backbone's features five times, each time predicting "

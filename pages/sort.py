@@ -6,11 +6,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.events import Advance, Plan, Step
-from core.intake import IntakeError, save_uploads, skipped_in
-from core.jobs import Job, user_message
-from core.model_io import ModelFileError, from_bytes, to_bytes
-from core.files import list_images, scan
-from core.sort import UNSURE, copy_sorted, destination, predict_paths, zip_bytes
+from core.data.intake import IntakeError, save_uploads, skipped_in
+from core.session.jobs import Job, user_message
+from core.training.model_io import ModelFileError, from_bytes, to_bytes
+from core.data.files import list_images, scan
+from core.inference.sort import UNSURE, copy_sorted, destination, predict_paths, zip_bytes
 from pages.ui.common import image_grid, job_progress, settings, stale_model_warning, workspace
 
 ws = workspace()
@@ -48,7 +48,7 @@ def single_image_test(bundle) -> None:
 
 
 def single_cam(bundle, path):
-    from core import explain
+    from core.analysis import explain
 
     try:
         result = explain.explain_paths(ws.explainer(bundle), [path], cache=ws.cams)[0]

@@ -1,10 +1,10 @@
 import streamlit as st
 
-from core import augment
-from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
-from core.progress import eta_words
-from core.jobs import user_message
-from core.train import OPTIMIZERS, PRESET_LABELS, PRESETS, SCHEDULES, Phase, TrainConfig, describe_path, lr_find, warm_up
+from core.data import augment
+from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
+from core.session.progress import eta_words
+from core.session.jobs import user_message
+from core.training.train import OPTIMIZERS, PRESET_LABELS, PRESETS, SCHEDULES, Phase, TrainConfig, describe_path, lr_find, warm_up
 from pages.ui.charts import lr_figure, training_figure
 from pages.ui.common import kept as kept_key
 from pages.ui.common import need_dataset, settings, stale_model_warning, workspace

@@ -63,9 +63,9 @@ def class_folders(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained_bundle(tmp_path_factory):
     """A real EfficientNet-Lite0 model trained briefly on generated stripes vs dots."""
-    from core.dataset import load_dataset
-    from core.model_io import ModelBundle
-    from core.train import Phase, TrainConfig, train
+    from core.data.dataset import load_dataset
+    from core.training.model_io import ModelBundle
+    from core.training.train import Phase, TrainConfig, train
 
     root = make_class_folders(tmp_path_factory.mktemp("bundle") / "data", n=12)
     ds = load_dataset(root, val_fraction=0.25, seed=0)

@@ -180,10 +180,11 @@ CLEAN = ("IntakeError", "ImageError", "DatasetError", "ModelFileError")
 
 def run_case(case: Case, work: Path) -> tuple[str, str]:
     """Returns (outcome, detail). Uses the app's own ingestion path."""
-    from core import health, model_io
-    from core.dataset import check_trainable, load_dataset
-    from core.images import ImageError, load_rgb
-    from core.intake import save_uploads
+    from core.analysis import health
+    from core.training import model_io
+    from core.data.dataset import check_trainable, load_dataset
+    from core.data.images import ImageError, load_rgb
+    from core.data.intake import save_uploads
 
     try:
         payload = case.make()
@@ -232,7 +233,7 @@ def run_cli_case(case: Case, work: Path) -> tuple[str, str]:
         else:
             target = work / "raw"
             for n, d in payload:
-                from core.files import safe_relpath
+                from core.data.files import safe_relpath
 
                 rel = safe_relpath(n)
                 if rel is None:

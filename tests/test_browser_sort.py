@@ -6,7 +6,7 @@ import csv
 import io
 import zipfile
 
-from core import model_io
+from core.training import model_io
 from tests.conftest import choose, draw_image, load_model_file, nav, shot
 
 

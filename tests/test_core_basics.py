@@ -7,10 +7,10 @@ import zipfile
 import pytest
 from PIL import Image
 
-from core.dataset import DatasetError, check_trainable, load_dataset, scan_folder, stratified_split
-from core.images import ImageError, load_rgb
-from core.files import safe_relpath
-from core.intake import IntakeError, extract_zip, save_uploads
+from core.data.dataset import DatasetError, check_trainable, load_dataset, scan_folder, stratified_split
+from core.data.images import ImageError, load_rgb
+from core.data.files import safe_relpath
+from core.data.intake import IntakeError, extract_zip, save_uploads
 from tests.conftest import draw_image, make_class_folders
 
 

@@ -15,9 +15,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from conftest import draw_image
-from core import discover as D
-from core.dataset import DatasetError, check_trainable
-from core.features import FeatureCache
+from core.analysis import discover as D
+from core.data.dataset import DatasetError, check_trainable
+from core.models.features import FeatureCache
 
 KINDS = ("stripes", "dots", "plain")
 PER_KIND = 8
@@ -131,7 +131,7 @@ def test_rename_merge_split_move_discard(grouping):
 
 
 def test_to_dataset_trains_on_cached_features_and_leaves_files_alone(gallery, grouping, cache):
-    from core.train import Phase, TrainConfig, train
+    from core.training.train import Phase, TrainConfig, train
 
     before = _snapshot(gallery)
     g = grouping
@@ -231,8 +231,8 @@ def _button(at, label: str):
 
 
 def test_page_find_groups_edit_and_train(gallery, cache, embedding):
-    from core.dataset import scan_folder
-    from core.workspace import REGISTRY
+    from core.data.dataset import scan_folder
+    from core.session.workspace import REGISTRY
 
     ws = REGISTRY.get(None)
     ws.data.set_dataset(scan_folder(gallery), "test")

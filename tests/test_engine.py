@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import model_io
-from core.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
-from core.dataset import load_dataset
+from core.training import model_io
+from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
+from core.data.dataset import load_dataset
 from core.events import Advance, Batch, Epoch
-from core.features import FeatureCache, content_key
-from core.files import list_images
-from core.sort import copy_sorted, predict_paths, write_zip
-from core.train import Phase, TrainConfig, lr_find, train
+from core.models.features import FeatureCache, content_key
+from core.data.files import list_images
+from core.inference.sort import copy_sorted, predict_paths, write_zip
+from core.training.train import Phase, TrainConfig, lr_find, train
 from tests.conftest import draw_image, make_class_folders
 
 

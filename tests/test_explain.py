@@ -10,9 +10,9 @@ from PIL import Image
 from torch import nn
 
 from conftest import draw_image
-from core.preprocess import Preprocess
-from core.backbones import Network, Pool, WeightsChoice, build_network, get_spec
-from core.explain import (CLASS_AGNOSTIC, METHODS, SLOW, CamCache, Explainer, cache_key, explain_paths,
+from core.data.preprocess import Preprocess
+from core.models.backbones import Network, Pool, WeightsChoice, build_network, get_spec
+from core.analysis.explain import (CLASS_AGNOSTIC, METHODS, SLOW, CamCache, Explainer, cache_key, explain_paths,
                           side_by_side)
 
 
@@ -55,7 +55,7 @@ def test_lite0_map_on_the_model_crop_with_frozen_weights(lite0):
     assert not any(p.requires_grad for p in net.parameters())
     assert not net.cam_layer._forward_hooks and not net.cam_layer._backward_hooks
     # probabilities are those of the normal forward pass
-    from core.preprocess import eval_array
+    from core.data.preprocess import eval_array
 
     x = torch.from_numpy(np.stack([eval_array(im, bundle.preprocess) for im in images]))
     with torch.inference_mode():
@@ -85,7 +85,7 @@ def test_random_weight_backbones(name):
 
 def test_every_registry_backbone_has_a_cam_layer_that_explains():
     """Cheap structural check for all backbones (random weights, 64 px)."""
-    from core.backbones import REGISTRY
+    from core.models.backbones import REGISTRY
 
     for name in REGISTRY:
         net = build_network(name, 2, load_backbone=False)  # the architecture's own random init
@@ -139,7 +139,7 @@ def test_eigencam_is_class_agnostic(lite0):
 def test_thin_eigencam_matches_the_library_projection():
     from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
-    from core.explain import ThinEigenCAM
+    from core.analysis.explain import ThinEigenCAM
 
     a = np.random.default_rng(0).random((2, 64, 7, 7)).astype(np.float32)
     ref = get_2d_projection(a)
@@ -184,7 +184,7 @@ def test_side_by_side():
 
 
 def test_cli_cam_writes_a_png(trained_bundle, tmp_path, capsys):
-    from core import model_io
+    from core.training import model_io
     from core.cli import CAM_METHODS, main
 
     assert tuple(METHODS) == CAM_METHODS

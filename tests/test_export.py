@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.export import export
+from core.inference.export import export
 from tests.conftest import draw_image
 
 

@@ -6,13 +6,15 @@ import shutil
 
 import pytest
 
-from core import cli, model_io
-from core.dataset import load_dataset
+from core import cli
+
+from core.training import model_io
+from core.data.dataset import load_dataset
 from core.events import Advance, Stopped
-from core.jobs import Job
-from core.files import list_images
-from core.sort import copy_sorted, predict_paths
-from core.train import Phase, TrainConfig, train
+from core.session.jobs import Job
+from core.data.files import list_images
+from core.inference.sort import copy_sorted, predict_paths
+from core.training.train import Phase, TrainConfig, train
 from tests.conftest import draw_image, make_class_folders
 
 
@@ -51,7 +53,7 @@ def test_stop_during_sorting(trained_bundle, tmp_path):
 
 def test_failing_training_thread_is_reported_and_the_next_run_works(tmp_path, monkeypatch):
     ds = load_dataset(make_class_folders(tmp_path / "d", n=4), 0.25)
-    import core.train as tr
+    import core.training.train as tr
 
     real = tr.build_network
     monkeypatch.setattr(tr, "build_network", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory")))

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import ROOT, draw_image
-from core import health
-from core.dataset import Item, load_dataset, scan_folder
+from core.analysis import health
+from core.data.dataset import Item, load_dataset, scan_folder
 
 
 def photo_like(seed: int, size: int = 96) -> Image.Image:
@@ -267,7 +267,7 @@ def test_findings_sorted_by_severity(tmp_path: Path):
 
 
 def test_health_imports_without_torch():
-    code = "import sys, core.health; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, core.analysis.health; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 

@@ -13,8 +13,8 @@ AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
 
 def test_health_report_exclude_and_include(tmp_path: Path):
-    from core.dataset import load_dataset
-    from core.workspace import REGISTRY
+    from core.data.dataset import load_dataset
+    from core.session.workspace import REGISTRY
 
     root = photo_folders(tmp_path / "d", {"ants": 8, "bees": 8})
     placeholder().save(root / "ants" / "imageNotFound.gif")

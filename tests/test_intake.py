@@ -15,11 +15,12 @@ import pytest
 from PIL import Image
 
 from conftest import draw_image, make_class_folders
-from core import health, intake
-from core.dataset import load_dataset, scan_folder
-from core.images import MAX_PIXELS, ImageError, load_rgb
-from core.files import MAX_NAME_BYTES, safe_relpath
-from core.intake import IntakeError, copy_local_folder, extract_zip, materialise_report, save_uploads
+from core.analysis import health
+from core.data import intake
+from core.data.dataset import load_dataset, scan_folder
+from core.data.images import MAX_PIXELS, ImageError, load_rgb
+from core.data.files import MAX_NAME_BYTES, safe_relpath
+from core.data.intake import IntakeError, copy_local_folder, extract_zip, materialise_report, save_uploads
 
 
 # ---------------------------------------------------------------- helpers

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from core.events import Advance, Batch, Epoch, Plan, Status, Step
-from core.jobs import Job
-from core.progress import TrainingProgress
-from core.workspace import Registry
+from core.session.jobs import Job
+from core.session.progress import TrainingProgress
+from core.session.workspace import Registry
 
 
 def test_job_runs_in_background_and_snapshots_progress():

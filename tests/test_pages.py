@@ -28,7 +28,7 @@ def test_first_paint_does_not_import_torch_or_the_engine():
 
     code = ("import sys; sys.path.insert(0, '.'); from streamlit.testing.v1 import AppTest; "
             "at = AppTest.from_file('app.py'); at.run(); assert not at.exception; "
-            "print(sorted(m for m in ('torch', 'numpy', 'core.workspace') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'numpy', 'core.session.workspace') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("[]"), (out.stdout, out.stderr)
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from core import model_io
+from core.training import model_io
 from tests.conftest import draw_image
 from tests.test_cli import run
 
@@ -47,7 +47,7 @@ def test_ray_engine_sorts_like_the_local_engine(tmp_path, trained_bundle):
 
 
 def test_ray_engine_without_ray_says_how_to_install_it(tmp_path, trained_bundle, monkeypatch):
-    from core.ray_engine import RayUnavailable, predict_paths_ray
+    from core.inference.ray_engine import RayUnavailable, predict_paths_ray
 
     model_io.save_dir(trained_bundle[0], tmp_path / "m")
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import make_class_folders
-from core import review as rv
-from core.dataset import load_dataset
-from core.evaluate import likely_label_errors, out_of_fold_probs
-from core.workspace import Workspace
+from core.data import decisions as rv
+from core.data.dataset import load_dataset
+from core.analysis.evaluate import likely_label_errors, out_of_fold_probs
+from core.session.workspace import Workspace
 
 A, B, C = Path("/d/cats/a.jpg"), Path("/d/cats/b.jpg"), Path("/d/dogs/c.jpg")
 
@@ -131,9 +131,9 @@ def test_out_of_fold_needs_two_classes_with_two_images():
 
 
 def test_label_error_finder_flags_a_mislabelled_image(tmp_path):
-    from core.backbones import WeightsChoice
-    from core.evaluate import find_label_errors
-    from core.features import FeatureCache
+    from core.models.backbones import WeightsChoice
+    from core.analysis.evaluate import find_label_errors
+    from core.models.features import FeatureCache
 
     root = make_class_folders(tmp_path / "data", n=8)
     wrong = root / "stripes" / "stripes_mislabelled.jpg"
@@ -167,8 +167,8 @@ def test_cli_label_errors(tmp_path, capsys):
 
 @pytest.fixture
 def review_ws(trained_bundle, tmp_path):
-    from core.dataset import load_dataset as load
-    from core.workspace import REGISTRY
+    from core.data.dataset import load_dataset as load
+    from core.session.workspace import REGISTRY
 
     bundle, result, root = trained_bundle
     ws = REGISTRY.get(None)

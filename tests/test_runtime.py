@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from core import runtime
-from core.preprocess import eval_array
-from core.backbones import build_network
-from core.images import load_rgb
-from core.features import FeatureCache
-from core.sort import predict_paths
+from core.models import runtime
+from core.data.preprocess import eval_array
+from core.models.backbones import build_network
+from core.data.images import load_rgb
+from core.models.features import FeatureCache
+from core.inference.sort import predict_paths
 from tests.conftest import make_class_folders
 
 needs_ort = pytest.mark.skipif(not runtime.available(), reason="onnxruntime not installed")
@@ -135,7 +135,7 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
     bundle = trained_bundle[0]
     net = bundle.network
     assert bundle.frozen_boundary() == net.boundary(0)  # head only: everything before the head is pretrained
-    from core.train import Phase, TrainConfig
+    from core.training.train import Phase, TrainConfig
 
     two_phase = type(bundle)(net, bundle.backbone, bundle.classes, config=TrainConfig(
         phases=[Phase("last block + head"), Phase("head only")]))
@@ -146,9 +146,9 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
 @needs_ort
 def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exports):
     """Training exports the frozen prefix once; predicting with the trained net must not export again."""
-    from core.dataset import load_dataset
-    from core.model_io import ModelBundle
-    from core.train import Phase, TrainConfig, train
+    from core.data.dataset import load_dataset
+    from core.training.model_io import ModelBundle
+    from core.training.train import Phase, TrainConfig, train
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
     root = make_class_folders(tmp_path / "d", n=6)
@@ -169,8 +169,8 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exp
 
 @needs_ort
 def test_warm_up_exports_before_training_so_training_does_not(monkeypatch, tmp_path, exports):
-    from core.dataset import load_dataset
-    from core.train import Phase, TrainConfig, train, warm_up
+    from core.data.dataset import load_dataset
+    from core.training.train import Phase, TrainConfig, train, warm_up
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
     cfg = TrainConfig(phases=[Phase("head only", 2, 3e-3)], augment="none", views=1)

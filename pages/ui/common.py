@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import streamlit as st
 
 from core.settings import load_settings
-from core.workspace import REGISTRY, Workspace
+from core.session.workspace import REGISTRY, Workspace
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 
@@ -63,7 +63,7 @@ def set_kept(ws: Workspace, key: str, value: Any) -> None:
 def _thumb_bytes(path: str, mtime: float, size: int) -> bytes | None:
     import io
 
-    from core.images import ImageError, thumbnail
+    from core.data.images import ImageError, thumbnail
 
     try:
         img = thumbnail(path, size)
@@ -107,7 +107,7 @@ def job_progress(job, was_running: bool, *, failed: str, stopped: str, label: st
     """
     if job is None:
         return
-    from core.progress import eta_words
+    from core.session.progress import eta_words
 
     snap = job.snapshot()
     if snap.active:
@@ -152,6 +152,6 @@ def need_model(ws: Workspace) -> bool:
 
 
 def load_demo(ws: Workspace) -> None:
-    from core.dataset import load_dataset
+    from core.data.dataset import load_dataset
 
     ws.data.set_dataset(load_dataset(DEMO_DIR), "demo dataset (gallery_mix, 4 classes)")

@@ -1,6 +1,6 @@
 """The Data page's health report, size histogram and augmentation preview.
 
-Drawing only: the checks live in ``core.health``. The report is computed once
+Drawing only: the checks live in ``core.analysis.health``. The report is computed once
 per dataset and kept in ``ws.data.health`` (it survives reruns and refreshes); class-level
 findings are cheap and follow exclusions live. Exclusions go to ``ws.data.excluded``,
 which ``ws.data.effective()`` applies everywhere.
@@ -15,12 +15,12 @@ from typing import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import health
-from core.backbones import DEFAULT_BACKBONE, get_spec
-from core.dataset import Dataset, Item
-from core.jobs import user_message
-from core.state import HealthEntry
-from core.workspace import Workspace
+from core.analysis import health
+from core.models.backbones import DEFAULT_BACKBONE, get_spec
+from core.data.dataset import Dataset, Item
+from core.session.jobs import user_message
+from core.session.state import HealthEntry
+from core.session.workspace import Workspace
 
 DEFAULT_PRE = get_spec(DEFAULT_BACKBONE).preprocess
 from pages.ui.common import thumb
@@ -256,8 +256,8 @@ def _stats(report: health.HealthReport) -> None:
 
 def draw_augment_preview(ws: Workspace) -> None:
     """One image through an augmentation preset 8 times: what the model will see while training."""
-    from core import augment
-    from core.images import ImageError, load_rgb
+    from core.data import augment
+    from core.data.images import ImageError, load_rgb
 
     eff = ws.data.effective()
     pool = (eff.labelled or eff.unlabelled)[:1000]

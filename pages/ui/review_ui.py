@@ -13,9 +13,9 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
-from core import review as rv
+from core.data import decisions as rv
 from core.words import plural  # noqa: F401  (pages call it as ui.plural)
-from core.workspace import Workspace
+from core.session.workspace import Workspace
 from pages.ui.common import kept, set_kept, thumb
 
 RETRAIN_NOTE = ("Training again with your review decisions applied ({n} changed). Images moved or left out of "
@@ -138,7 +138,7 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     if apply_now or retrain:
         changed = ws.review.apply(ws.data)
         if retrain:
-            from core.train import TrainConfig
+            from core.training.train import TrainConfig
 
             ws.start_training(ws.train.settings or TrainConfig(), RETRAIN_NOTE.format(n=plural(changed, "image")))
             st.switch_page("pages/train.py")

@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
-from .events import Event, OnEvent, StopCheck, Stopped
+from ..events import Event, OnEvent, StopCheck, Stopped
 from .progress import JobProgress, ProgressView
 
 R = TypeVar("R")

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from .backbones import WeightsChoice
-    from .dataset import Dataset
-    from .features import FeatureCache
+    from ..models.backbones import WeightsChoice
+    from ..data.dataset import Dataset
+    from ..models.features import FeatureCache
 
 
 @dataclass
@@ -147,7 +147,7 @@ def find_label_errors(dataset: "Dataset", backbone: str, weights: "WeightsChoice
     items = dataset.labelled
     classes = list(dataset.classes)
     cidx = {c: k for k, c in enumerate(classes)}
-    from .features import pretrained_features
+    from ..models.features import pretrained_features
 
     f = pretrained_features([i.path for i in items], backbone, weights, cache, progress, should_stop)
     X, ok, fails = f.X, f.ok, f.failures

@@ -16,11 +16,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import runtime
-from .features import Progress, StopCheck, decode_batches
-from .files import unique_path
-from .model_io import ModelBundle
-from .preprocess import eval_array
+from ..models import runtime
+from ..models.features import Progress, StopCheck, decode_batches
+from ..data.files import unique_path
+from ..training.model_io import ModelBundle
+from ..data.preprocess import eval_array
 
 UNSURE = "unsure"
 

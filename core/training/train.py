@@ -20,12 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import augment, runtime
-from .backbones import UNFREEZE_CHOICES, Network, WeightsChoice, build_network, get_spec
-from .dataset import Dataset, check_trainable
-from .events import Advance, Batch, Epoch, OnEvent, Plan, Status, Step, StopCheck, Stopped, ignore, never
-from .features import FeatureCache, decode_batches, feature_tag
-from .preprocess import eval_array
+from ..data import augment
+
+from ..models import runtime
+from ..models.backbones import UNFREEZE_CHOICES, Network, WeightsChoice, build_network, get_spec
+from ..data.dataset import Dataset, check_trainable
+from ..events import Advance, Batch, Epoch, OnEvent, Plan, Status, Step, StopCheck, Stopped, ignore, never
+from ..models.features import FeatureCache, decode_batches, feature_tag
+from ..data.preprocess import eval_array
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "constant", "onecycle")

@@ -1,6 +1,6 @@
 """Per-session state: a few typed objects, each with the transitions that change it.
 
-A :class:`~core.workspace.Workspace` holds one of each. Pages read these fields
+A :class:`~core.session.workspace.Workspace` holds one of each. Pages read these fields
 and call these methods; no page keeps engine objects or cross-page requests in
 loose dictionaries. Why methods for the transitions: "a new dataset" must reset
 the same things wherever it happens (Data, Discover, the demo button), and "take
@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .dataset import Dataset
+from ..data.dataset import Dataset
 from .jobs import Job
-from .review import Decisions, apply_to
+from ..data.decisions import Decisions, apply_to
 
 if TYPE_CHECKING:  # torch stays off the first page paint
-    from .discover import Grouping
-    from .evaluate import LabelErrorReport
-    from .health import Finding, HealthReport, Item
-    from .model_io import ModelBundle
-    from .sort import Prediction
-    from .train import LrFinding, TrainConfig, TrainResult
+    from ..analysis.discover import Grouping
+    from ..analysis.evaluate import LabelErrorReport
+    from ..analysis.health import Finding, HealthReport, Item
+    from ..training.model_io import ModelBundle
+    from ..inference.sort import Prediction
+    from ..training.train import LrFinding, TrainConfig, TrainResult
 
 R = TypeVar("R")
 
@@ -160,7 +160,7 @@ class ModelState:
     loaded_file_id: str | None = None
 
     def use_run(self, run: RunRecord, by_user: bool = False) -> None:
-        from .model_io import ModelBundle
+        from ..training.model_io import ModelBundle
 
         self.bundle = ModelBundle.from_result(run.result)
         self.run = run

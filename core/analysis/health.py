@@ -23,9 +23,9 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from .dataset import Dataset, Item
-from .images import ImageError, load_rgb
-from .words import plural
+from ..data.dataset import Dataset, Item
+from ..data.images import ImageError, load_rgb
+from ..words import plural
 
 Progress = Callable[[int, int], None]
 
@@ -541,8 +541,8 @@ def backbone_features(
     Imports torch lazily: only the optional outlier check pays for it. Pass the
     workspace's FeatureCache so a later training run or re-check reuses the work.
     """
-    from .backbones import get_spec
-    from .features import pretrained_features
+    from ..models.backbones import get_spec
+    from ..models.features import pretrained_features
 
     f = pretrained_features(list(paths), backbone, cache=cache, progress=progress)
     out = np.full((len(paths), get_spec(backbone).feature_dim), np.nan, dtype=np.float32)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .backbones import Network, build_network, get_spec
+from ..models.backbones import Network, build_network, get_spec
 from .train import Metrics, TrainConfig, TrainResult
 
 FORMAT = "gallery-sorter/1"

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .preprocess import Preprocess
+from ..data.preprocess import Preprocess
 
 IMAGENET = Preprocess(224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 # EfficientNet-Lite0's ImageNet weights give better features a little above their 224 px

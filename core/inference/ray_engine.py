@@ -16,11 +16,11 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .images import ImageError, load_rgb
-from .model_io import load
+from ..data.images import ImageError, load_rgb
+from ..training.model_io import load
 from .sort import Prediction, make_prediction
 
-CORE_DIR = Path(__file__).resolve().parent
+CORE_DIR = Path(__file__).resolve().parents[1]  # the whole core package travels to the workers
 # settings the workers need to behave like this process (offline weights, quiet albumentations)
 PASSED_ENV = ("GS_OFFLINE", "GS_ENGINE", "NO_ALBUMENTATIONS_UPDATE", "OMP_WAIT_POLICY", "TORCH_HOME")
 
@@ -50,7 +50,7 @@ class Classify:
     def __init__(self, model_path: str, threads: int) -> None:
         import torch
 
-        from . import runtime
+        from ..models import runtime
 
         torch.set_num_threads(threads)
         self.bundle = load(Path(model_path))
@@ -60,7 +60,7 @@ class Classify:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from .preprocess import eval_array
+        from ..data.preprocess import eval_array
 
         pre = self.bundle.preprocess
         arrays, errors = [], []

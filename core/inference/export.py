@@ -14,9 +14,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .preprocess import eval_array
-from .images import ImageError, load_rgb
-from .model_io import ModelBundle
+from ..data.preprocess import eval_array
+from ..data.images import ImageError, load_rgb
+from ..training.model_io import ModelBundle
 
 FORMATS = ("onnx", "torchscript")
 

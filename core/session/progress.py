@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .events import Advance, Batch, Candidate, Epoch, Event, Note, Plan, Status, Step
+from ..events import Advance, Batch, Candidate, Epoch, Event, Note, Plan, Status, Step
 
 MAX_BATCH_POINTS = 5000
 MIN_UNITS_FOR_RATE = 1  # units are batches or chunks of images: one is already a fair sample

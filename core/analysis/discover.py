@@ -21,10 +21,10 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .dataset import Dataset, DatasetError, Item, check_trainable, stratified_split
-from .events import StopCheck
-from .features import Progress
-from .files import clean_part, unique_path
+from ..data.dataset import Dataset, DatasetError, Item, check_trainable, stratified_split
+from ..events import StopCheck
+from ..models.features import Progress
+from ..data.files import clean_part, unique_path
 
 DISCARDED = -1  # label of images in a group the user said is "not a class"
 MAX_K = 12
@@ -54,8 +54,8 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 def embed(paths: Sequence[Path], backbone: str | None = None, cache=None, weights=None,
           progress: Progress | None = None, should_stop: StopCheck | None = None) -> Embedding:
     """Pooled pretrained features, cached under the same key head-only training uses."""
-    from .backbones import DEFAULT_BACKBONE
-    from .features import pretrained_features
+    from ..models.backbones import DEFAULT_BACKBONE
+    from ..models.features import pretrained_features
 
     paths = [Path(p) for p in paths]
     f = pretrained_features(paths, backbone or DEFAULT_BACKBONE, weights, cache, progress, should_stop)

@@ -19,9 +19,9 @@ from .jobs import Job
 from .state import DataState, DiscoverState, ModelState, ReviewState, RunRecord, SortState, TrainState, Widgets
 
 if TYPE_CHECKING:  # torch stays off the first page paint
-    from .explain import CamCache, Explainer
-    from .features import FeatureCache
-    from .train import TrainConfig, TrainResult
+    from ..analysis.explain import CamCache, Explainer
+    from ..models.features import FeatureCache
+    from ..training.train import TrainConfig, TrainResult
 
 IDLE_SECONDS = 2 * 3600
 
@@ -49,7 +49,7 @@ class Workspace:
     @property
     def cache(self) -> "FeatureCache":
         if self._cache is None:
-            from .features import FeatureCache
+            from ..models.features import FeatureCache
 
             self._cache = FeatureCache()
         return self._cache
@@ -58,7 +58,7 @@ class Workspace:
     def cams(self) -> "CamCache":
         """Bounded LRU of Grad-CAM results for this session."""
         if self._cams is None:
-            from .explain import CamCache
+            from ..analysis.explain import CamCache
 
             self._cams = CamCache()
         return self._cams
@@ -66,7 +66,7 @@ class Workspace:
     def explainer(self, bundle) -> "Explainer":
         """The Grad-CAM explainer for the model in use; rebuilt (and the CAM cache emptied) when it changes."""
         if self._explainer is None or self._explainer.source is not bundle.network:
-            from .explain import Explainer
+            from ..analysis.explain import Explainer
 
             self._explainer = Explainer.from_bundle(bundle)
             self.cams.clear()
@@ -76,7 +76,7 @@ class Workspace:
     def start_training(self, cfg: "TrainConfig", note: str = "") -> Job:
         """Train on the data as it is now, in the background; ``note`` says why, with the run."""
         from .progress import TrainingProgress
-        from .train import train
+        from ..training.train import train
 
         data, cache = self.data.effective(), self.cache
         job = Job("train", lambda on_event, should_stop: train(data, cfg, cache, on_event, should_stop),

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from . import runtime
-from .events import StopCheck, Stopped
-from .images import ImageError, load_rgb
-from .preprocess import eval_array
+from ..events import StopCheck, Stopped
+from ..data.images import ImageError, load_rgb
+from ..data.preprocess import eval_array
 
 if TYPE_CHECKING:
     from .backbones import WeightsChoice

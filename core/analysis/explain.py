@@ -35,9 +35,9 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-from .preprocess import Preprocess, eval_array, eval_image
-from .backbones import Network
-from .images import ImageError, load_rgb
+from ..data.preprocess import Preprocess, eval_array, eval_image
+from ..models.backbones import Network
+from ..data.images import ImageError, load_rgb
 
 
 class ThinEigenCAM(EigenCAM):
