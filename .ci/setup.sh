@@ -14,6 +14,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "Creating .venv with $($py --version)…"
   "$py" -m venv .venv
 fi
+# the test set-up installs everything the app needs as well: a current test install will do for the app
+test_sum=$(cat requirements.txt tests/requirements.txt | sha256sum | cut -c1-16)
+if [ "$what" = app ] && [ -f .venv/.installed-test ] && [ "$(cat .venv/.installed-test)" = "$test_sum" ]; then
+  stamp=.venv/.installed-test; sum=$test_sum
+fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "Installing $req (first run: a few minutes; torch is large)…"
   .venv/bin/python -m pip install --disable-pip-version-check -q -r "$req" 2>&1 | grep -v "^WARNING: Location" || true

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.models.backbones import WeightsChoice, build_network, check_weights, get_spec  # noqa: E402
 from core.analysis.explain import Explainer  # noqa: E402
 from core.data.images import is_image_name, load_rgb  # noqa: E402
+from core.models.backbones import WeightsChoice, build_network, check_weights, get_spec  # noqa: E402
 
 TARGET_SINGLE_MS, TARGET_BATCH_S = 150.0, 2.0
 # ../shared next to the checkout, or next to the worktrees folder
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         net = build_network(name, 2, weights)
         net.requires_grad_(False)
         ex = Explainer(net, ["a", "b"], get_spec(name).preprocess)
-        single = median_seconds(lambda: ex.explain(imgs[:1], args.method), args.runs)
-        batch = median_seconds(lambda: ex.explain(imgs, args.method, batch_size=16), args.runs)
+        single = median_seconds(lambda ex=ex: ex.explain(imgs[:1], args.method), args.runs)
+        batch = median_seconds(lambda ex=ex: ex.explain(imgs, args.method, batch_size=16), args.runs)
         rows.append((get_spec(name).label, "pretrained" if weights.kind == "pretrained" else "random", single, batch))
 
     print(f"Grad-CAM latency ({args.method}, each backbone at its input size (Lite0 288 px, MobileNetV2 224 px), CPU, {torch.get_num_threads()} threads, "

@@ -35,16 +35,16 @@ def default_data() -> Path:
 
 
 def misgrouped(labels, truth) -> list[bool]:
-    majority = {g: Counter(t for l, t in zip(labels, truth) if l == g).most_common(1)[0][0] for g in set(labels)}
-    return [t != majority[l] for l, t in zip(labels, truth)]
+    majority = {g: Counter(t for lab, t in zip(labels, truth) if lab == g).most_common(1)[0][0] for g in set(labels)}
+    return [t != majority[lab] for lab, t in zip(labels, truth)]
 
 
 def measure(name: str, folder: Path) -> dict:
     from sklearn.metrics import adjusted_rand_score as ari
 
     from core.analysis.discover import embed, propose
-    from core.models.features import FeatureCache
     from core.data.files import list_images
+    from core.models.features import FeatureCache
 
     paths = list_images(folder)
     t0 = time.perf_counter()

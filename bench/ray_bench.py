@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from core.training import model_io
 from core.inference.ray_engine import predict_paths_ray
 from core.inference.sort import predict_paths
+from core.training import model_io
 
 from .common import median, save
 from .sort_bench import make_gallery

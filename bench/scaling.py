@@ -52,11 +52,11 @@ def subset(root: Path, n: int) -> Path:
 
 
 def run(runs: int = 3) -> None:
-    from core.training import model_io
     from core.data.dataset import load_dataset
-    from core.models.features import FeatureCache
     from core.data.files import list_images
     from core.inference.sort import predict_paths
+    from core.models.features import FeatureCache
+    from core.training import model_io
     from core.training.train import TrainConfig, train
 
     pool = make(max(SIZES))

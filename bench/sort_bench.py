@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.training import model_io
-
-from core.models import runtime
 from core.data.files import list_images
 from core.inference.sort import predict_paths
+from core.models import runtime
+from core.training import model_io
 
 from .common import SHARED, median, paired_ratio, peak_rss_mb, save
 
@@ -88,8 +87,8 @@ def ceiling(bundle, n: int = 256, batch_size: int = 32, engine: str = "torch") -
 
 def decode_ms(bundle, paths, n: int = 40) -> float:
     """One core's time to decode + preprocess one large JPEG the way ours does (draft mode)."""
-    from core.data.preprocess import eval_array
     from core.data.images import load_rgb
+    from core.data.preprocess import eval_array
 
     pre = bundle.preprocess
     times = []

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models.backbones import UNFREEZE_CHOICES, build_network, get_spec
 from core.data.dataset import load_dataset
+from core.models.backbones import UNFREEZE_CHOICES, build_network, get_spec
 from core.models.features import FeatureCache
 from core.training.train import Phase, TrainConfig, train
 

@@ -94,9 +94,9 @@ def _config_from_args(args):
 def cmd_train(args) -> int:
     import torch
 
-    from .training import model_io
     from .data.dataset import load_dataset
     from .data.intake import materialise_report
+    from .training import model_io
     from .training.train import train
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -125,10 +125,10 @@ def cmd_train(args) -> int:
 def cmd_sort(args) -> int:
     from tqdm import tqdm
 
-    from .training import model_io
     from .data.files import list_images
     from .data.intake import materialise_report
     from .inference.sort import copy_sorted, predict_paths
+    from .training import model_io
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out)
@@ -168,8 +168,8 @@ def cmd_sort(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .training import model_io
     from .inference.sort import predict_paths
+    from .training import model_io
 
     bundle = model_io.load(Path(args.model))
     paths = [Path(p) for p in args.images]
@@ -193,11 +193,11 @@ def cmd_predict(args) -> int:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from .training import model_io
-    from .data.dataset import scan_folder
     from .analysis.evaluate import evaluate_probs
+    from .data.dataset import scan_folder
     from .data.intake import materialise
     from .inference.sort import predict_paths
+    from .training import model_io
 
     bundle = model_io.load(Path(args.model))
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
@@ -306,8 +306,8 @@ def _print_report(report, shown_root: Path, limit: int, splits_of: dict | None =
 
 
 def cmd_check(args) -> int:
-    from .data.dataset import load_dataset
     from .analysis.health import backbone_features, check
+    from .data.dataset import load_dataset
     from .data.intake import materialise_report
 
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
@@ -339,9 +339,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .training import model_io
-    from .inference.export import export
     from .data.files import list_images
+    from .inference.export import export
+    from .training import model_io
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out) if args.out else (Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent)
@@ -395,9 +395,9 @@ def cmd_cam(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from .training import model_io
     from .analysis.explain import LABELS, Explainer, check_method, side_by_side
     from .data.images import load_rgb
+    from .training import model_io
 
     check_method(args.method)
     bundle = model_io.load(Path(args.model))
@@ -417,12 +417,12 @@ def cmd_cam(args) -> int:
 
 
 def cmd_label_errors(args) -> int:
-    from .training import model_io
-    from .models.backbones import WeightsChoice
-    from .data.dataset import scan_folder
     from .analysis.evaluate import find_label_errors
-    from .models.features import FeatureCache
+    from .data.dataset import scan_folder
     from .data.intake import materialise
+    from .models.backbones import WeightsChoice
+    from .models.features import FeatureCache
+    from .training import model_io
     from .training.train import TrainConfig
 
     if args.model:
@@ -554,10 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .models.backbones import WeightsMissing
     from .data.dataset import DatasetError
     from .data.images import ImageError
     from .data.intake import IntakeError
+    from .models.backbones import WeightsMissing
     from .training.model_io import ModelFileError
 
     parser = build_parser()

@@ -6,8 +6,9 @@ with one of these dataclasses and check ``should_stop`` between batches.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class Stopped(Exception):

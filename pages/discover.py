@@ -2,9 +2,20 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.analysis.discover import (
+    DISCARDED,
+    DiscoverError,
+    discard,
+    discover,
+    k_range,
+    merge,
+    move,
+    regroup,
+    rename,
+    split,
+    to_dataset,
+)
 from core.data.dataset import DatasetError
-from core.analysis.discover import (DISCARDED, DiscoverError, discard, discover, k_range, merge, move, regroup, rename,
-                           split, to_dataset)
 from core.events import Advance, Plan, Status, Step
 from core.session.jobs import Job, user_message
 from pages.ui.charts import group_map_figure

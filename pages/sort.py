@@ -5,12 +5,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.events import Advance, Plan, Step
+from core.data.files import list_images, scan
 from core.data.intake import IntakeError, save_uploads, skipped_in
+from core.events import Advance, Plan, Step
+from core.inference.sort import UNSURE, copy_sorted, destination, predict_paths, zip_bytes
 from core.session.jobs import Job, user_message
 from core.training.model_io import ModelFileError, from_bytes, to_bytes
-from core.data.files import list_images, scan
-from core.inference.sort import UNSURE, copy_sorted, destination, predict_paths, zip_bytes
 from pages.ui.common import image_grid, job_progress, settings, stale_model_warning, workspace
 
 ws = workspace()

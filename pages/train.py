@@ -2,9 +2,19 @@ import streamlit as st
 
 from core.data import augment
 from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
-from core.session.progress import eta_words
 from core.session.jobs import user_message
-from core.training.train import OPTIMIZERS, PRESET_LABELS, PRESETS, SCHEDULES, Phase, TrainConfig, describe_path, lr_find, warm_up
+from core.session.progress import eta_words
+from core.training.train import (
+    OPTIMIZERS,
+    PRESET_LABELS,
+    PRESETS,
+    SCHEDULES,
+    Phase,
+    TrainConfig,
+    describe_path,
+    lr_find,
+    warm_up,
+)
 from pages.ui.charts import lr_figure, training_figure
 from pages.ui.common import kept as kept_key
 from pages.ui.common import need_dataset, settings, stale_model_warning, workspace

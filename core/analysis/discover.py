@@ -15,16 +15,16 @@ import csv
 import io
 import os
 import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..data.dataset import Dataset, DatasetError, Item, check_trainable, stratified_split
+from ..data.files import clean_part, unique_path
 from ..events import StopCheck
 from ..models.features import Progress
-from ..data.files import clean_part, unique_path
 
 DISCARDED = -1  # label of images in a group the user said is "not a class"
 MAX_K = 12

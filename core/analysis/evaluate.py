@@ -4,15 +4,16 @@ and likely label errors (k-fold cross-validated linear model on pooled features)
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..models.backbones import WeightsChoice
     from ..data.dataset import Dataset
+    from ..models.backbones import WeightsChoice
     from ..models.features import FeatureCache
 
 
@@ -139,7 +140,7 @@ def likely_label_errors(X: np.ndarray, y: Sequence[int], classes: Sequence[str],
     return suspects, probs
 
 
-def find_label_errors(dataset: "Dataset", backbone: str, weights: "WeightsChoice", cache: "FeatureCache",
+def find_label_errors(dataset: Dataset, backbone: str, weights: WeightsChoice, cache: FeatureCache,
                       folds: int = 5, seed: int = 0, min_confidence: float = 0.0,
                       progress: Callable[[int, int], None] | None = None,
                       should_stop: Callable[[], bool] | None = None) -> LabelErrorReport:

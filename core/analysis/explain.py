@@ -23,9 +23,9 @@ import copy
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Hashable, Sequence
 
 import numpy as np
 import torch
@@ -35,9 +35,9 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
+from ..data.images import ImageError, load_rgb
 from ..data.preprocess import Preprocess, eval_array, eval_image
 from ..models.backbones import Network
-from ..data.images import ImageError, load_rgb
 
 
 class ThinEigenCAM(EigenCAM):
@@ -122,7 +122,7 @@ class Explainer:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_bundle(cls, bundle) -> "Explainer":
+    def from_bundle(cls, bundle) -> Explainer:
         return cls(bundle.network, bundle.classes, bundle.preprocess)
 
     def class_index(self, target: int | str | None) -> Target:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
@@ -17,7 +17,6 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from .preprocess import Preprocess, eval_array, to_tensor_array  # noqa: E402
-
 
 Step = Callable[[int], A.BasicTransform]
 

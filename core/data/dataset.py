@@ -58,7 +58,7 @@ class Dataset:
             out[i.label][i.split] = out[i.label].get(i.split, 0) + 1
         return out
 
-    def with_changes(self, excluded: set[Path] = frozenset(), relabel: dict[Path, str] | None = None) -> "Dataset":
+    def with_changes(self, excluded: set[Path] = frozenset(), relabel: dict[Path, str] | None = None) -> Dataset:
         """A copy with exclusions and relabels applied; classes follow the labels."""
         relabel = relabel or {}
         items = [

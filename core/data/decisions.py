@@ -16,10 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 MOVE, EXCLUDE, KEEP = "move", "exclude", "keep"
 ACTIONS = (MOVE, EXCLUDE, KEEP)
@@ -170,6 +170,6 @@ def to_csv(decisions: Decisions) -> str:
     for d in decisions:
         w.writerow({"path": str(d.path), "label": d.label or "", "action": d.action, "to_class": d.to_class or "",
                     "source": d.source,
-                    "decided_at": datetime.fromtimestamp(d.at, timezone.utc).isoformat(timespec="seconds"),
+                    "decided_at": datetime.fromtimestamp(d.at, UTC).isoformat(timespec="seconds"),
                     "applied": "yes" if decisions.is_applied(d.path) else "no"})
     return buf.getvalue()

@@ -12,9 +12,9 @@ import shutil
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 from .files import Listing, is_junk, raw_parts, safe_relpath, scan, unique_path
 from .images import is_image_name

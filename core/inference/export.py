@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..data.preprocess import eval_array
 from ..data.images import ImageError, load_rgb
+from ..data.preprocess import eval_array
 from ..training.model_io import ModelBundle
 
 FORMATS = ("onnx", "torchscript")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -114,14 +114,12 @@ def predict_paths_ray(model_path: Path, paths: Sequence[Path], batch_size: int =
             batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=config.threads_per_actor,
         )
-        done = 0
-        for row in results.iter_rows():
+        for done, row in enumerate(results.iter_rows(), 1):
             path = Path(paths[int(row["i"])])
             if row["error"]:
                 yield Prediction(path, None, error=str(row["error"]))
             else:
                 yield make_prediction(path, np.asarray(row["probs"]), classes, top_k)
-            done += 1
             if progress:
                 progress(done, len(paths))
     finally:

@@ -10,17 +10,17 @@ import csv
 import io
 import shutil
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..data.files import unique_path
+from ..data.preprocess import eval_array
 from ..models import runtime
 from ..models.features import Progress, StopCheck, decode_batches
-from ..data.files import unique_path
 from ..training.model_io import ModelBundle
-from ..data.preprocess import eval_array
 
 UNSURE = "unsure"
 

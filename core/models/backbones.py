@@ -10,10 +10,10 @@ feature cache stores. Adding a backbone is one ``register(...)`` call.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn

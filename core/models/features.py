@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from . import runtime
-from ..events import StopCheck, Stopped
 from ..data.images import ImageError, load_rgb
 from ..data.preprocess import eval_array
+from ..events import StopCheck, Stopped
+from . import runtime
 
 if TYPE_CHECKING:
     from .backbones import WeightsChoice
@@ -163,7 +164,7 @@ class FeatureCache:
         return stacked, ok, failures
 
 
-def feature_tag(backbone: str, weights: "WeightsChoice") -> str:
+def feature_tag(backbone: str, weights: WeightsChoice) -> str:
     """Names a frozen backbone in cache keys: every user of pretrained features must spell it this way."""
     return f"{backbone}|{weights.label}"
 
@@ -176,8 +177,8 @@ class PooledFeatures:
     failures: list[tuple[int, str]] = field(default_factory=list)  # (index, why)
 
 
-def pretrained_features(paths: Sequence[Path], backbone: str, weights: "WeightsChoice | None" = None,
-                        cache: "FeatureCache | None" = None, progress: Progress | None = None,
+def pretrained_features(paths: Sequence[Path], backbone: str, weights: WeightsChoice | None = None,
+                        cache: FeatureCache | None = None, progress: Progress | None = None,
                         should_stop: StopCheck | None = None) -> PooledFeatures:
     """Pooled features of the *pretrained* backbone, through the workspace's feature cache.
 

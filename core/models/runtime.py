@@ -20,8 +20,8 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -129,7 +129,7 @@ def _torch_run(part: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 MAX_SESSIONS = 4  # each holds its weights plus an arena of ~80 MB once it has run
-_onnx: "OrderedDict[str, Callable | None]" = OrderedDict()  # None: export failed, use torch
+_onnx: OrderedDict[str, Callable | None] = OrderedDict()  # None: export failed, use torch
 _inflight: dict[str, threading.Event] = {}
 _lock = threading.Lock()
 

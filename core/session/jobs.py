@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..events import Event, OnEvent, StopCheck, Stopped
 from .progress import JobProgress, ProgressView
@@ -86,7 +87,7 @@ class Job(Generic[R]):
         self._finished: float | None = None
 
     # -- control
-    def start(self) -> "Job[R]":
+    def start(self) -> Job[R]:
         with self._lock:
             self._started = time.time()
         self._thread.start()

@@ -10,8 +10,8 @@ promise hours (nor seconds) it will not take.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..events import Advance, Batch, Candidate, Epoch, Event, Note, Plan, Status, Step
 

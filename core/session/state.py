@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..data.dataset import Dataset
-from .jobs import Job
 from ..data.decisions import Decisions, apply_to
+from .jobs import Job
 
 if TYPE_CHECKING:  # torch stays off the first page paint
     from ..analysis.discover import Grouping
     from ..analysis.evaluate import LabelErrorReport
     from ..analysis.health import Finding, HealthReport, Item
-    from ..training.model_io import ModelBundle
     from ..inference.sort import Prediction
+    from ..training.model_io import ModelBundle
     from ..training.train import LrFinding, TrainConfig, TrainResult
 
 R = TypeVar("R")
@@ -60,9 +60,9 @@ class JobSlot(Generic[R]):
 class HealthEntry:
     """The health report of one version of the dataset, and the optional outlier findings."""
     key: str
-    report: "HealthReport"
-    items: list["Item"]
-    outliers: list["Finding"] | None = None
+    report: HealthReport
+    items: list[Item]
+    outliers: list[Finding] | None = None
 
 
 @dataclass
@@ -112,7 +112,7 @@ class DataState:
 class RunRecord:
     """One training run of this session, kept side by side with the others."""
     number: int
-    result: "TrainResult"
+    result: TrainResult
     state: str  # done | stopped
     data_version: tuple
     note: str = ""
@@ -127,8 +127,8 @@ class TrainState:
     slot: JobSlot = field(default_factory=JobSlot)
     runs: list[RunRecord] = field(default_factory=list)
     job_data_version: tuple | None = None  # DataState.version when the running job started
-    lr_finding: "LrFinding | None" = None
-    settings: "TrainConfig | None" = None  # the Train page's current settings (what a retrain uses)
+    lr_finding: LrFinding | None = None
+    settings: TrainConfig | None = None  # the Train page's current settings (what a retrain uses)
     run_note: tuple[Job | None, str] = (None, "")  # why the current run started, said with it
 
     def start(self, job: Job, data_version: tuple, note: str = "") -> Job:
@@ -136,7 +136,7 @@ class TrainState:
         self.run_note = (job, note)
         return self.slot.start(job)
 
-    def record(self, result: "TrainResult", state: str) -> RunRecord:
+    def record(self, result: TrainResult, state: str) -> RunRecord:
         run = RunRecord(len(self.runs) + 1, result, state, self.job_data_version or ())
         self.runs.append(run)
         return run
@@ -153,7 +153,7 @@ class TrainState:
 @dataclass
 class ModelState:
     """The model in use on Review and Sort: a run of this session, or a file the user loaded."""
-    bundle: "ModelBundle | None" = None
+    bundle: ModelBundle | None = None
     run: RunRecord | None = None  # None: loaded from a file
     chosen_by_user: bool = False
     file_name: str = ""
@@ -167,7 +167,7 @@ class ModelState:
         self.chosen_by_user = by_user
         self.file_name = ""
 
-    def use_file(self, bundle: "ModelBundle", name: str, file_id: str | None = None) -> None:
+    def use_file(self, bundle: ModelBundle, name: str, file_id: str | None = None) -> None:
         self.bundle = bundle
         self.run = None
         self.chosen_by_user = True
@@ -175,7 +175,7 @@ class ModelState:
         self.loaded_file_id = file_id
 
     @property
-    def result(self) -> "TrainResult | None":
+    def result(self) -> TrainResult | None:
         return self.run.result if self.run is not None else None
 
     @property
@@ -197,7 +197,7 @@ class ModelState:
 class ReviewState:
     decisions: Decisions = field(default_factory=Decisions)  # move / exclude / keep, per image
     label_slot: JobSlot = field(default_factory=JobSlot)
-    label_report: "LabelErrorReport | None" = None
+    label_report: LabelErrorReport | None = None
     label_sig: int | None = None  # the labels the report was computed on
     cell: tuple | None = None  # the confusion-matrix cell last clicked
 
@@ -213,7 +213,7 @@ class ReviewState:
 @dataclass
 class SortState:
     root: Path | None = None  # the gallery being sorted (a session folder, or a local folder read in place)
-    preds: list["Prediction"] = field(default_factory=list)
+    preds: list[Prediction] = field(default_factory=list)
     overrides: dict[Path, str] = field(default_factory=dict)
     slot: JobSlot = field(default_factory=JobSlot)
     local: bool = False  # root is the user's own folder (not a copy in the session)
@@ -229,14 +229,14 @@ class SortState:
 
 @dataclass
 class DiscoverState:
-    grouping: "Grouping | None" = None
+    grouping: Grouping | None = None
     slot: JobSlot = field(default_factory=JobSlot)
     revision: int = 0  # bumps on every edit: widget keys follow it
     what: str = ""  # what was grouped, in words
     message: tuple[str, str] | None = None  # (kind, text) to say once on the next run
     dataset: Dataset | None = None  # the dataset "Train on these groups" made
 
-    def set_grouping(self, g: "Grouping") -> None:
+    def set_grouping(self, g: Grouping) -> None:
         self.grouping = g
         self.revision += 1
 

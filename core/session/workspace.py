@@ -40,14 +40,14 @@ class Workspace:
     sort: SortState = field(default_factory=SortState)
     discover: DiscoverState = field(default_factory=DiscoverState)
     widgets: Widgets = field(default_factory=Widgets)
-    _cache: "FeatureCache | None" = None
-    _cams: "CamCache | None" = None
-    _explainer: "Explainer | None" = None
+    _cache: FeatureCache | None = None
+    _cams: CamCache | None = None
+    _explainer: Explainer | None = None
     _uploads: int = 0
     _model_version: tuple | None = None  # DataState.version the model in use was trained on
 
     @property
-    def cache(self) -> "FeatureCache":
+    def cache(self) -> FeatureCache:
         if self._cache is None:
             from ..models.features import FeatureCache
 
@@ -55,7 +55,7 @@ class Workspace:
         return self._cache
 
     @property
-    def cams(self) -> "CamCache":
+    def cams(self) -> CamCache:
         """Bounded LRU of Grad-CAM results for this session."""
         if self._cams is None:
             from ..analysis.explain import CamCache
@@ -63,7 +63,7 @@ class Workspace:
             self._cams = CamCache()
         return self._cams
 
-    def explainer(self, bundle) -> "Explainer":
+    def explainer(self, bundle) -> Explainer:
         """The Grad-CAM explainer for the model in use; rebuilt (and the CAM cache emptied) when it changes."""
         if self._explainer is None or self._explainer.source is not bundle.network:
             from ..analysis.explain import Explainer
@@ -73,10 +73,10 @@ class Workspace:
         return self._explainer
 
     # -- data and model versions
-    def start_training(self, cfg: "TrainConfig", note: str = "") -> Job:
+    def start_training(self, cfg: TrainConfig, note: str = "") -> Job:
         """Train on the data as it is now, in the background; ``note`` says why, with the run."""
-        from .progress import TrainingProgress
         from ..training.train import train
+        from .progress import TrainingProgress
 
         data, cache = self.data.effective(), self.cache
         job = Job("train", lambda on_event, should_stop: train(data, cfg, cache, on_event, should_stop),
@@ -113,7 +113,7 @@ class Workspace:
             self.train.record(result, "stopped" if snap.state == "stopped" else "done")
         self._choose_model()
 
-    def add_run(self, result: "TrainResult", state: str = "done") -> RunRecord:
+    def add_run(self, result: TrainResult, state: str = "done") -> RunRecord:
         """A finished result trained on the data as it is now (tests, and models made outside a job)."""
         self.train.job_data_version = self.data.version
         run = self.train.record(result, state)

@@ -33,7 +33,7 @@ class ModelBundle:
     config: TrainConfig | None = None  # how it was trained, when known
 
     @classmethod
-    def from_result(cls, result: TrainResult) -> "ModelBundle":
+    def from_result(cls, result: TrainResult) -> ModelBundle:
         return cls(result.network, result.config.backbone, result.classes, result.metrics, result.config)
 
     @property

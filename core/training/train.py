@@ -12,22 +12,21 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..data import augment
-
+from ..data.dataset import Dataset, check_trainable
+from ..data.preprocess import eval_array
+from ..events import Advance, Batch, Epoch, OnEvent, Plan, Status, Step, StopCheck, Stopped, ignore, never
 from ..models import runtime
 from ..models.backbones import UNFREEZE_CHOICES, Network, WeightsChoice, build_network, get_spec
-from ..data.dataset import Dataset, check_trainable
-from ..events import Advance, Batch, Epoch, OnEvent, Plan, Status, Step, StopCheck, Stopped, ignore, never
 from ..models.features import FeatureCache, decode_batches, feature_tag
-from ..data.preprocess import eval_array
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "constant", "onecycle")
@@ -87,7 +86,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
         d["phases"] = [Phase(**p) for p in d.get("phases", [])] or [Phase()]
         known = {f.name for f in fields(cls)}
@@ -148,7 +147,7 @@ class Metrics:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Metrics | None":
+    def from_dict(cls, d: dict | None) -> Metrics | None:
         if not isinstance(d, dict):
             return None
         known = {f.name for f in fields(cls)}

@@ -1,13 +1,14 @@
 """Widgets and state accessors shared by the pages (the only UI module outside pages/)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import streamlit as st
 
-from core.settings import load_settings
 from core.session.workspace import REGISTRY, Workspace
+from core.settings import load_settings
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.analysis import health
-from core.models.backbones import DEFAULT_BACKBONE, get_spec
 from core.data.dataset import Dataset, Item
+from core.models.backbones import DEFAULT_BACKBONE, get_spec
 from core.session.jobs import user_message
 from core.session.state import HealthEntry
 from core.session.workspace import Workspace
+from pages.ui.common import thumb
 
 DEFAULT_PRE = get_spec(DEFAULT_BACKBONE).preprocess
-from pages.ui.common import thumb
 
 AUTO_CHECK_MAX = 3000  # above this many images the check waits for a click
 SHOW_FILES = 12  # thumbnails per finding before "and N more"

@@ -8,14 +8,15 @@ widgets that were not drawn in the last run.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
 from core.data import decisions as rv
-from core.words import plural  # noqa: F401  (pages call it as ui.plural)
 from core.session.workspace import Workspace
+from core.words import plural  # noqa: F401  (pages call it as ui.plural)
 from pages.ui.common import kept, set_kept, thumb
 
 RETRAIN_NOTE = ("Training again with your review decisions applied ({n} changed). Images moved or left out of "

@@ -2,7 +2,8 @@
 groups, merge two, train on the groups and sort."""
 from __future__ import annotations
 
-from tests.conftest import draw_image, nav, shot, start_training, wait_trained
+from tests.helpers.browser import nav, shot, start_training, wait_trained
+from tests.helpers.images import draw_image
 
 
 def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):

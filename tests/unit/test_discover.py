@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import draw_image
 from core.analysis import discover as D
 from core.data.dataset import DatasetError, check_trainable
 from core.models.features import FeatureCache
+from tests.helpers.images import draw_image
 
 KINDS = ("stripes", "dots", "plain")
 PER_KIND = 8
@@ -140,7 +140,7 @@ def test_to_dataset_trains_on_cached_features_and_leaves_files_alone(gallery, gr
     ds = D.to_dataset(g)
     assert ds.layout == "classes" and ds.classes == sorted(KINDS)
     assert all(i.path.parent == gallery for i in ds.items)  # points at the originals
-    for cls, splits in ds.counts().items():
+    for _cls, splits in ds.counts().items():
         assert splits.get("val", 0) >= 1 and splits.get("train", 0) >= 1
     check_trainable(ds)
 
@@ -212,61 +212,3 @@ def test_cli_discover_forced_k(gallery, tmp_path, capsys):
     assert main(["-q", "discover", str(small), "--out", str(tmp_path / "o"), "--k", "2"]) == 0
     assert "k = 2 (forced)" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["group_1", "group_2", "groups.csv"]
-
-
-# ---------------------------------------------------------------- the page
-
-def _app(ws_id: str):
-    from streamlit.testing.v1 import AppTest
-
-    from conftest import ROOT
-
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["ws"] = ws_id
-    return at
-
-
-def _button(at, label: str):
-    return next(b for b in at.button if b.label == label)
-
-
-def test_page_find_groups_edit_and_train(gallery, cache, embedding):
-    from core.data.dataset import scan_folder
-    from core.session.workspace import REGISTRY
-
-    ws = REGISTRY.get(None)
-    ws.data.set_dataset(scan_folder(gallery), "test")
-    ws._cache = cache  # embeddings already computed by the fixtures: the job only clusters
-    at = _app(ws.id)
-    at.switch_page("pages/data.py").run()
-    assert not at.exception
-    assert any("Discover" in w.value for w in at.warning)
-
-    at.switch_page("pages/discover.py").run()
-    assert not at.exception
-    _button(at, "Find groups").click().run()
-    assert ws.discover.slot.job is not None and ws.discover.slot.job.join(120)
-    at.run()
-    assert not at.exception and not at.error
-    g = ws.discover.grouping
-    assert g.k == 3 and [t.value for t in at.text_input] == ["group_1", "group_2", "group_3"]
-    assert any("Unreadable images left out: 1" in e.label for e in at.expander)
-
-    at.text_input[0].set_value("first").run()
-    assert ws.discover.grouping.names[g.group_ids[0]] == "first"
-    at.text_input[1].set_value("first").run()  # a clash is explained, not raised
-    assert not at.exception and any("already called" in e.value for e in at.error)
-    at.text_input[1].set_value("second").run()
-
-    merge_btn = _button(at, "Merge")
-    merge_btn.click().run()
-    assert not at.exception and ws.discover.grouping.k == 2
-    _button(at, "Split").click().run()
-    assert not at.exception and ws.discover.grouping.k == 3
-
-    _button(at, "Train on these groups").click().run()
-    assert not at.exception
-    assert ws.data.dataset.layout == "classes" and "first" in ws.data.dataset.classes
-    assert ws.data.source.startswith("Discover: 3 groups")
-    ws._cache = None  # the module's cache is shared; releasing must not clear it
-    REGISTRY.release(ws.id)

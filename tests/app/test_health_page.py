@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from test_health import photo_folders, placeholder
+from tests.helpers.images import ROOT, photo_folders, placeholder
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 

@@ -2,7 +2,7 @@
 heatmaps, relabel one image, switch pages and find the decision still there."""
 from __future__ import annotations
 
-from tests.conftest import nav, open_demo, shot, start_training, wait_trained
+from tests.helpers.browser import nav, open_demo, shot, start_training, wait_trained
 
 
 def test_review_cell_heatmaps_and_a_decision_that_persists(page, app_url):

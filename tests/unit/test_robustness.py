@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile_corpus import cases, fuzz_cases, run_all, summary
+from bench.hostile_corpus import cases, fuzz_cases, run_all, summary
 
 
 def test_every_hostile_case_is_handled_without_a_crash():

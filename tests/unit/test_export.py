@@ -6,7 +6,7 @@ import json
 import pytest
 
 from core.inference.export import export
-from tests.conftest import draw_image
+from tests.helpers.images import draw_image
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from core.training import model_io
-from tests.conftest import draw_image
-from tests.test_cli import run
+from tests.helpers.images import draw_image
+from tests.unit.test_cli import run
 
 
 def rows(folder):

@@ -3,7 +3,7 @@
 Every case goes through the same code the app uses (intake -> dataset -> health check ->
 decode) and, for a sample, through the CLI. Outcomes: "ok" (taken in, perhaps with files
 skipped), "clean" (refused with a user-facing error), "crash" (anything else).
-`python -m tests.hostile_corpus` prints the table used in ROBUSTNESS.md.
+`python -m bench.hostile_corpus` prints the table used in ROBUSTNESS.md.
 """
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ import sys
 import tempfile
 import traceback
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 
 
 @dataclass
@@ -181,10 +181,10 @@ CLEAN = ("IntakeError", "ImageError", "DatasetError", "ModelFileError")
 def run_case(case: Case, work: Path) -> tuple[str, str]:
     """Returns (outcome, detail). Uses the app's own ingestion path."""
     from core.analysis import health
-    from core.training import model_io
     from core.data.dataset import check_trainable, load_dataset
     from core.data.images import ImageError, load_rgb
     from core.data.intake import save_uploads
+    from core.training import model_io
 
     try:
         payload = case.make()

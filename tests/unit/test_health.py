@@ -11,36 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import ROOT, draw_image
 from core.analysis import health
 from core.data.dataset import Item, load_dataset, scan_folder
-
-
-def photo_like(seed: int, size: int = 96) -> Image.Image:
-    """A smooth random colour field with sensor-like noise: many colours, no flat areas."""
-    rng = np.random.default_rng(seed)
-    coarse = Image.fromarray(rng.integers(0, 256, (5, 5, 3), dtype=np.uint8))
-    arr = np.asarray(coarse.resize((size, size), Image.BICUBIC), dtype=np.float32)
-    arr += rng.normal(0, 8, arr.shape)
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-
-
-def placeholder(size: int = 120) -> Image.Image:
-    """A web 'image not found' graphic: near-white with a little grey text."""
-    img = Image.new("RGB", (size, size), (245, 245, 245))
-    d = ImageDraw.Draw(img)
-    d.text((size // 6, size // 2 - 8), "WE'RE SORRY,", fill=(70, 70, 70))
-    d.text((size // 6, size // 2 + 6), "image not found", fill=(120, 120, 120))
-    return img
-
-
-def photo_folders(root: Path, counts: dict[str, int], split: str | None = None, seed0: int = 0) -> Path:
-    for c_i, (cls, n) in enumerate(counts.items()):
-        folder = root / split / cls if split else root / cls
-        folder.mkdir(parents=True, exist_ok=True)
-        for k in range(n):
-            photo_like(seed0 + 1000 * c_i + k).save(folder / f"{cls}_{k:02d}.jpg", quality=90)
-    return root
+from tests.helpers.images import ROOT, draw_image, photo_folders, photo_like, placeholder
 
 
 def kinds(report: health.HealthReport) -> dict[str, list[health.Finding]]:
@@ -233,7 +206,7 @@ def test_check_accepts_features_aligned_with_items(tmp_path: Path):
     odd = next(k for k, i in enumerate(ds.items) if i.label == "a")
     X[odd] = [0.0, 0.0, 1.0]
     found = kinds(health.check(ds, features=X))
-    assert [p for p in found["feature_outlier"][0].files] == [ds.items[odd].path]
+    assert list(found["feature_outlier"][0].files) == [ds.items[odd].path]
     with pytest.raises(ValueError):
         health.check(ds, features=X[:3])
 

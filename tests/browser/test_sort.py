@@ -7,8 +7,8 @@ import io
 import zipfile
 
 from core.training import model_io
-from tests.conftest import choose, draw_image, load_model_file, nav, shot
-
+from tests.helpers.browser import choose, load_model_file, nav, shot
+from tests.helpers.images import draw_image
 
 
 def test_sort_folder_threshold_override_and_zip(page, app_url, tmp_path, trained_bundle):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import choose, nav, open_demo, shot, wait_trained
+from tests.helpers.browser import choose, nav, open_demo, shot, wait_trained
 
 
 @pytest.mark.parametrize("preset,backbone,phases,epochs", [

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import runtime
-from core.data.preprocess import eval_array
-from core.models.backbones import build_network
 from core.data.images import load_rgb
-from core.models.features import FeatureCache
+from core.data.preprocess import eval_array
 from core.inference.sort import predict_paths
-from tests.conftest import make_class_folders
+from core.models import runtime
+from core.models.backbones import build_network
+from core.models.features import FeatureCache
+from tests.helpers.images import make_class_folders
 
 needs_ort = pytest.mark.skipif(not runtime.available(), reason="onnxruntime not installed")
 

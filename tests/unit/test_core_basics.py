@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from core.data.dataset import DatasetError, check_trainable, load_dataset, scan_folder, stratified_split
-from core.data.images import ImageError, load_rgb
 from core.data.files import safe_relpath
+from core.data.images import ImageError, load_rgb
 from core.data.intake import IntakeError, extract_zip, save_uploads
-from tests.conftest import draw_image, make_class_folders
+from tests.helpers.images import draw_image, make_class_folders
 
 
 def test_load_rgb_flattens_alpha_onto_white(tmp_path):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from tests.conftest import ROOT, draw_image, make_class_folders
+from tests.helpers.images import ROOT, draw_image, make_class_folders
 
 
 def run(*args, check=True):

@@ -7,15 +7,14 @@ import shutil
 import pytest
 
 from core import cli
-
-from core.training import model_io
 from core.data.dataset import load_dataset
-from core.events import Advance, Stopped
-from core.session.jobs import Job
 from core.data.files import list_images
+from core.events import Advance, Stopped
 from core.inference.sort import copy_sorted, predict_paths
+from core.session.jobs import Job
+from core.training import model_io
 from core.training.train import Phase, TrainConfig, train
-from tests.conftest import draw_image, make_class_folders
+from tests.helpers.images import draw_image, make_class_folders
 
 
 def test_stop_during_feature_caching_ends_cleanly(tmp_path):

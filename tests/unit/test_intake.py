@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import draw_image, make_class_folders
 from core.analysis import health
 from core.data import intake
 from core.data.dataset import load_dataset, scan_folder
-from core.data.images import MAX_PIXELS, ImageError, load_rgb
 from core.data.files import MAX_NAME_BYTES, safe_relpath
+from core.data.images import MAX_PIXELS, ImageError, load_rgb
 from core.data.intake import IntakeError, copy_local_folder, extract_zip, materialise_report, save_uploads
-
+from tests.helpers.images import draw_image, make_class_folders
 
 # ---------------------------------------------------------------- helpers
 

@@ -8,7 +8,8 @@ import re
 import time
 import zipfile
 
-from tests.conftest import ARTIFACTS, draw_image, nav, shot, start_training
+from tests.helpers.browser import nav, shot, start_training
+from tests.helpers.images import ARTIFACTS, draw_image
 
 
 def test_demo_walkthrough(page, app_url, tmp_path):

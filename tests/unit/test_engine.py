@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.training import model_io
-from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
 from core.data.dataset import load_dataset
-from core.events import Advance, Batch, Epoch
-from core.models.features import FeatureCache, content_key
 from core.data.files import list_images
+from core.events import Advance, Batch, Epoch
 from core.inference.sort import copy_sorted, predict_paths, write_zip
+from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
+from core.models.features import FeatureCache, content_key
+from core.training import model_io
 from core.training.train import Phase, TrainConfig, lr_find, train
-from tests.conftest import draw_image, make_class_folders
+from tests.helpers.images import draw_image, make_class_folders
 
 
 def test_lite0_weights_are_real_imagenet_weights():
@@ -166,7 +166,7 @@ def test_sorting_copies_never_moves_and_writes_csv(trained_bundle, tmp_path):
     counts = copy_sorted(preds, tmp_path / "out", 0.0, root=gallery)
     assert sum(counts.values()) == 7
     assert {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()} == before
-    out_files = [p for p in (tmp_path / "out").rglob("*.jpg")]
+    out_files = list((tmp_path / "out").rglob("*.jpg"))
     assert len(out_files) == 7
     rows = list(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
     assert len(rows) == 8

@@ -5,7 +5,7 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.helpers.images import ROOT
 
 
 def run_page(name: str, env: dict | None = None, monkeypatch=None) -> AppTest:

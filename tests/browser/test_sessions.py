@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import zipfile
 
-from tests.conftest import make_class_folders, nav, open_demo, shot, start_training, wait_trained
+from tests.helpers.browser import nav, open_demo, shot, start_training, wait_trained
+from tests.helpers.images import make_class_folders
 
 
 def upload_folder(page, folder):
@@ -61,12 +62,12 @@ def _four_sessions(browser, app_url, tmp_path, sessions):
         upload_folder(pg, tmp_path / f"s{k}")
         pg.get_by_text("folder upload: 10 images").wait_for()
         sessions.append((ctx, pg, classes))
-    for ctx, pg, classes in sessions:
+    for _ctx, pg, _classes in sessions:
         nav(pg, "Train")
         start_training(pg, epochs=1)
-    for ctx, pg, classes in sessions:
+    for _ctx, pg, _classes in sessions:
         wait_trained(pg)
-    for k, (ctx, pg, classes) in enumerate(sessions):
+    for k, (_ctx, pg, classes) in enumerate(sessions):
         nav(pg, "Review")
         pg.get_by_text("Per class").wait_for()
         text = pg.locator("body").inner_text()

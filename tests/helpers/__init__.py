@@ -1,0 +1,1 @@
+"""Shared test helpers: image factories and the browser harness."""

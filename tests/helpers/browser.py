@@ -1,0 +1,116 @@
+"""The real-browser harness: start `streamlit run app.py`, and the steps tests take in the page."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from tests.helpers.images import ARTIFACTS, ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(env_extra: dict | None = None, script: str = "app.py"):
+    """Start `streamlit run app.py` (or ``script``) headless on 127.0.0.1; returns (process, url)."""
+    import subprocess
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = dict(os.environ, GS_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", **(env_extra or {}))
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("streamlit did not start; see tests/artifacts/streamlit-*.log")
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.wait_for_timeout(1500)  # let reruns settle and media requests start
+    try:
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15_000)
+    except Exception:
+        pass
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def nav(page, title: str) -> None:
+    page.get_by_role("link", name=title, exact=True).first.click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick a selectbox option by clicking it in the open list, then wait until the box shows it.
+
+    Typing and pressing Enter raced the list's filtering: Enter sometimes took the first option.
+    So this types to open and filter the list, then clicks the option itself.
+    """
+    from playwright.sync_api import expect
+
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.locator("input").click()
+    page.keyboard.type(option)  # typing opens the list even where a click only focuses the box
+    wanted = page.get_by_role("option").filter(has_text=option).first
+    for _ in range(4):
+        try:
+            wanted.click(timeout=5_000)
+            break
+        except Exception:  # a rerun closed the list: ArrowDown opens it again, filter kept
+            box.locator("input").focus()
+            page.keyboard.press("ArrowDown")
+    expect(box.locator("input")).to_have_value(re.compile(re.escape(option)), timeout=30_000)
+    page.wait_for_timeout(300)  # let the rerun with the new value land
+
+
+def open_demo(page, app_url: str) -> None:
+    """Home -> "Try the demo dataset" -> the Data page's report is drawn."""
+    page.goto(app_url)
+    page.get_by_role("button", name="Try the demo dataset").click()
+    page.get_by_text("Images per class").wait_for(timeout=60_000)
+
+
+def start_training(page, epochs: int) -> None:
+    """On the Train page: set the epochs and press Train (does not wait for the end)."""
+    box = page.get_by_label("Epochs")
+    box.fill(str(epochs))
+    box.press("Enter")
+    page.wait_for_timeout(500)  # let the rerun with the new value land before the click
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def wait_trained(page, timeout_ms: int = 600_000) -> None:
+    page.get_by_text("Finished", exact=True).wait_for(timeout=timeout_ms)
+
+
+def load_model_file(page, path: Path, classes: str) -> None:
+    """Sort page: upload a model file and wait for its caption (the expander then collapses)."""
+    page.get_by_text("Model file: download this model").click()
+    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
+    up.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text(f"Model: efficientnet_lite0, classes: {classes}").wait_for()

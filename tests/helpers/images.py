@@ -1,0 +1,73 @@
+"""Generated images for tests: visually distinct synthetic classes, photo-like fields, placeholders.
+
+No network and no ../shared needed: every test builds what it looks at.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def draw_image(kind: str, seed: int, size: int = 96) -> Image.Image:
+    """Visually distinct synthetic classes: 'stripes', 'dots', 'plain' (random colours, jitter)."""
+    rng = np.random.default_rng(seed)
+    bg = tuple(int(v) for v in rng.integers(0, 256, 3))
+    img = Image.new("RGB", (size, size), bg)
+    d = ImageDraw.Draw(img)
+    fg = tuple(255 - v for v in bg)
+    if kind == "stripes":
+        step = int(rng.integers(6, 12))
+        for x in range(0, size, step * 2):
+            d.rectangle([x, 0, x + step - 1, size], fill=fg)
+    elif kind == "dots":
+        for _ in range(int(rng.integers(8, 16))):
+            x, y = rng.integers(0, size, 2)
+            r = int(rng.integers(4, 10))
+            d.ellipse([x - r, y - r, x + r, y + r], fill=fg)
+    else:
+        noise = rng.integers(-12, 12, (size, size, 3))
+        arr = np.clip(np.asarray(img, dtype=int) + noise, 0, 255).astype(np.uint8)
+        img = Image.fromarray(arr)
+    return img
+
+
+def make_class_folders(root: Path, classes=("stripes", "dots"), n: int = 10, size: int = 96,
+                       ext: str = ".jpg") -> Path:
+    for c_i, c in enumerate(classes):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for k in range(n):
+            draw_image(c, seed=1000 * c_i + k, size=size).save(root / c / f"{c}_{k:02d}{ext}")
+    return root
+
+
+def photo_like(seed: int, size: int = 96) -> Image.Image:
+    """A smooth random colour field with sensor-like noise: many colours, no flat areas."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(0, 256, (5, 5, 3), dtype=np.uint8))
+    arr = np.asarray(coarse.resize((size, size), Image.BICUBIC), dtype=np.float32)
+    arr += rng.normal(0, 8, arr.shape)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def placeholder(size: int = 120) -> Image.Image:
+    """A web 'image not found' graphic: near-white with a little grey text."""
+    img = Image.new("RGB", (size, size), (245, 245, 245))
+    d = ImageDraw.Draw(img)
+    d.text((size // 6, size // 2 - 8), "WE'RE SORRY,", fill=(70, 70, 70))
+    d.text((size // 6, size // 2 + 6), "image not found", fill=(120, 120, 120))
+    return img
+
+
+def photo_folders(root: Path, counts: dict[str, int], split: str | None = None, seed0: int = 0) -> Path:
+    for c_i, (cls, n) in enumerate(counts.items()):
+        folder = root / split / cls if split else root / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(n):
+            photo_like(seed0 + 1000 * c_i + k).save(folder / f"{cls}_{k:02d}.jpg", quality=90)
+    return root
