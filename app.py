@@ -1,4 +1,5 @@
 """Gallery Sorter: entry point. Builds the navigation; each page is a thin script in pages/."""
+
 import os
 import sys
 from pathlib import Path

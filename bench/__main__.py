@@ -3,6 +3,7 @@
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,10 +11,18 @@ import importlib
 
 from .common import need_shared
 
-SUITES = {"train": "bench.train_bench", "sort": "bench.sort_bench", "app": "bench.app_bench",
-          "cam": "bench.cam_latency", "scaling": "bench.scaling", "discover": "bench.discover_ari",
-          "ray": "bench.ray_bench", "train-default": "bench.train_bench:run_default",
-          "sort-rss": "bench.sort_bench:run_rss", "sort-backbones": "bench.sort_bench:run_backbones"}
+SUITES = {
+    "train": "bench.train_bench",
+    "sort": "bench.sort_bench",
+    "app": "bench.app_bench",
+    "cam": "bench.cam_latency",
+    "scaling": "bench.scaling",
+    "discover": "bench.discover_ari",
+    "ray": "bench.ray_bench",
+    "train-default": "bench.train_bench:run_default",
+    "sort-rss": "bench.sort_bench:run_rss",
+    "sort-backbones": "bench.sort_bench:run_backbones",
+}
 
 INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run
 

@@ -4,6 +4,7 @@ First paint: from starting the server process to the home page's button being vi
 First chart point: from pressing Train (demo data, defaults) to the live chart appearing.
 Peak RSS of a full demo session: demo data, default training, Review, sorting 200 images.
 """
+
 from __future__ import annotations
 
 import sys
@@ -161,16 +162,26 @@ def run(runs: int = 5) -> None:
         bare.append(bare_first_paint())
         quick.append(one_session(full=False))
         r = quick[-1]
-        print(f"  bare Streamlit app first paint {bare[-1]:.2f}s; ours: server ready {r['server_ready_s']:.2f}s, "
-              f"first paint {r['first_paint_s']:.2f}s, first chart point {r['first_chart_point_s']:.1f}s, "
-              f"idle RSS {r['idle_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"  bare Streamlit app first paint {bare[-1]:.2f}s; ours: server ready {r['server_ready_s']:.2f}s, "
+            f"first paint {r['first_paint_s']:.2f}s, first chart point {r['first_chart_point_s']:.1f}s, "
+            f"idle RSS {r['idle_rss_mb']:.0f} MB",
+            flush=True,
+        )
     full = one_session(full=True, gallery=demo_gallery())
     print(f"  full demo session: peak RSS {full['peak_rss_mb']:.0f} MB (train {full['train_s']:.0f}s)", flush=True)
-    save("app", {
-        "first_paint_s": median([r["first_paint_s"] for r in quick]),
-        "bare_first_paint_s": median(bare), "bare_raw": bare,
-        "server_ready_s": median([r["server_ready_s"] for r in quick]),
-        "first_chart_point_s": median([r["first_chart_point_s"] for r in quick]),
-        "idle_rss_mb": median([r["idle_rss_mb"] for r in quick]),
-        "full_session": full, "raw": quick, "runs": runs, "command": "python -m bench app",
-    })
+    save(
+        "app",
+        {
+            "first_paint_s": median([r["first_paint_s"] for r in quick]),
+            "bare_first_paint_s": median(bare),
+            "bare_raw": bare,
+            "server_ready_s": median([r["server_ready_s"] for r in quick]),
+            "first_chart_point_s": median([r["first_chart_point_s"] for r in quick]),
+            "idle_rss_mb": median([r["idle_rss_mb"] for r in quick]),
+            "full_session": full,
+            "raw": quick,
+            "runs": runs,
+            "command": "python -m bench app",
+        },
+    )

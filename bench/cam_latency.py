@@ -12,6 +12,7 @@ more busy processes than cores, OpenMP threads that spin while waiting make
 two threads far slower than one. Try ``--threads 1`` or OMP_WAIT_POLICY=PASSIVE
 (set before Python starts) to see the difference.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,14 @@ from core.models.backbones import WeightsChoice, build_network, check_weights, g
 
 TARGET_SINGLE_MS, TARGET_BATCH_S = 150.0, 2.0
 # ../shared next to the checkout, or next to the worktrees folder
-DEFAULT_IMAGES = next((p / "shared" / "data" / "hymenoptera" / "val" for p in (ROOT.parent, ROOT.parent.parent)
-                       if (p / "shared" / "data" / "hymenoptera" / "val").is_dir()),
-                      ROOT.parent / "shared" / "data" / "hymenoptera" / "val")
+DEFAULT_IMAGES = next(
+    (
+        p / "shared" / "data" / "hymenoptera" / "val"
+        for p in (ROOT.parent, ROOT.parent.parent)
+        if (p / "shared" / "data" / "hymenoptera" / "val").is_dir()
+    ),
+    ROOT.parent / "shared" / "data" / "hymenoptera" / "val",
+)
 
 
 def images(folder: Path, n: int) -> list[Image.Image]:
@@ -77,14 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         batch = median_seconds(lambda ex=ex: ex.explain(imgs, args.method, batch_size=16), args.runs)
         rows.append((get_spec(name).label, "pretrained" if weights.kind == "pretrained" else "random", single, batch))
 
-    print(f"Grad-CAM latency ({args.method}, each backbone at its input size (Lite0 288 px, MobileNetV2 224 px), CPU, {torch.get_num_threads()} threads, "
-          f"median of {args.runs} runs, input {'real photos' if args.images.is_dir() else 'synthetic 500x375'}, "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
+    print(
+        f"Grad-CAM latency ({args.method}, each backbone at its input size (Lite0 288 px, MobileNetV2 224 px), CPU, {torch.get_num_threads()} threads, "
+        f"median of {args.runs} runs, input {'real photos' if args.images.is_dir() else 'synthetic 500x375'}, "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n"
+    )
     print("| backbone | weights | 1 image (ms) | batch of 16 (s) | per image in batch (ms) | targets met |")
     print("|---|---|---:|---:|---:|---|")
     for label, w, single, batch in rows:
         ok = single * 1000 <= TARGET_SINGLE_MS and batch <= TARGET_BATCH_S
-        print(f"| {label} | {w} | {single * 1000:.0f} | {batch:.2f} | {batch / 16 * 1000:.0f} | {'yes' if ok else 'no'} |")
+        print(
+            f"| {label} | {w} | {single * 1000:.0f} | {batch:.2f} | {batch / 16 * 1000:.0f} | {'yes' if ok else 'no'} |"
+        )
     print(f"\nTargets: <= {TARGET_SINGLE_MS:.0f} ms for one image, <= {TARGET_BATCH_S:.0f} s for a batch of 16.")
     return 0
 
@@ -100,8 +110,14 @@ def run(runs: int = 5) -> None:
     with contextlib.redirect_stdout(buf):
         main(["--runs", str(max(5, runs))])
     print(buf.getvalue())
-    save("cam", {"title": "Grad-CAM latency per image (CPU; Lite0 at 288 px, MobileNetV2 at 224 px)", "markdown": buf.getvalue(),
-                 "command": "OMP_WAIT_POLICY=PASSIVE python -m bench cam"})
+    save(
+        "cam",
+        {
+            "title": "Grad-CAM latency per image (CPU; Lite0 at 288 px, MobileNetV2 at 224 px)",
+            "markdown": buf.getvalue(),
+            "command": "OMP_WAIT_POLICY=PASSIVE python -m bench cam",
+        },
+    )
 
 
 if __name__ == "__main__":

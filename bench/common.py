@@ -1,4 +1,5 @@
 """Shared bench helpers: machine description, medians, results files, peak RSS of a child."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     import torch
 
-    return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, no GPU; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, no GPU; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
 
 
 def median(xs) -> float:
@@ -56,8 +59,13 @@ def need_shared() -> None:
 def peak_rss_mb(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """Run `python -m bench.rss ARGS...` and return (peak RSS MB, wall seconds, stdout)."""
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "bench.rss", *args], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, **(env or {})))
+    p = subprocess.run(
+        [sys.executable, "-m", "bench.rss", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **(env or {})),
+    )
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-2000:])

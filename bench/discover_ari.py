@@ -8,6 +8,7 @@ group's majority class) the page would flag with ⚠.
 
     python bench/discover_ari.py [--data DIR]     (DIR holds gallery_mix/ and hymenoptera/)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,20 +59,27 @@ def measure(name: str, folder: Path) -> dict:
     coords = (g.coords, g.map_method)
     wrong = misgrouped(list(g.labels), truth)
     return {
-        "dataset": name, "images": len(emb.paths), "classes": n_classes, "k chosen": g.k,
+        "dataset": name,
+        "images": len(emb.paths),
+        "classes": n_classes,
+        "k chosen": g.k,
         "ARI (auto k)": ari(truth, g.labels),
         "ARI (k = classes)": ari(truth, propose(emb, k=n_classes, coords=coords).labels),
         "ARI agglomerative (auto k)": ari(truth, propose(emb, method="agglomerative", coords=coords).labels),
-        "misgrouped": sum(wrong), "flagged ⚠": int(g.doubtful.sum()),
+        "misgrouped": sum(wrong),
+        "flagged ⚠": int(g.doubtful.sum()),
         "doubt caught": sum(w and d for w, d in zip(wrong, g.doubtful)),
-        "embed s": t_embed, "ms/image": 1000 * t_embed / max(1, len(emb.paths)),
+        "embed s": t_embed,
+        "ms/image": 1000 * t_embed / max(1, len(emb.paths)),
         "group + map s": t_group,
     }
 
 
 def table(rows: list[dict]) -> str:
     cols = list(rows[0])
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else (f"{v:.0f}" if isinstance(v, float) else str(v))  # noqa: E731
+    fmt = lambda v: (
+        f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else (f"{v:.0f}" if isinstance(v, float) else str(v))
+    )  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
@@ -102,9 +110,15 @@ def run(runs: int = 1) -> None:
     rows = [measure(name, default_data() / rel) for name, rel in DATASETS.items()]
     md = table(rows)
     print(md)
-    save("discover", {"title": "Discover: proposed groups vs hidden folder names (adjusted Rand index)",
-                      "markdown": md + "\n\nTarget: ARI >= 0.9 on gallery_mix.\n",
-                      "rows": rows, "command": "python -m bench discover"})
+    save(
+        "discover",
+        {
+            "title": "Discover: proposed groups vs hidden folder names (adjusted Rand index)",
+            "markdown": md + "\n\nTarget: ARI >= 0.9 on gallery_mix.\n",
+            "rows": rows,
+            "command": "python -m bench discover",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ decode) and, for a sample, through the CLI. Outcomes: "ok" (taken in, perhaps wi
 skipped), "clean" (refused with a user-facing error), "crash" (anything else).
 `python -m bench.hostile_corpus` prints the table used in ROBUSTNESS.md.
 """
+
 from __future__ import annotations
 
 import io
@@ -25,7 +26,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-
 
 
 @dataclass
@@ -55,7 +55,7 @@ def zip_of(members: dict[str, bytes], symlinks: dict[str, str] | None = None) ->
             zf.writestr(n, d)
         for n, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(n)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, target)
     return buf.getvalue()
 
@@ -76,7 +76,7 @@ def lying_size_zip() -> bytes:
     data = bytearray(zip_of({"a/big.jpg": photo_bytes()}))
     # central directory: uncompressed size of the only member -> 10 GiB claims
     cd = data.rfind(b"PK\x01\x02")
-    data[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFFF0)
+    data[cd + 24 : cd + 28] = struct.pack("<I", 0xFFFFFFF0)
     return bytes(data)
 
 
@@ -116,7 +116,11 @@ def cases() -> list[Case]:
         Case("zip-slip ../", "upload", lambda: [("d.zip", zip_of({"../../evil.jpg": photo, "ok/a.jpg": photo}))]),
         Case("zip absolute path", "upload", lambda: [("d.zip", zip_of({"/etc/evil.jpg": photo}))]),
         Case("zip drive letter", "upload", lambda: [("d.zip", zip_of({"C:\\evil\\x.jpg": photo}))]),
-        Case("zip symlink member", "upload", lambda: [("d.zip", zip_of({"a/ok.jpg": photo}, {"a/link.jpg": "/etc/passwd"}))]),
+        Case(
+            "zip symlink member",
+            "upload",
+            lambda: [("d.zip", zip_of({"a/ok.jpg": photo}, {"a/link.jpg": "/etc/passwd"}))],
+        ),
         Case("zip bomb (ratio)", "upload", lambda: [("d.zip", bomb_zip())]),
         Case("zip with 60,000 members", "upload", lambda: [("d.zip", many_members())]),
         Case("zip header lies about size", "upload", lambda: [("d.zip", lying_size_zip())]),
@@ -132,7 +136,11 @@ def cases() -> list[Case]:
         Case("animated GIF", "upload", lambda: two_classes([("a/anim.gif", animated("GIF"))])),
         Case("animated WebP", "upload", lambda: two_classes([("a/anim.webp", animated("WEBP"))])),
         Case("16-bit PNG", "upload", lambda: two_classes([("a/deep.png", img_bytes("PNG", mode="I;16"))])),
-        Case("CMYK JPEG", "upload", lambda: two_classes([("a/cmyk.jpg", img_bytes("JPEG", mode="CMYK", color=(0, 200, 200, 0)))])),
+        Case(
+            "CMYK JPEG",
+            "upload",
+            lambda: two_classes([("a/cmyk.jpg", img_bytes("JPEG", mode="CMYK", color=(0, 200, 200, 0)))]),
+        ),
         Case("1x1 image", "upload", lambda: two_classes([("a/tiny.png", img_bytes("PNG", size=(1, 1)))])),
         Case("bogus EXIF orientation", "upload", lambda: two_classes([("a/exif.jpg", exif_orientation(99))])),
         Case("very long unicode name", "upload", lambda: two_classes([("a/" + "日本語の写真" * 40 + ".jpg", photo)])),
@@ -140,10 +148,16 @@ def cases() -> list[Case]:
         Case("one class only", "upload", lambda: [("a/1.jpg", photo_bytes(5)), ("a/2.jpg", photo_bytes(6))]),
         Case("class with one image", "upload", lambda: two_classes([])),
         Case("no images at all", "upload", lambda: [("notes.txt", b"hello"), ("a/readme.md", b"#")]),
-        Case("hidden and OS junk files", "upload", lambda: two_classes([(".DS_Store", b"x"), ("a/._x1.jpg", b"x"),
-                                                                         ("Thumbs.db", b"x")])),
-        Case("10,000 tiny files", "upload", lambda: [(f"{'ab'[k % 2]}/{k}.png", img_bytes("PNG", size=(2, 2)))
-                                                     for k in range(10_000)]),
+        Case(
+            "hidden and OS junk files",
+            "upload",
+            lambda: two_classes([(".DS_Store", b"x"), ("a/._x1.jpg", b"x"), ("Thumbs.db", b"x")]),
+        ),
+        Case(
+            "10,000 tiny files",
+            "upload",
+            lambda: [(f"{'ab'[k % 2]}/{k}.png", img_bytes("PNG", size=(2, 2))) for k in range(10_000)],
+        ),
         Case("malicious pickle as model", "model", lambda: pickle.dumps({"meta_json": "{}", "state_dict": _Evil()})),
         Case("random bytes as model", "model", lambda: os.urandom(4096)),
     ]
@@ -153,8 +167,12 @@ def cases() -> list[Case]:
 def fuzz_cases(n: int, seed: int = 0) -> list[Case]:
     """Byte-level mutations (flips, truncation, splices) of valid JPEG/PNG/WebP/zip inputs."""
     rng = random.Random(seed)
-    seeds = [("x.jpg", photo_bytes(7)), ("x.png", img_bytes("PNG")), ("x.webp", img_bytes("WEBP")),
-             ("d.zip", zip_of({"a/1.jpg": photo_bytes(8), "b/2.jpg": photo_bytes(9)}))]
+    seeds = [
+        ("x.jpg", photo_bytes(7)),
+        ("x.png", img_bytes("PNG")),
+        ("x.webp", img_bytes("WEBP")),
+        ("d.zip", zip_of({"a/1.jpg": photo_bytes(8), "b/2.jpg": photo_bytes(9)})),
+    ]
     out = []
     for k in range(n):
         name, data = seeds[k % len(seeds)]
@@ -164,14 +182,19 @@ def fuzz_cases(n: int, seed: int = 0) -> list[Case]:
             if op < 0.6 and b:
                 b[rng.randrange(len(b))] = rng.randrange(256)
             elif op < 0.8 and len(b) > 10:
-                del b[rng.randrange(len(b)):]
+                del b[rng.randrange(len(b)) :]
             else:
                 pos = rng.randrange(len(b) + 1)
                 b[pos:pos] = os.urandom(rng.randint(1, 64))
         blob = bytes(b)
         folder = "a/" if not name.endswith(".zip") else ""
-        out.append(Case(f"fuzz {k} ({name})", "upload",
-                        lambda blob=blob, name=name, folder=folder: [(folder + name, blob), ("b/ok.jpg", photo_bytes(10))]))
+        out.append(
+            Case(
+                f"fuzz {k} ({name})",
+                "upload",
+                lambda blob=blob, name=name, folder=folder: [(folder + name, blob), ("b/ok.jpg", photo_bytes(10))],
+            )
+        )
     return out
 
 
@@ -242,8 +265,14 @@ def run_cli_case(case: Case, work: Path) -> tuple[str, str]:
                 (target / rel).write_bytes(d)
             target.mkdir(exist_ok=True)
         args = ["check", str(target)]
-    p = subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True,
-                       timeout=600, env=dict(os.environ, GS_OFFLINE="1"))
+    p = subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, GS_OFFLINE="1"),
+    )
     if "Traceback" in p.stderr:
         return "crash", p.stderr.strip().splitlines()[-1][:300]
     if p.returncode == 0:
@@ -264,8 +293,12 @@ def run_all(case_list: list[Case], cli: bool = False) -> list[tuple[str, str, st
 
 
 def summary(rows) -> dict:
-    return {"cases": len(rows), "ok": sum(r[1] == "ok" for r in rows),
-            "clean errors": sum(r[1] == "clean" for r in rows), "crashes": sum(r[1] == "crash" for r in rows)}
+    return {
+        "cases": len(rows),
+        "ok": sum(r[1] == "ok" for r in rows),
+        "clean errors": sum(r[1] == "clean" for r in rows),
+        "crashes": sum(r[1] == "crash" for r in rows),
+    }
 
 
 if __name__ == "__main__":

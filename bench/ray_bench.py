@@ -4,6 +4,7 @@ Measured in one process: the local engine (`predict_paths`) and the Ray engine
 (`predict_paths_ray`) on a local Ray instance started for each run, start-up included,
 as `python -m core sort --engine ray` does it.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,15 +35,28 @@ def run(runs: int = 3, n: int = 300) -> None:
         ray.append(n / (time.perf_counter() - t))
         assert got == got_ray == n, (got, got_ray)
         print(f"  local {local[-1]:.1f} img/s, ray {ray[-1]:.1f} img/s (start-up included)", flush=True)
-    md = "\n".join([
-        f"{n} 4000x3000 JPEGs, median of {runs} runs, images/s (Ray: a local instance started for each run, "
-        "one actor per core, start-up included):\n",
-        "| engine | images/s |", "|---|---|",
-        f"| local (`python -m core sort`) | {median(local):.1f} |",
-        f"| ray (`python -m core sort --engine ray`) | {median(ray):.1f} |", "",
-        "On 2 cores Ray adds process start-up and per-batch serialisation and has no extra cores to "
-        "spread over; it is there for clusters (docs/scaling.md).",
-    ])
-    save("ray", {"title": "Sorting on Ray (`--engine ray`) vs the local engine", "n": n, "runs": runs,
-                 "img_per_s": {"local": median(local), "ray": median(ray)}, "raw": {"local": local, "ray": ray},
-                 "markdown": md, "command": "python -m bench ray"})
+    md = "\n".join(
+        [
+            f"{n} 4000x3000 JPEGs, median of {runs} runs, images/s (Ray: a local instance started for each run, "
+            "one actor per core, start-up included):\n",
+            "| engine | images/s |",
+            "|---|---|",
+            f"| local (`python -m core sort`) | {median(local):.1f} |",
+            f"| ray (`python -m core sort --engine ray`) | {median(ray):.1f} |",
+            "",
+            "On 2 cores Ray adds process start-up and per-batch serialisation and has no extra cores to "
+            "spread over; it is there for clusters (docs/scaling.md).",
+        ]
+    )
+    save(
+        "ray",
+        {
+            "title": "Sorting on Ray (`--engine ray`) vs the local engine",
+            "n": n,
+            "runs": runs,
+            "img_per_s": {"local": median(local), "ray": median(ray)},
+            "raw": {"local": local, "ray": ray},
+            "markdown": md,
+            "command": "python -m bench ray",
+        },
+    )

@@ -1,4 +1,5 @@
 """BENCHMARKS.md from bench/out/*.json: every figure with its command, date and machine."""
+
 from __future__ import annotations
 
 import json
@@ -32,75 +33,114 @@ def _ok(cond: bool) -> str:
 
 def section_train(d: dict) -> str:
     a, pe, t = d["default"], d["per_epoch"], d["time_to_model"]
-    lines = ["## Training (hymenoptera, EfficientNet-Lite0)\n", _stamp(d),
-             "### Default settings: `python -m core train ../shared/data/hymenoptera --out /tmp/m`\n",
-             *([f"_This table re-measured on its own: `{a['command']}` · {a['measured']}_\n"] if a.get("measured") else []),
-             "| seed | val_accuracy | wall s | peak RSS MB |", "|---|---|---|---|"]
-    lines += [f"| {r['seed']} | {r['val_accuracy']:.4f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |" for r in a["rows"]]
-    lines += [f"| **median** | **{a['median_acc']:.4f}** | **{a['median_wall']:.1f}** | **{a['median_rss']:.0f}** |", "",
-              f"Targets: val_accuracy ≥ 0.95 ({_ok(a['median_acc'] >= 0.95)}); peak RSS < 1,500 MB "
-              f"({_ok(a['median_rss'] < 1500)}).\n",
-              "### Seconds per epoch after the first: cached features vs the plain loop\n",
-              f"Same data, backbone, input size, epochs ({pe['head only']['epochs']}), optimiser (Adam 1e-3), no augmentation; "
-              "the plain loop is the tutorial's (ImageFolder, DataLoader with 2 workers, full forward every epoch).\n",
-              "| layers trained | plain s/epoch | ours s/epoch | speed-up | plain acc | ours acc | target |",
-              "|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Training (hymenoptera, EfficientNet-Lite0)\n",
+        _stamp(d),
+        "### Default settings: `python -m core train ../shared/data/hymenoptera --out /tmp/m`\n",
+        *([f"_This table re-measured on its own: `{a['command']}` · {a['measured']}_\n"] if a.get("measured") else []),
+        "| seed | val_accuracy | wall s | peak RSS MB |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['seed']} | {r['val_accuracy']:.4f} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} |" for r in a["rows"]
+    ]
+    lines += [
+        f"| **median** | **{a['median_acc']:.4f}** | **{a['median_wall']:.1f}** | **{a['median_rss']:.0f}** |",
+        "",
+        f"Targets: val_accuracy ≥ 0.95 ({_ok(a['median_acc'] >= 0.95)}); peak RSS < 1,500 MB "
+        f"({_ok(a['median_rss'] < 1500)}).\n",
+        "### Seconds per epoch after the first: cached features vs the plain loop\n",
+        f"Same data, backbone, input size, epochs ({pe['head only']['epochs']}), optimiser (Adam 1e-3), no augmentation; "
+        "the plain loop is the tutorial's (ImageFolder, DataLoader with 2 workers, full forward every epoch).\n",
+        "| layers trained | plain s/epoch | ours s/epoch | speed-up | plain acc | ours acc | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k, tgt in (("head only", 10), ("last block + head", 3)):
         r = pe[k]
-        lines.append(f"| {k} | {r['plain_s_per_epoch']:.2f} | {r['ours_s_per_epoch']:.3f} | {r['ratio']:.0f}x | "
-                     f"{r['plain_acc']:.3f} | {r['ours_acc']:.3f} | ≥ {tgt}x"
-                     + (f", acc within 1 pt: {_ok(r['ratio'] >= tgt and abs(r['plain_acc'] - r['ours_acc']) <= 0.01)} |"
-                        if k == "head only" else f": {_ok(r['ratio'] >= tgt)} |"))
+        lines.append(
+            f"| {k} | {r['plain_s_per_epoch']:.2f} | {r['ours_s_per_epoch']:.3f} | {r['ratio']:.0f}x | "
+            f"{r['plain_acc']:.3f} | {r['ours_acc']:.3f} | ≥ {tgt}x"
+            + (
+                f", acc within 1 pt: {_ok(r['ratio'] >= tgt and abs(r['plain_acc'] - r['ours_acc']) <= 0.01)} |"
+                if k == "head only"
+                else f": {_ok(r['ratio'] >= tgt)} |"
+            )
+        )
     h = pe["head only"]
     gap = h["ours_acc"] - h["plain_acc"]
     if abs(gap) > 0.01:
-        lines.append(f"\nHead only: the accuracies differ by {100 * abs(gap):.1f} points "
-                     f"({'ours higher' if gap > 0 else 'ours lower'}; one validation image is 0.65 points). Both sides "
-                     "train the same head on the same frozen features; they differ in batch order, resize filter "
-                     "(PIL vs torchvision) and runtime (ONNX Runtime vs torch) for the frozen part.")
-    lines += ["", "### Time to a trained model (default settings vs the tutorial's recipe)\n",
-              "Ours: `TrainConfig()` defaults, the whole run including feature caching. Plain: PyTorch's "
-              "transfer-learning tutorial (\"ConvNet as fixed feature extractor\") on the same backbone at the tutorial's "
-              "224 px (ours: 288 px): "
-              f"{t['tutorial_epochs']} epochs, SGD lr 0.001 momentum 0.9, StepLR(7, 0.1), RandomResizedCrop + flip, "
-              "a full forward pass every epoch, best epoch kept (batch 32 instead of its 4, which only helps it).\n",
-              "| run | ours s | ours acc | tutorial s | tutorial best acc | tutorial first matched ours at |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"\nHead only: the accuracies differ by {100 * abs(gap):.1f} points "
+            f"({'ours higher' if gap > 0 else 'ours lower'}; one validation image is 0.65 points). Both sides "
+            "train the same head on the same frozen features; they differ in batch order, resize filter "
+            "(PIL vs torchvision) and runtime (ONNX Runtime vs torch) for the frozen part."
+        )
+    lines += [
+        "",
+        "### Time to a trained model (default settings vs the tutorial's recipe)\n",
+        "Ours: `TrainConfig()` defaults, the whole run including feature caching. Plain: PyTorch's "
+        'transfer-learning tutorial ("ConvNet as fixed feature extractor") on the same backbone at the tutorial\'s '
+        "224 px (ours: 288 px): "
+        f"{t['tutorial_epochs']} epochs, SGD lr 0.001 momentum 0.9, StepLR(7, 0.1), RandomResizedCrop + flip, "
+        "a full forward pass every epoch, best epoch kept (batch 32 instead of its 4, which only helps it).\n",
+        "| run | ours s | ours acc | tutorial s | tutorial best acc | tutorial first matched ours at |",
+        "|---|---|---|---|---|---|",
+    ]
     for k, r in enumerate(t["raw"]):
         hit = r["plain_time_to_our_acc"]
-        lines.append(f"| {k + 1} | {r['ours_wall']:.1f} | {r['ours_acc']:.3f} | {r['plain_wall']:.0f} | "
-                     f"{r['plain_acc']:.3f} | {'never' if hit is None else f'{hit:.0f} s'} |")
-    lines += [f"| **median** | **{t['ours_wall']:.1f}** | **{t['ours_acc']:.3f}** | **{t['plain_time']:.0f}** | "
-              f"**{t['plain_best_acc']:.3f}** | |", "",
-              f"Speed-up against the tutorial's recipe {t['ratio']:.1f}x (target ≥ 10x at equal or better accuracy: "
-              f"{_ok(t['ratio'] >= 10 and t['ours_acc'] >= t['plain_best_acc'] - 1e-6)}). "
-              + (f"Against the tutorial stopped at the first epoch that matched our accuracy (it cannot know when "
-                 f"that is; the most generous reading), {t['ratio_to_match']:.1f}x in the "
-                 f"{t['plain_matched_runs']} of {t['runs']} runs where it matched."
-                 if t.get("ratio_to_match") else "The tutorial never matched our accuracy.") + "\n"]
+        lines.append(
+            f"| {k + 1} | {r['ours_wall']:.1f} | {r['ours_acc']:.3f} | {r['plain_wall']:.0f} | "
+            f"{r['plain_acc']:.3f} | {'never' if hit is None else f'{hit:.0f} s'} |"
+        )
+    lines += [
+        f"| **median** | **{t['ours_wall']:.1f}** | **{t['ours_acc']:.3f}** | **{t['plain_time']:.0f}** | "
+        f"**{t['plain_best_acc']:.3f}** | |",
+        "",
+        f"Speed-up against the tutorial's recipe {t['ratio']:.1f}x (target ≥ 10x at equal or better accuracy: "
+        f"{_ok(t['ratio'] >= 10 and t['ours_acc'] >= t['plain_best_acc'] - 1e-6)}). "
+        + (
+            f"Against the tutorial stopped at the first epoch that matched our accuracy (it cannot know when "
+            f"that is; the most generous reading), {t['ratio_to_match']:.1f}x in the "
+            f"{t['plain_matched_runs']} of {t['runs']} runs where it matched."
+            if t.get("ratio_to_match")
+            else "The tutorial never matched our accuracy."
+        )
+        + "\n",
+    ]
     return "\n".join(lines)
 
 
 def section_sort(d: dict) -> str:
     m = d["img_per_s"]
-    lines: list[str] = ["## Sorting 4000x3000 JPEGs\n", _stamp(d),
-             f"Ours and the ceiling on {d['n']} images; the plain loop's rate on the first {d['n_plain']} of them.\n",
-             "| path | images/s |", "|---|---|",
-             f"| (a) plain: PIL full decode + torchvision transforms + per-batch forward | {m['plain']:.2f} |",
-             f"| (b) ours: draft-mode decode, threads overlap decoding with the forward pass | {m['ours']:.2f} |",
-             f"| (c) ceiling: forward pass alone on ready tensors, in the runtime ours uses ({d.get('engine', 'torch')}) "
-             f"| {m['ceiling']:.2f} |"]
+    lines: list[str] = [
+        "## Sorting 4000x3000 JPEGs\n",
+        _stamp(d),
+        f"Ours and the ceiling on {d['n']} images; the plain loop's rate on the first {d['n_plain']} of them.\n",
+        "| path | images/s |",
+        "|---|---|",
+        f"| (a) plain: PIL full decode + torchvision transforms + per-batch forward | {m['plain']:.2f} |",
+        f"| (b) ours: draft-mode decode, threads overlap decoding with the forward pass | {m['ours']:.2f} |",
+        f"| (c) ceiling: forward pass alone on ready tensors, in the runtime ours uses ({d.get('engine', 'torch')}) "
+        f"| {m['ceiling']:.2f} |",
+    ]
     if "ceiling_torch" in m:
-        lines.append(f"| (c') forward pass alone in eager torch (what the plain loop runs) | {m['ceiling_torch']:.2f} |")
-    lines += ["", f"Ours vs plain {d['ratio_vs_plain']:.1f}x (target ≥ 3x: {_ok(d['ratio_vs_plain'] >= 3)}); "
-              f"ours vs ceiling {d['fraction_of_ceiling']:.2f} (target ≥ 0.8: {_ok(d['fraction_of_ceiling'] >= 0.8)}); "
-              "each ratio is the median of the per-run ratios.\n"]
+        lines.append(
+            f"| (c') forward pass alone in eager torch (what the plain loop runs) | {m['ceiling_torch']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Ours vs plain {d['ratio_vs_plain']:.1f}x (target ≥ 3x: {_ok(d['ratio_vs_plain'] >= 3)}); "
+        f"ours vs ceiling {d['fraction_of_ceiling']:.2f} (target ≥ 0.8: {_ok(d['fraction_of_ceiling'] >= 0.8)}); "
+        "each ratio is the median of the per-run ratios.\n",
+    ]
     if d.get("decode_ms"):
-        lines += [f"Decoding one 4000x3000 JPEG at 1/8 scale (draft mode) takes {d['decode_ms']:.1f} ms of one core "
-                  f"(median); the forward pass in {d.get('engine', 'torch')} takes {1000 * 2 / m['ceiling']:.1f} "
-                  f"core-ms per image on 2 cores. A pipeline that keeps both cores busy can reach at most "
-                  f"{d['pipeline_limit']:.1f} images/s, {d['pipeline_limit'] / m['ceiling']:.2f} of the forward-only "
-                  f"ceiling; ours reaches {m['ours'] / d['pipeline_limit']:.2f} of that limit.\n"]
+        lines += [
+            f"Decoding one 4000x3000 JPEG at 1/8 scale (draft mode) takes {d['decode_ms']:.1f} ms of one core "
+            f"(median); the forward pass in {d.get('engine', 'torch')} takes {1000 * 2 / m['ceiling']:.1f} "
+            f"core-ms per image on 2 cores. A pipeline that keeps both cores busy can reach at most "
+            f"{d['pipeline_limit']:.1f} images/s, {d['pipeline_limit'] / m['ceiling']:.2f} of the forward-only "
+            f"ceiling; ours reaches {m['ours'] / d['pipeline_limit']:.2f} of that limit.\n"
+        ]
     lines += ["| gallery | peak RSS MB (`python -m core sort`) | wall s |", "|---|---|---|"]
     for n, r in d["rss"].items():
         lines.append(f"| {n} images | {r['peak_rss_mb']:.0f} | {r['wall_s']:.0f} |")
@@ -108,77 +148,133 @@ def section_sort(d: dict) -> str:
         lines += ["", d["rss_note"]]
     a = d.get("accuracy")
     if a:
-        lines += ["", f"Sorting accuracy: `{a['command']}` puts {a['accuracy']:.1%} of {a['images']} validation "
-                  f"images in the folder of their true class (target ≥ 95%: {_ok(a['accuracy'] >= 0.95)}; 1 run)."]
+        lines += [
+            "",
+            f"Sorting accuracy: `{a['command']}` puts {a['accuracy']:.1%} of {a['images']} validation "
+            f"images in the folder of their true class (target ≥ 95%: {_ok(a['accuracy'] >= 0.95)}; 1 run).",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def section_app(d: dict) -> str:
     f = d["full_session"]
-    return "\n".join([
-        "## App responsiveness and memory (Debian chromium, demo dataset)\n", _stamp(d),
-        "| figure | value | target |", "|---|---|---|",
-        f"| `streamlit run` to first page painted (browser already open) | {d['first_paint_s']:.2f} s | ≤ 3 s: "
-        f"{_ok(d['first_paint_s'] <= 3)} |",
-        *([f"| of which: `streamlit run` until its server answers | {d['server_ready_s']:.1f} s | |"]
-          if "server_ready_s" in d else []),
-        *([f"| baseline, same run: a three-line Streamlit app (title + button) to first paint | "
-           f"{d['bare_first_paint_s']:.2f} s | ours adds {d['first_paint_s'] - d['bare_first_paint_s']:+.2f} s |"]
-          if "bare_first_paint_s" in d else []),
-        f"| pressing Train to the first point on the live chart | {d['first_chart_point_s']:.1f} s | ≤ 15 s: "
-        f"{_ok(d['first_chart_point_s'] <= 15)} |",
-        f"| app idle, RSS | {d['idle_rss_mb']:.0f} MB | < 1,500 MB: {_ok(d['idle_rss_mb'] < 1500)} |",
-        f"| full demo session (demo data, default training, Review, sort {f.get('sorted', 0)} images), peak RSS of the "
-        f"server | {f['peak_rss_mb']:.0f} MB (1 run) | < 1,500 MB: {_ok(f['peak_rss_mb'] < 1500)} |", ""]
-        + (["Peak RSS by step of that session: " + "; ".join(f"{k} {v:.0f} MB" for k, v in f["phase_peak_rss_mb"].items())
-            + ".\n"] if f.get("phase_peak_rss_mb") else [])
-        + ([f"Full session measured {f['measured']}; before that change ({d['full_session_before']['measured']}) "
-            f"it peaked at {d['full_session_before']['peak_rss_mb']:.0f} MB.\n"] if d.get("full_session_before") else []))
+    return "\n".join(
+        [
+            "## App responsiveness and memory (Debian chromium, demo dataset)\n",
+            _stamp(d),
+            "| figure | value | target |",
+            "|---|---|---|",
+            f"| `streamlit run` to first page painted (browser already open) | {d['first_paint_s']:.2f} s | ≤ 3 s: "
+            f"{_ok(d['first_paint_s'] <= 3)} |",
+            *(
+                [f"| of which: `streamlit run` until its server answers | {d['server_ready_s']:.1f} s | |"]
+                if "server_ready_s" in d
+                else []
+            ),
+            *(
+                [
+                    f"| baseline, same run: a three-line Streamlit app (title + button) to first paint | "
+                    f"{d['bare_first_paint_s']:.2f} s | ours adds {d['first_paint_s'] - d['bare_first_paint_s']:+.2f} s |"
+                ]
+                if "bare_first_paint_s" in d
+                else []
+            ),
+            f"| pressing Train to the first point on the live chart | {d['first_chart_point_s']:.1f} s | ≤ 15 s: "
+            f"{_ok(d['first_chart_point_s'] <= 15)} |",
+            f"| app idle, RSS | {d['idle_rss_mb']:.0f} MB | < 1,500 MB: {_ok(d['idle_rss_mb'] < 1500)} |",
+            f"| full demo session (demo data, default training, Review, sort {f.get('sorted', 0)} images), peak RSS of the "
+            f"server | {f['peak_rss_mb']:.0f} MB (1 run) | < 1,500 MB: {_ok(f['peak_rss_mb'] < 1500)} |",
+            "",
+        ]
+        + (
+            [
+                "Peak RSS by step of that session: "
+                + "; ".join(f"{k} {v:.0f} MB" for k, v in f["phase_peak_rss_mb"].items())
+                + ".\n"
+            ]
+            if f.get("phase_peak_rss_mb")
+            else []
+        )
+        + (
+            [
+                f"Full session measured {f['measured']}; before that change ({d['full_session_before']['measured']}) "
+                f"it peaked at {d['full_session_before']['peak_rss_mb']:.0f} MB.\n"
+            ]
+            if d.get("full_session_before")
+            else []
+        )
+    )
 
 
 def section_scaling(d: dict) -> str:
-    lines = ["## Scaling (default recipe: head only, 30 epochs; sorting the same images)\n", _stamp(d),
-             "| images | train s | s per 100 images | sort s | s per 100 images |", "|---|---|---|---|---|"]
+    lines = [
+        "## Scaling (default recipe: head only, 30 epochs; sorting the same images)\n",
+        _stamp(d),
+        "| images | train s | s per 100 images | sort s | s per 100 images |",
+        "|---|---|---|---|---|",
+    ]
     for r in d["rows"]:
-        lines.append(f"| {r['n']} | {r['train_s']:.1f} | {100 * r['train_s'] / r['n']:.2f} | {r['sort_s']:.1f} | "
-                     f"{100 * r['sort_s'] / r['n']:.2f} |")
+        lines.append(
+            f"| {r['n']} | {r['train_s']:.1f} | {100 * r['train_s'] / r['n']:.2f} | {r['sort_s']:.1f} | "
+            f"{100 * r['sort_s'] / r['n']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def section_generic(name: str, d: dict) -> str:
-    body = d.get("markdown") or "```\n" + json.dumps({k: v for k, v in d.items() if k not in ("date", "machine")},
-                                                    indent=1)[:3000] + "\n```"
+    body = (
+        d.get("markdown")
+        or "```\n" + json.dumps({k: v for k, v in d.items() if k not in ("date", "machine")}, indent=1)[:3000] + "\n```"
+    )
     return f"## {d.get('title', name)}\n\n{_stamp(d)}\n{body}\n"
 
 
 def section_sort_backbones(d: dict) -> str:
-    lines = ["## Sorting: how close to the ceiling, by backbone\n", _stamp(d),
-             f"The same {d['n']} 4000x3000 JPEGs sorted by each backbone ({d['engine']}, random weights: speed does "
-             f"not depend on their values), median of {d['runs']} runs, backbones interleaved within each run. "
-             "The pipeline limit is what both cores can do when one image costs decode + forward core-ms.\n",
-             "| backbone (input px) | ours img/s | ceiling img/s | ours / ceiling (median per run) | decode core-ms | forward core-ms "
-             "| pipeline limit / ceiling | ours / limit |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Sorting: how close to the ceiling, by backbone\n",
+        _stamp(d),
+        f"The same {d['n']} 4000x3000 JPEGs sorted by each backbone ({d['engine']}, random weights: speed does "
+        f"not depend on their values), median of {d['runs']} runs, backbones interleaved within each run. "
+        "The pipeline limit is what both cores can do when one image costs decode + forward core-ms.\n",
+        "| backbone (input px) | ours img/s | ceiling img/s | ours / ceiling (median per run) | decode core-ms | forward core-ms "
+        "| pipeline limit / ceiling | ours / limit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in d["table"].items():
-        lines.append(f"| {name} ({r['input_size']}) | {r['ours']:.2f} | {r['ceiling']:.2f} | "
-                     f"{r['fraction_of_ceiling']:.2f} | {r['decode_ms']:.1f} | {r['forward_core_ms']:.1f} | "
-                     f"{r['pipeline_limit'] / r['ceiling']:.2f} | {r['fraction_of_limit']:.2f} |")
+        lines.append(
+            f"| {name} ({r['input_size']}) | {r['ours']:.2f} | {r['ceiling']:.2f} | "
+            f"{r['fraction_of_ceiling']:.2f} | {r['decode_ms']:.1f} | {r['forward_core_ms']:.1f} | "
+            f"{r['pipeline_limit'] / r['ceiling']:.2f} | {r['fraction_of_limit']:.2f} |"
+        )
     met = [n for n, r in d["table"].items() if r["fraction_of_ceiling"] >= 0.8]
     capped = [n for n, r in d["table"].items() if r["pipeline_limit"] / r["ceiling"] < 0.8]
-    lines += ["", f"Ours / ceiling ≥ 0.8 met for: {', '.join(met) or 'none'}. Pipeline limit below 0.8 of the "
-              f"ceiling (no decoder + forward overlap on these 2 cores could reach 0.8) for: {', '.join(capped) or 'none'}."]
+    lines += [
+        "",
+        f"Ours / ceiling ≥ 0.8 met for: {', '.join(met) or 'none'}. Pipeline limit below 0.8 of the "
+        f"ceiling (no decoder + forward overlap on these 2 cores could reach 0.8) for: {', '.join(capped) or 'none'}.",
+    ]
     if d.get("decode_by_detail"):
-        lines += ["", "Decoding cost grows with a file's detail (draft mode skips the inverse DCT, not the entropy "
-                  "decoding), so the bench gallery's smooth upscaled files are the easy case:", "",
-                  "| 4000x3000 JPEG, quality 90 | MB | draft-mode decode ms (median of 15) |", "|---|---|---|"]
+        lines += [
+            "",
+            "Decoding cost grows with a file's detail (draft mode skips the inverse DCT, not the entropy "
+            "decoding), so the bench gallery's smooth upscaled files are the easy case:",
+            "",
+            "| 4000x3000 JPEG, quality 90 | MB | draft-mode decode ms (median of 15) |",
+            "|---|---|---|",
+        ]
         lines += [f"| {k} | {v['mb']:.2f} | {v['decode_ms']:.1f} |" for k, v in d["decode_by_detail"].items()]
     return "\n".join(lines) + "\n"
 
 
 def write() -> str:
     parts = [HEAD]
-    for name, fn in (("train", section_train), ("sort", section_sort), ("sort-backbones", section_sort_backbones),
-                     ("app", section_app),
-                     ("scaling", section_scaling)):
+    for name, fn in (
+        ("train", section_train),
+        ("sort", section_sort),
+        ("sort-backbones", section_sort_backbones),
+        ("app", section_app),
+        ("scaling", section_scaling),
+    ):
         d = _load(name)
         if d:
             parts.append(fn(d))

@@ -4,6 +4,7 @@ The peak is VmHWM from /proc/self/status, not getrusage's ru_maxrss: Linux carri
 over from the process that started us (subprocess uses vfork, and exec keeps the larger of the
 two), so a child of a 2.4 GB bench process reported 2.4 GB however little it used.
 """
+
 import resource
 import sys
 

@@ -4,6 +4,7 @@ Images are distinct crops/flips of the real hymenoptera photos (saved as new JPE
 so the content-hash cache cannot reuse them). Training uses the default recipe
 (head only, 30 epochs, no augmentation); sorting runs the trained model over the same images.
 """
+
 from __future__ import annotations
 
 import random

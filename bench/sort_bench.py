@@ -4,6 +4,7 @@ Large "phone photos" are made by upscaling real hymenoptera photos to 4000x3000;
 5,000-image galleries reuse those files through hard links (same bytes, other
 names), which is enough to show whether peak memory grows with gallery size.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,7 @@ def plain(bundle, paths, batch_size: int = 32) -> float:
     tf = T.Compose([T.Resize(pre.resize_to), T.CenterCrop(pre.size), T.ToTensor(), T.Normalize(pre.mean, pre.std)])
     t = time.perf_counter()
     for k in range(0, len(paths), batch_size):
-        x = torch.stack([tf(Image.open(p).convert("RGB")) for p in paths[k:k + batch_size]])
+        x = torch.stack([tf(Image.open(p).convert("RGB")) for p in paths[k : k + batch_size]])
         with torch.inference_mode():
             bundle.network(x).softmax(1)
     return len(paths) / (time.perf_counter() - t)
@@ -81,7 +82,7 @@ def ceiling(bundle, n: int = 256, batch_size: int = 32, engine: str = "torch") -
     forward(x[:batch_size])  # warm-up
     t = time.perf_counter()
     for k in range(0, n, batch_size):
-        forward(x[k:k + batch_size]).softmax(1)
+        forward(x[k : k + batch_size]).softmax(1)
     return n / (time.perf_counter() - t)
 
 
@@ -111,11 +112,17 @@ def sort_accuracy() -> dict:
     rows = list(csv.DictReader(open(out / "predictions.csv")))
     good = [r for r in rows if not r["error"]]
     acc = sum(r["class"] == r["path"].split("/")[0] for r in good) / len(good)
-    print(f"  sort hymenoptera/val with a model trained on hymenoptera/train: accuracy {acc:.4f} on {len(good)} images",
-          flush=True)
-    return {"accuracy": acc, "images": len(good), "train_wall_s": train_wall,
-            "command": "python -m core train ../shared/data/hymenoptera/train --out M && "
-                       "python -m core sort M ../shared/data/hymenoptera/val --out OUT"}
+    print(
+        f"  sort hymenoptera/val with a model trained on hymenoptera/train: accuracy {acc:.4f} on {len(good)} images",
+        flush=True,
+    )
+    return {
+        "accuracy": acc,
+        "images": len(good),
+        "train_wall_s": train_wall,
+        "command": "python -m core train ../shared/data/hymenoptera/train --out M && "
+        "python -m core sort M ../shared/data/hymenoptera/val --out OUT",
+    }
 
 
 def gallery_rss(base: Path, model_dir: Path) -> dict:
@@ -141,9 +148,12 @@ def run_rss(runs: int = 1) -> None:
     prev = json.loads((OUT / "sort.json").read_text())
     prev["rss"] = gallery_rss(make_gallery(prev["n"]), Path("/tmp/gs-bench-m0"))
     prev["rss_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    prev["rss_note"] = ("Memory table re-measured on its own (`python -m bench sort-rss`, " + prev["rss_measured"]
-                        + ") after fixing the measurement: peak RSS is now the sorting process's VmHWM; getrusage's "
-                        "ru_maxrss had carried over the bench process's own 2.4 GB into the child's figure.")
+    prev["rss_note"] = (
+        "Memory table re-measured on its own (`python -m bench sort-rss`, "
+        + prev["rss_measured"]
+        + ") after fixing the measurement: peak RSS is now the sorting process's VmHWM; getrusage's "
+        "ru_maxrss had carried over the bench process's own 2.4 GB into the child's figure."
+    )
     (OUT / "sort.json").write_text(json.dumps(prev, indent=1, default=str))
 
 
@@ -179,9 +189,17 @@ def decode_by_detail(reps: int = 15) -> dict:
 def summarise_backbone(row: dict[str, list[float]], input_size: int) -> dict:
     o, c, dec = median(row["ours"]), median(row["ceiling"]), median(row["decode_ms"])
     limit = 2000 / (dec + 2000 / c)  # both cores busy: decode + forward core-ms per image
-    return {"ours": o, "ceiling": c, "decode_ms": dec, "forward_core_ms": 2000 / c,
-            "fraction_of_ceiling": paired_ratio(row["ours"], row["ceiling"]), "pipeline_limit": limit,
-            "fraction_of_limit": o / limit, "input_size": input_size, "raw": row}
+    return {
+        "ours": o,
+        "ceiling": c,
+        "decode_ms": dec,
+        "forward_core_ms": 2000 / c,
+        "fraction_of_ceiling": paired_ratio(row["ours"], row["ceiling"]),
+        "pipeline_limit": limit,
+        "fraction_of_limit": o / limit,
+        "input_size": input_size,
+        "raw": row,
+    }
 
 
 def run_backbones(runs: int = 3, n: int = 200, names=("efficientnet_lite0", "resnet34", "resnet50")) -> None:
@@ -204,11 +222,23 @@ def run_backbones(runs: int = 3, n: int = 200, names=("efficientnet_lite0", "res
             row["ours"].append(ours(bundle, paths))
             row["ceiling"].append(ceiling(bundle, engine=engine))
             row["decode_ms"].append(decode_ms(bundle, paths))
-            print(f"  run {r + 1} {name}: ours {row['ours'][-1]:.2f} img/s, ceiling {row['ceiling'][-1]:.2f} img/s, "
-                  f"decode {row['decode_ms'][-1]:.1f} ms", flush=True)
+            print(
+                f"  run {r + 1} {name}: ours {row['ours'][-1]:.2f} img/s, ceiling {row['ceiling'][-1]:.2f} img/s, "
+                f"decode {row['decode_ms'][-1]:.1f} ms",
+                flush=True,
+            )
     table = {name: summarise_backbone(row, bundles[name].preprocess.size) for name, row in rows.items()}
-    save("sort-backbones", {"table": table, "n": n, "runs": runs, "engine": engine, "decode_by_detail": decode_by_detail(),
-                            "command": "python -m bench sort-backbones"})
+    save(
+        "sort-backbones",
+        {
+            "table": table,
+            "n": n,
+            "runs": runs,
+            "engine": engine,
+            "decode_by_detail": decode_by_detail(),
+            "command": "python -m bench sort-backbones",
+        },
+    )
 
 
 def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
@@ -230,15 +260,32 @@ def run(runs: int = 3, n: int = 1000, n_plain: int = 100) -> None:
         rows["ceiling"].append(ceiling(bundle, engine=engine))
         rows["ceiling_torch"].append(ceiling(bundle, engine="torch"))
         rows["decode_ms"].append(decode_ms(bundle, paths))
-        print(f"  run {r + 1}: plain {rows['plain'][-1]:.2f} img/s, ours {rows['ours'][-1]:.2f} img/s, "
-              f"ceiling ({engine}) {rows['ceiling'][-1]:.2f} img/s, eager torch forward "
-              f"{rows['ceiling_torch'][-1]:.2f} img/s, decode {rows['decode_ms'][-1]:.1f} ms", flush=True)
+        print(
+            f"  run {r + 1}: plain {rows['plain'][-1]:.2f} img/s, ours {rows['ours'][-1]:.2f} img/s, "
+            f"ceiling ({engine}) {rows['ceiling'][-1]:.2f} img/s, eager torch forward "
+            f"{rows['ceiling_torch'][-1]:.2f} img/s, decode {rows['decode_ms'][-1]:.1f} ms",
+            flush=True,
+        )
     dec = median(rows.pop("decode_ms"))
     med = {k: median(v) for k, v in rows.items()}
     limit = 2000 / (dec + 2000 / med["ceiling"])  # both cores busy: decode + forward core-ms per image
     rss = gallery_rss(base, model_dir)
-    save("sort", {"img_per_s": med, "raw": rows, "ratio_vs_plain": paired_ratio(rows["ours"], rows["plain"]),
-                  "fraction_of_ceiling": paired_ratio(rows["ours"], rows["ceiling"]), "engine": engine,
-                  "decode_ms": dec, "pipeline_limit": limit, "n": n, "n_plain": n_plain, "runs": runs,
-                  "rss": rss, "accuracy": accuracy, "command": "python -m bench sort"})
+    save(
+        "sort",
+        {
+            "img_per_s": med,
+            "raw": rows,
+            "ratio_vs_plain": paired_ratio(rows["ours"], rows["plain"]),
+            "fraction_of_ceiling": paired_ratio(rows["ours"], rows["ceiling"]),
+            "engine": engine,
+            "decode_ms": dec,
+            "pipeline_limit": limit,
+            "n": n,
+            "n_plain": n_plain,
+            "runs": runs,
+            "rss": rss,
+            "accuracy": accuracy,
+            "command": "python -m bench sort",
+        },
+    )
     _ = np, list_images

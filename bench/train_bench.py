@@ -5,6 +5,7 @@ full PIL decode, torchvision transforms, and the whole network's forward pass on
 every image in every epoch. Same backbone (EfficientNet-Lite0), same data
 (hymenoptera), same epochs and optimiser where a figure compares per-epoch cost.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,19 +32,34 @@ def _loaders(root: Path, augment: bool, batch_size: int = 32, seed: int = 0, siz
     size = size or pre.size
     norm = T.Normalize(pre.mean, pre.std)
     val_tf = T.Compose([T.Resize(round(size / 0.875)), T.CenterCrop(size), T.ToTensor(), norm])
-    train_tf = (T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), norm])
-                if augment else val_tf)
+    train_tf = (
+        T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), norm]) if augment else val_tf
+    )
     g = torch.Generator().manual_seed(seed)
     tr = ImageFolder(root / "train", train_tf)
     va = ImageFolder(root / "val", val_tf)
-    mk = lambda ds, shuffle: torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle,  # noqa: E731
-                                                         num_workers=2, generator=g)
+    mk = lambda ds, shuffle: torch.utils.data.DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,  # noqa: E731
+        num_workers=2,
+        generator=g,
+    )
     return mk(tr, True), mk(va, False), tr.classes
 
 
-def plain_loop(root: Path, epochs: int, unfreeze: str = "head only", augment: bool = False, lr: float = 1e-3,
-               optimizer: str = "adam", seed: int = 0, target_acc: float | None = None,
-               step_lr: int | None = None, size: int | None = None) -> dict:
+def plain_loop(
+    root: Path,
+    epochs: int,
+    unfreeze: str = "head only",
+    augment: bool = False,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    seed: int = 0,
+    target_acc: float | None = None,
+    step_lr: int | None = None,
+    size: int | None = None,
+) -> dict:
     """The tutorial's loop. Returns per-epoch seconds, val accuracies and cumulative times.
 
     ``step_lr`` adds the tutorial's StepLR(step_size, gamma=0.1); the tutorial keeps the
@@ -55,7 +71,7 @@ def plain_loop(root: Path, epochs: int, unfreeze: str = "head only", augment: bo
     net.set_trainable(k)
     b = net.boundary(k)
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = (torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr))
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9) if optimizer == "sgd" else torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_lr, gamma=0.1) if step_lr else None
     crit = nn.CrossEntropyLoss()
     secs, accs, cum = [], [], []
@@ -90,8 +106,12 @@ def ours(root: Path, cfg: TrainConfig) -> dict:
     t = time.perf_counter()
     ds = load_dataset(root, cfg.val_fraction, cfg.seed)
     r = train(ds, cfg, FeatureCache())
-    return {"epoch_seconds": [h["seconds"] for h in r.history], "val_acc": [h["val_acc"] for h in r.history],
-            "final_acc": r.metrics.val_accuracy, "wall": time.perf_counter() - t}
+    return {
+        "epoch_seconds": [h["seconds"] for h in r.history],
+        "val_acc": [h["val_acc"] for h in r.history],
+        "final_acc": r.metrics.val_accuracy,
+        "wall": time.perf_counter() - t,
+    }
 
 
 def per_epoch(runs: int = 3, epochs: int = 3) -> dict:
@@ -102,19 +122,36 @@ def per_epoch(runs: int = 3, epochs: int = 3) -> dict:
         plain_s, ours_s, plain_acc, ours_acc = [], [], [], []
         for r in range(runs):
             p = plain_loop(root, epochs, unfreeze, augment=False, seed=r)
-            cfg = TrainConfig(phases=[Phase(unfreeze, epochs, 1e-3)], augment="none", views=1, optimizer="adam",
-                              schedule="constant", label_smoothing=0.0, weight_decay=0.0, seed=r)
+            cfg = TrainConfig(
+                phases=[Phase(unfreeze, epochs, 1e-3)],
+                augment="none",
+                views=1,
+                optimizer="adam",
+                schedule="constant",
+                label_smoothing=0.0,
+                weight_decay=0.0,
+                seed=r,
+            )
             o = ours(root, cfg)
             plain_s.append(median(p["epoch_seconds"][1:]))
             ours_s.append(median(o["epoch_seconds"][1:]))
             plain_acc.append(p["val_acc"][-1])
             ours_acc.append(o["val_acc"][-1])
-            print(f"  [{unfreeze}] run {r + 1}: plain {plain_s[-1]:.2f}s/epoch acc {plain_acc[-1]:.3f} | "
-                  f"ours {ours_s[-1]:.3f}s/epoch acc {ours_acc[-1]:.3f}", flush=True)
-        out[unfreeze] = {"plain_s_per_epoch": median(plain_s), "ours_s_per_epoch": median(ours_s),
-                         "ratio": median(plain_s) / median(ours_s), "plain_acc": median(plain_acc),
-                         "ours_acc": median(ours_acc), "runs": runs, "epochs": epochs,
-                         "raw": {"plain": plain_s, "ours": ours_s, "plain_acc": plain_acc, "ours_acc": ours_acc}}
+            print(
+                f"  [{unfreeze}] run {r + 1}: plain {plain_s[-1]:.2f}s/epoch acc {plain_acc[-1]:.3f} | "
+                f"ours {ours_s[-1]:.3f}s/epoch acc {ours_acc[-1]:.3f}",
+                flush=True,
+            )
+        out[unfreeze] = {
+            "plain_s_per_epoch": median(plain_s),
+            "ours_s_per_epoch": median(ours_s),
+            "ratio": median(plain_s) / median(ours_s),
+            "plain_acc": median(plain_acc),
+            "ours_acc": median(ours_acc),
+            "runs": runs,
+            "epochs": epochs,
+            "raw": {"plain": plain_s, "ours": ours_s, "plain_acc": plain_acc, "ours_acc": ours_acc},
+        }
     return out
 
 
@@ -132,21 +169,40 @@ def time_to_model(runs: int = 3, tutorial_epochs: int = 25) -> dict:
         o = ours(root, TrainConfig(seed=r))
         p = plain_loop(root, tutorial_epochs, augment=True, lr=1e-3, optimizer="sgd", seed=r, step_lr=7, size=224)
         hit = next((k for k, a in enumerate(p["val_acc"]) if a >= o["final_acc"] - 1e-6), None)
-        rows.append({"ours_wall": o["wall"], "ours_acc": o["final_acc"], "plain_wall": p["cumulative"][-1],
-                     "plain_acc": max(p["val_acc"]), "plain_val_acc": p["val_acc"],
-                     "plain_time_to_our_acc": None if hit is None else p["cumulative"][hit]})
+        rows.append(
+            {
+                "ours_wall": o["wall"],
+                "ours_acc": o["final_acc"],
+                "plain_wall": p["cumulative"][-1],
+                "plain_acc": max(p["val_acc"]),
+                "plain_val_acc": p["val_acc"],
+                "plain_time_to_our_acc": None if hit is None else p["cumulative"][hit],
+            }
+        )
         row = rows[-1]
         matched = "never" if hit is None else f"after epoch {hit + 1} ({row['plain_time_to_our_acc']:.0f}s)"
-        print(f"  run {r + 1}: ours {row['ours_wall']:.1f}s acc {row['ours_acc']:.3f} | tutorial {tutorial_epochs} "
-              f"epochs {row['plain_wall']:.0f}s best acc {row['plain_acc']:.3f}; matched ours {matched}", flush=True)
+        print(
+            f"  run {r + 1}: ours {row['ours_wall']:.1f}s acc {row['ours_acc']:.3f} | tutorial {tutorial_epochs} "
+            f"epochs {row['plain_wall']:.0f}s best acc {row['plain_acc']:.3f}; matched ours {matched}",
+            flush=True,
+        )
     reached = [x["plain_time_to_our_acc"] for x in rows if x["plain_time_to_our_acc"] is not None]
-    return {"ours_wall": median([x["ours_wall"] for x in rows]), "ours_acc": median([x["ours_acc"] for x in rows]),
-            "plain_time": median([x["plain_wall"] for x in rows]),
-            "plain_best_acc": median([x["plain_acc"] for x in rows]),
-            "ratio": median([x["plain_wall"] / x["ours_wall"] for x in rows]),
-            "ratio_to_match": median([x["plain_time_to_our_acc"] / x["ours_wall"] for x in rows
-                                      if x["plain_time_to_our_acc"] is not None]) if reached else None,
-            "plain_matched_runs": len(reached), "runs": runs, "tutorial_epochs": tutorial_epochs, "raw": rows}
+    return {
+        "ours_wall": median([x["ours_wall"] for x in rows]),
+        "ours_acc": median([x["ours_acc"] for x in rows]),
+        "plain_time": median([x["plain_wall"] for x in rows]),
+        "plain_best_acc": median([x["plain_acc"] for x in rows]),
+        "ratio": median([x["plain_wall"] / x["ours_wall"] for x in rows]),
+        "ratio_to_match": median(
+            [x["plain_time_to_our_acc"] / x["ours_wall"] for x in rows if x["plain_time_to_our_acc"] is not None]
+        )
+        if reached
+        else None,
+        "plain_matched_runs": len(reached),
+        "runs": runs,
+        "tutorial_epochs": tutorial_epochs,
+        "raw": rows,
+    }
 
 
 def default_accuracy(runs: int = 3) -> dict:
@@ -155,13 +211,18 @@ def default_accuracy(runs: int = 3) -> dict:
 
     rows = []
     for seed in range(runs):
-        rss, wall, out = peak_rss_mb(["-q", "train", str(SHARED / "hymenoptera"), "--out", f"/tmp/gs-bench-m{seed}",
-                                      "--seed", str(seed)])
+        rss, wall, out = peak_rss_mb(
+            ["-q", "train", str(SHARED / "hymenoptera"), "--out", f"/tmp/gs-bench-m{seed}", "--seed", str(seed)]
+        )
         acc = float([x for x in out.splitlines() if x.startswith("val_accuracy")][0].split()[1])
         rows.append({"seed": seed, "val_accuracy": acc, "wall_s": wall, "peak_rss_mb": rss})
         print(f"  seed {seed}: val_accuracy {acc:.4f}, {wall:.1f}s, peak RSS {rss:.0f} MB", flush=True)
-    return {"rows": rows, "median_acc": median([r["val_accuracy"] for r in rows]),
-            "median_wall": median([r["wall_s"] for r in rows]), "median_rss": median([r["peak_rss_mb"] for r in rows])}
+    return {
+        "rows": rows,
+        "median_acc": median([r["val_accuracy"] for r in rows]),
+        "median_wall": median([r["wall_s"] for r in rows]),
+        "median_rss": median([r["peak_rss_mb"] for r in rows]),
+    }
 
 
 def run_default(runs: int = 3) -> None:
@@ -186,6 +247,5 @@ def run(runs: int = 3) -> None:
     pe = per_epoch(runs)
     print("training: time to a trained model", flush=True)
     ttm = time_to_model(runs)
-    save("train", {"default": acc, "per_epoch": pe, "time_to_model": ttm,
-                   "command": "python -m bench train"})
+    save("train", {"default": acc, "per_epoch": pe, "time_to_model": ttm, "command": "python -m bench train"})
     _ = np  # numpy kept for users extending the bench

@@ -1,15 +1,16 @@
 """Command line: the same engine as the app, without a screen.
 
-    python -m core train DATA --out MODEL_DIR [--backbone B] [--epochs N] [--preset P]
-    python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P] [--engine local|ray]
-    python -m core predict MODEL_DIR IMAGE...
-    python -m core evaluate MODEL_DIR DATA [--json]
-    python -m core export MODEL_DIR --format onnx|torchscript
-    python -m core discover GALLERY --out OUT_DIR [--k K] [--method kmeans|agglomerative]
-    python -m core check DATA [--json] [--features]
-    python -m core cam MODEL_DIR IMAGE [--method gradcam] [--target-class C] --out overlay.png
-    python -m core label-errors DATA [--model MODEL_DIR | --backbone B] [--folds 5] [--json]
+python -m core train DATA --out MODEL_DIR [--backbone B] [--epochs N] [--preset P]
+python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P] [--engine local|ray]
+python -m core predict MODEL_DIR IMAGE...
+python -m core evaluate MODEL_DIR DATA [--json]
+python -m core export MODEL_DIR --format onnx|torchscript
+python -m core discover GALLERY --out OUT_DIR [--k K] [--method kmeans|agglomerative]
+python -m core check DATA [--json] [--features]
+python -m core cam MODEL_DIR IMAGE [--method gradcam] [--target-class C] --out overlay.png
+python -m core label-errors DATA [--model MODEL_DIR | --backbone B] [--folds 5] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,11 @@ class _Printer:
         if self.quiet:
             return
         if isinstance(e, Epoch):
-            print(f"epoch {e.epoch:>3}/{e.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.3f}"
-                  f"  val loss {e.val_loss:.4f} acc {e.val_acc:.3f}  ({e.seconds:.2f}s)", flush=True)
+            print(
+                f"epoch {e.epoch:>3}/{e.epochs}  train loss {e.train_loss:.4f} acc {e.train_acc:.3f}"
+                f"  val loss {e.val_loss:.4f} acc {e.val_acc:.3f}  ({e.seconds:.2f}s)",
+                flush=True,
+            )
         elif isinstance(e, Plan) and e.description:
             print(e.description, flush=True)
         elif isinstance(e, (Status, Note)) and e.message != self.said:
@@ -107,8 +111,10 @@ def cmd_train(args) -> int:
         ds = load_dataset(intake.root, cfg.val_fraction, cfg.seed)
         if not args.quiet:
             n_tr, n_va = len(ds.split_items("train")), len(ds.split_items("val"))
-            print(f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
-                  f"({'given split' if ds.layout == 'splits' else f'stratified split, seed {cfg.seed}'})")
+            print(
+                f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
+                f"({'given split' if ds.layout == 'splits' else f'stratified split, seed {cfg.seed}'})"
+            )
         result = train(ds, cfg, on_event=_Printer(args.quiet))
     bundle = model_io.ModelBundle.from_result(result)
     path = model_io.save_dir(bundle, Path(args.out))
@@ -153,8 +159,10 @@ def cmd_sort(args) -> int:
 
             cfg = RayConfig(address=args.ray_address, actors=args.ray_actors)
             order = {p: k for k, p in enumerate(paths)}
-            preds = sorted(predict_paths_ray(Path(args.model), paths, args.batch_size, config=cfg, progress=progress),
-                           key=lambda p: order[p.path])  # same order as the local engine's predictions.csv
+            preds = sorted(
+                predict_paths_ray(Path(args.model), paths, args.batch_size, config=cfg, progress=progress),
+                key=lambda p: order[p.path],
+            )  # same order as the local engine's predictions.csv
         else:
             preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))
         bar.close()
@@ -205,8 +213,9 @@ def cmd_evaluate(args) -> int:
         items = ds.split_items("val") if ds.layout == "splits" and ds.split_items("val") else ds.labelled
         known = [i for i in items if i.label in bundle.classes]
         if not known:
-            raise ValueError("no images whose folder name matches one of the model's classes "
-                             f"({', '.join(bundle.classes)})")
+            raise ValueError(
+                f"no images whose folder name matches one of the model's classes ({', '.join(bundle.classes)})"
+            )
         cidx = {c: k for k, c in enumerate(bundle.classes)}
         paths, y, probs = [], [], []
         for pr in predict_paths(bundle, [i.path for i in known], top_k=len(bundle.classes)):
@@ -226,7 +235,9 @@ def cmd_evaluate(args) -> int:
     print(f"accuracy {ev.accuracy:.4f} on {len(y)} images")
     w = max(len(c) for c in ev.classes)
     for r in ev.per_class:
-        print(f"  {r['class']:<{w}}  precision {r['precision']:.3f}  recall {r['recall']:.3f}  f1 {r['f1']:.3f}  n={r['support']}")
+        print(
+            f"  {r['class']:<{w}}  precision {r['precision']:.3f}  recall {r['recall']:.3f}  f1 {r['f1']:.3f}  n={r['support']}"
+        )
     print("confusion (rows true, cols predicted):")
     for c, row in zip(ev.classes, ev.confusion):
         print(f"  {c:<{w}}  " + " ".join(f"{v:>5d}" for v in row))
@@ -280,19 +291,27 @@ def _print_report(report, shown_root: Path, limit: int, splits_of: dict | None =
         for c in report.classes:
             row = report.counts.get(c, {})
             print("  " + f"{c:<{w}}" + "".join(f"{row.get(s, 0):>7}" for s in splits) + f"{sum(row.values()):>7}")
-        print("  " + f"{'total':<{w}}" + "".join(f"{report.splits.get(s, 0):>7}" for s in splits)
-              + f"{sum(report.splits.values()):>7}")
+        print(
+            "  "
+            + f"{'total':<{w}}"
+            + "".join(f"{report.splits.get(s, 0):>7}" for s in splits)
+            + f"{sum(report.splits.values()):>7}"
+        )
     if report.sizes:
         ws = sorted(w for w, _ in report.sizes)
         hs = sorted(h for _, h in report.sizes)
         sides = sorted(min(s) for s in report.sizes)
         o = report.orientation
-        print(f"sizes: median {ws[len(ws) // 2]}x{hs[len(hs) // 2]}, shortest side {sides[0]}..{sides[-1]} px; "
-              f"{o.get('landscape', 0)} landscape, {o.get('portrait', 0)} portrait, {o.get('square', 0)} square; "
-              f"{report.grayscale_share:.0%} greyscale")
+        print(
+            f"sizes: median {ws[len(ws) // 2]}x{hs[len(hs) // 2]}, shortest side {sides[0]}..{sides[-1]} px; "
+            f"{o.get('landscape', 0)} landscape, {o.get('portrait', 0)} portrait, {o.get('square', 0)} square; "
+            f"{report.grayscale_share:.0%} greyscale"
+        )
     sev = report.by_severity()
-    print(f"checked {report.n_checked}/{report.n_images} images in {report.seconds:.1f}s: "
-          + ", ".join(f"{len(v)} {k}{'s' if len(v) != 1 and k != 'info' else ''}" for k, v in sev.items()))
+    print(
+        f"checked {report.n_checked}/{report.n_images} images in {report.seconds:.1f}s: "
+        + ", ".join(f"{len(v)} {k}{'s' if len(v) != 1 and k != 'info' else ''}" for k, v in sev.items())
+    )
     if not report.findings:
         print("no problems found")
     for f in report.findings:
@@ -318,12 +337,14 @@ def cmd_check(args) -> int:
             from .models.backbones import WeightsMissing
 
             try:
-                features = backbone_features([i.path for i in ds.items], args.backbone,
-                                             progress=_throttled("features", args.quiet or args.json))
+                features = backbone_features(
+                    [i.path for i in ds.items], args.backbone, progress=_throttled("features", args.quiet or args.json)
+                )
             except WeightsMissing as exc:
                 print(f"warning: --features skipped: {exc}", file=sys.stderr)
-        report = check(ds, skipped=intake.skipped, features=features,
-                       progress=_throttled("checking", args.quiet or args.json))
+        report = check(
+            ds, skipped=intake.skipped, features=features, progress=_throttled("checking", args.quiet or args.json)
+        )
         if args.json:
             d = report.to_dict()
             d["root"] = str(args.data)
@@ -333,7 +354,7 @@ def cmd_check(args) -> int:
             print(json.dumps(d, indent=1, ensure_ascii=False))
         else:
             print(f"{args.data}:", end=" ")
-            splits_of = ({i.path: i.split for i in ds.items} if ds.layout != "splits" else None)
+            splits_of = {i.path: i.split for i in ds.items} if ds.layout != "splits" else None
             _print_report(report, intake.root, args.limit, splits_of)
     return 0
 
@@ -348,9 +369,13 @@ def cmd_export(args) -> int:
     samples = list_images(Path(args.samples))[:16] if args.samples else []
     report = export(bundle, args.format, out, samples)
     status = "OK" if report.ok else "MISMATCH"
-    print(f"{status}: wrote {report.path}; top-1 agreement with torch {report.top1_agreement:.0%} "
-          f"on {report.samples} samples (max |diff| {report.max_abs_diff:.2e})")
+    print(
+        f"{status}: wrote {report.path}; top-1 agreement with torch {report.top1_agreement:.0%} "
+        f"on {report.samples} samples (max |diff| {report.max_abs_diff:.2e})"
+    )
     return 0 if report.ok else 1
+
+
 def cmd_discover(args) -> int:
     from tqdm import tqdm
 
@@ -411,8 +436,10 @@ def cmd_cam(args) -> int:
     if args.heatmap:
         Image.fromarray((e.heatmap * 255).astype(np.uint8)).save(args.heatmap)
     pred = bundle.classes[e.pred]
-    print(f"{args.image}: predicted {pred} ({e.probs[e.pred]:.1%}); {LABELS[args.method]} "
-          f"for class {bundle.classes[e.target]} -> {out}")
+    print(
+        f"{args.image}: predicted {pred} ({e.probs[e.pred]:.1%}); {LABELS[args.method]} "
+        f"for class {bundle.classes[e.target]} -> {out}"
+    )
     return 0
 
 
@@ -435,15 +462,31 @@ def cmd_label_errors(args) -> int:
         root = materialise(Path(args.data), Path(tmp))
         ds = scan_folder(root)
         if not args.quiet and not args.json:
-            print(f"checking {len(ds.labelled)} labelled images in {len(ds.classes)} classes "
-                  f"({backbone}, {args.folds}-fold logistic regression on pooled features)", file=sys.stderr)
+            print(
+                f"checking {len(ds.labelled)} labelled images in {len(ds.classes)} classes "
+                f"({backbone}, {args.folds}-fold logistic regression on pooled features)",
+                file=sys.stderr,
+            )
         rep = find_label_errors(ds, backbone, weights, FeatureCache(), args.folds, args.seed, args.min_confidence)
         rel = lambda p: str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else str(p)  # noqa: E731
-        rows = [{"path": rel(s.path), "split": s.split, "given": s.given, "suggested": s.suggested,
-                 "confidence": round(s.confidence, 4), "given_prob": round(s.given_prob, 4)} for s in rep.suspects]
+        rows = [
+            {
+                "path": rel(s.path),
+                "split": s.split,
+                "given": s.given,
+                "suggested": s.suggested,
+                "confidence": round(s.confidence, 4),
+                "given_prob": round(s.given_prob, 4),
+            }
+            for s in rep.suspects
+        ]
     if args.json:
-        print(json.dumps({"checked": rep.n_checked, "folds": rep.folds, "oof_accuracy": rep.oof_accuracy,
-                          "suspects": rows}, indent=1))
+        print(
+            json.dumps(
+                {"checked": rep.n_checked, "folds": rep.folds, "oof_accuracy": rep.oof_accuracy, "suspects": rows},
+                indent=1,
+            )
+        )
         return 0
     print(f"out-of-fold accuracy {rep.oof_accuracy:.3f} on {rep.n_checked} images; {len(rows)} likely label errors")
     for r in rows:
@@ -465,7 +508,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="MODEL_DIR to write model.pt and metrics.json into")
     t.add_argument("--preset", default="recommended", choices=list(PRESETS))
     t.add_argument("--backbone", choices=list(REGISTRY))
-    t.add_argument("--weights", metavar="PATH", help="a .pth state dict for the backbone (when its pretrained weights are not available)")
+    t.add_argument(
+        "--weights",
+        metavar="PATH",
+        help="a .pth state dict for the backbone (when its pretrained weights are not available)",
+    )
     t.add_argument("--random-init", action="store_true", help="train from random weights (not pretrained)")
     t.add_argument("--unfreeze", choices=list(UNFREEZE_CHOICES), help="layers to train")
     t.add_argument("--epochs", type=int, help="epochs (per phase for multi-phase presets)")
@@ -488,10 +535,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--min-confidence", type=float, default=0.0, help="below this, images go to unsure/")
     s.add_argument("--batch-size", type=int, default=16)
-    s.add_argument("--engine", choices=["local", "ray"], default="local",
-                   help="local: this process (default); ray: Ray Data actors (needs pip install 'ray[data]')")
-    s.add_argument("--ray-address", metavar="ADDR",
-                   help="with --engine ray: a running cluster ('auto' or ray://host:10001); default: a local Ray instance")
+    s.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process (default); ray: Ray Data actors (needs pip install 'ray[data]')",
+    )
+    s.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --engine ray: a running cluster ('auto' or ray://host:10001); default: a local Ray instance",
+    )
     s.add_argument("--ray-actors", type=int, metavar="N", help="with --engine ray: model copies (default: one per CPU)")
     s.set_defaults(func=cmd_sort)
 
@@ -508,11 +562,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    c = sub.add_parser("check", help="dataset health report: unreadable files, duplicates, leakage, placeholders, imbalance")
+    c = sub.add_parser(
+        "check", help="dataset health report: unreadable files, duplicates, leakage, placeholders, imbalance"
+    )
     c.add_argument("data", help="folder or .zip: class/… or train|val/class/…")
     c.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    c.add_argument("--features", action="store_true",
-                   help="also flag images far from their class in a pretrained backbone's feature space (slower)")
+    c.add_argument(
+        "--features",
+        action="store_true",
+        help="also flag images far from their class in a pretrained backbone's feature space (slower)",
+    )
     c.add_argument("--backbone", default="efficientnet_lite0", choices=list(REGISTRY), help="for --features")
     c.add_argument("--limit", type=int, default=20, help="files listed per finding (default 20)")
     c.set_defaults(func=cmd_check)
@@ -564,8 +623,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (IntakeError, DatasetError, ImageError, ModelFileError, WeightsMissing, ValueError,
-            FileNotFoundError, NotADirectoryError, PermissionError) as exc:
+    except (
+        IntakeError,
+        DatasetError,
+        ImageError,
+        ModelFileError,
+        WeightsMissing,
+        ValueError,
+        FileNotFoundError,
+        NotADirectoryError,
+        PermissionError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

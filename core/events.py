@@ -4,6 +4,7 @@ Training, feature extraction, sorting and grouping run without knowing who
 listens (a background job, the CLI's printer, a test). They call ``on_event``
 with one of these dataclasses and check ``should_stop`` between batches.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,12 +19,14 @@ class Stopped(Exception):
 @dataclass(frozen=True)
 class Status:
     """A sentence saying what the work is doing now."""
+
     message: str
 
 
 @dataclass(frozen=True)
 class Step:
     """One kind of work in a plan: how many units, and what one is expected to cost."""
+
     name: str  # e.g. "features", "batches", "images"
     total: int
     seconds_each: float | None = None  # expected cost of one unit, when it was measured before
@@ -32,6 +35,7 @@ class Step:
 @dataclass(frozen=True)
 class Plan:
     """The work ahead, announced before it starts (and again when it changes)."""
+
     steps: tuple[Step, ...]
     description: str = ""  # how the work runs, in the user's words
 
@@ -39,6 +43,7 @@ class Plan:
 @dataclass(frozen=True)
 class Advance:
     """``done`` units of step ``step`` are finished (a running count, not an increment)."""
+
     step: str
     done: int
     text: str = ""  # optional detail for the progress bar
@@ -76,6 +81,7 @@ class Epoch:
 @dataclass(frozen=True)
 class Note:
     """Something the user should know about the run (a rung skipped, a model kept), said once."""
+
     message: str
     kind: str = "info"  # info | warning
 
@@ -83,6 +89,7 @@ class Note:
 @dataclass(frozen=True, eq=False)
 class Candidate:
     """A usable model finished while the work goes on (a ladder's Quick rung before Better runs)."""
+
     result: Any  # a core.training.train.TrainResult (typed loosely: events sit below the training layer)
 
 
@@ -102,6 +109,7 @@ def never() -> bool:
 @dataclass
 class Recorder:
     """Keeps every event (tests and the CLI use it to look back at a run)."""
+
     events: list[Event] = field(default_factory=list)
 
     def __call__(self, e: Event) -> None:

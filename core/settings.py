@@ -1,4 +1,5 @@
 """Deployment settings read from the environment (hosted demo vs local use)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Counting words for user-facing messages, shared by core and the pages."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Community Cloud installs deploy/requirements.txt (next to this file), which pins
 CPU-only torch/torchvision wheels; everything else matches requirements.txt.
 """
+
 import os
 import runpy
 from pathlib import Path

@@ -13,8 +13,10 @@ from pages.ui.health_view import draw_augment_preview, draw_health
 ws = workspace()
 cfg = settings()
 st.title("Data")
-st.caption("One sub-folder per class (the folder names become the labels), or train/ and val/ folders "
-           "that each hold class folders. Images at the top level count as unlabelled.")
+st.caption(
+    "One sub-folder per class (the folder names become the labels), or train/ and val/ folders "
+    "that each hold class folders. Images at the top level count as unlabelled."
+)
 
 
 def ingest(files, kind: str) -> None:
@@ -40,15 +42,22 @@ def set_dataset(folder: Path, source: str, skipped=()) -> None:
     ws.data.set_dataset(load_dataset(folder), source, skipped)
 
 
-tab_folder, tab_zip, tab_demo, tab_local = st.tabs(["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"])
+tab_folder, tab_zip, tab_demo, tab_local = st.tabs(
+    ["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"]
+)
 with tab_folder:
-    files = st.file_uploader("Choose a folder of photos", accept_multiple_files="directory", key="up_dir",
-                             max_upload_size=cfg.max_upload_mb)
+    files = st.file_uploader(
+        "Choose a folder of photos", accept_multiple_files="directory", key="up_dir", max_upload_size=cfg.max_upload_mb
+    )
     ingest(files or [], "folder upload")
 with tab_zip:
-    files = st.file_uploader("A .zip of class folders, or several images",
-                             type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-                             accept_multiple_files=True, key="up_zip", max_upload_size=cfg.max_upload_mb)
+    files = st.file_uploader(
+        "A .zip of class folders, or several images",
+        type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+        accept_multiple_files=True,
+        key="up_zip",
+        max_upload_size=cfg.max_upload_mb,
+    )
     ingest(files or [], "zip/files upload")
 with tab_demo:
     st.write("194 small licence-clean images in 4 classes: animals, clipart, scenery, screenshots.")
@@ -79,9 +88,12 @@ warm_up(TrainConfig())  # a head start on the export Train (and Discover) will n
 eff = ws.data.effective()
 st.subheader("Your dataset")
 st.write(f"**Source:** {ws.data.source}")
-layout_words = {"classes": "class folders (a stratified 80/20 train/val split was made, seed 0)",
-                "splits": "train/val folders, used as given", "flat": "no class folders: unlabelled images",
-                "empty": "no images"}
+layout_words = {
+    "classes": "class folders (a stratified 80/20 train/val split was made, seed 0)",
+    "splits": "train/val folders, used as given",
+    "flat": "no class folders: unlabelled images",
+    "empty": "no images",
+}
 st.write(f"**Layout:** {layout_words.get(ds.layout, ds.layout)}")
 if ws.data.excluded:
     st.write(f"**Excluded:** {len(ws.data.excluded)} files (see the health report below)")
@@ -101,12 +113,15 @@ def health_section() -> None:
 
 if ds.layout in ("flat", "empty") or not eff.classes:
     n = len(eff.unlabelled)
-    st.warning(f"{n} images without class folders. To train, put them in one sub-folder per class, "
-               "or let **Discover** propose groups for you to name. "
-               "You can still sort them with a trained or loaded model on the **Sort** page.")
+    st.warning(
+        f"{n} images without class folders. To train, put them in one sub-folder per class, "
+        "or let **Discover** propose groups for you to name. "
+        "You can still sort them with a trained or loaded model on the **Sort** page."
+    )
     if n >= 3:
-        st.page_link("pages/discover.py", label="Find groups in these photos (Discover)",
-                     icon=":material/auto_awesome:")
+        st.page_link(
+            "pages/discover.py", label="Find groups in these photos (Discover)", icon=":material/auto_awesome:"
+        )
     image_grid([i.path for i in eff.unlabelled[:24]])
     health_section()
     st.stop()
@@ -119,7 +134,8 @@ c1, c2 = st.columns([2, 1])
 c1.plotly_chart(fig, width="stretch")
 c2.dataframe(
     [{"class": c, **{s: v.get(s, 0) for s in splits}} for c, v in counts.items()],
-    hide_index=True, width="stretch",
+    hide_index=True,
+    width="stretch",
 )
 n_out = len(ds.labelled) - len(eff.labelled)
 c2.metric("Images for training", len(eff.labelled), help="labelled images, minus the ones you excluded")

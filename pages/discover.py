@@ -23,9 +23,11 @@ from pages.ui.common import image_grid, job_progress, need_dataset, workspace
 
 ws = workspace()
 st.title("Discover")
-st.caption("No class folders? The pretrained model looks at every photo once and proposes groups of similar "
-           "ones. Name the groups you want as classes, fix the odd ones out, then train on them. "
-           "Your files are never moved or changed.")
+st.caption(
+    "No class folders? The pretrained model looks at every photo once and proposes groups of similar "
+    "ones. Name the groups you want as classes, fix the odd ones out, then train on them. "
+    "Your files are never moved or changed."
+)
 
 disc = ws.discover
 g = disc.grouping
@@ -69,7 +71,7 @@ def edit(fn, *args, **kwargs) -> None:
 def picked_indices(event) -> list[int]:
     """Grouping indices of the dots chosen on the map (customdata may come back wrapped in a list)."""
     out = set()
-    for p in (event.selection.points if event else []):
+    for p in event.selection.points if event else []:
         cd = p.get("customdata")
         if isinstance(cd, list):
             cd = cd[0] if cd else None
@@ -87,8 +89,12 @@ n = len(paths)
 with st.container(border=True):
     st.write(f"**Looking at:** {what}")
     c1, c2, c3 = st.columns([2, 2, 3])
-    choose = c1.toggle("Let me choose k", key="disc_choose_k", disabled=n < 4,
-                       help="Off: the number of groups is chosen automatically (best silhouette).")
+    choose = c1.toggle(
+        "Let me choose k",
+        key="disc_choose_k",
+        disabled=n < 4,
+        help="Off: the number of groups is chosen automatically (best silhouette).",
+    )
     k_max = max(3, min(20, n - 1))
     if choose and n >= 4:
         k = c2.slider("k (number of groups)", 2, k_max, min(4, k_max), key="disc_k")
@@ -96,8 +102,13 @@ with st.container(border=True):
         k = None
         ks = k_range(n)
         c2.caption(f"Number of groups: chosen automatically ({ks.start} to {ks.stop - 1}, best silhouette).")
-    method = c3.radio("Grouping method", ["kmeans", "agglomerative"], horizontal=True, key="disc_method",
-                      format_func={"kmeans": "k-means", "agglomerative": "agglomerative (Ward)"}.get)
+    method = c3.radio(
+        "Grouping method",
+        ["kmeans", "agglomerative"],
+        horizontal=True,
+        key="disc_method",
+        format_func={"kmeans": "k-means", "agglomerative": "agglomerative (Ward)"}.get,
+    )
     b1, b2, b3, _ = st.columns([1.3, 1.3, 1, 2])
     want_k = int(k) if k is not None else None
     if b1.button("Find groups", type="primary", icon=":material/auto_awesome:", disabled=running or n < 3):
@@ -107,7 +118,11 @@ with st.container(border=True):
             on_event(Status("Looking at your images"))
             on_event(Plan((Step("images", len(todo)),)))
             return discover(
-                todo, k=want_k, method=method, cache=cache, should_stop=should_stop,
+                todo,
+                k=want_k,
+                method=method,
+                cache=cache,
+                should_stop=should_stop,
                 progress=lambda d, t: on_event(Advance("images", d, f"{d}/{t} images")),
                 on_status=lambda m: on_event(Status(m)),
             )
@@ -115,8 +130,12 @@ with st.container(border=True):
         disc.slot.start(Job("discover", work))
         disc.what = what
         st.rerun()
-    if b2.button("Regroup", icon=":material/refresh:", disabled=running or g is None,
-                 help="Cluster the same images again with the k and method above (fast; replaces your edits)."):
+    if b2.button(
+        "Regroup",
+        icon=":material/refresh:",
+        disabled=running or g is None,
+        help="Cluster the same images again with the k and method above (fast; replaces your edits).",
+    ):
         edit(regroup, k=want_k, method=method)
     if b3.button("Stop", icon=":material/stop:", disabled=not running):
         disc.slot.stop()
@@ -126,8 +145,12 @@ with st.container(border=True):
 
 @st.fragment(run_every=1.0 if running else None)
 def live() -> None:
-    job_progress(disc.slot.job, running, failed="Could not find groups",
-                 stopped="Stopped. The images looked at so far are remembered: Find groups continues from there.")
+    job_progress(
+        disc.slot.job,
+        running,
+        failed="Could not find groups",
+        stopped="Stopped. The images looked at so far are remembered: Find groups continues from there.",
+    )
 
 
 live()
@@ -145,10 +168,15 @@ if g is None or running:
 rev = disc.revision
 if set(g.paths) != set(paths) and disc.dataset is not ws.data.dataset:
     st.warning("Your data changed since these groups were found. Press **Find groups** to group the new images.")
-how = ("chosen automatically: best silhouette over k = "
-       f"{min(g.k_scores)}..{max(g.k_scores)}" if g.k_auto and g.k_scores else "chosen by you")
-st.success(f"**{g.k} groups** among {len(g.paths)} images (k {how}; {g.method}). "
-           "Name the ones you want to train on; images marked ⚠ sit badly in their group.")
+how = (
+    f"chosen automatically: best silhouette over k = {min(g.k_scores)}..{max(g.k_scores)}"
+    if g.k_auto and g.k_scores
+    else "chosen by you"
+)
+st.success(
+    f"**{g.k} groups** among {len(g.paths)} images (k {how}; {g.method}). "
+    "Name the ones you want to train on; images marked ⚠ sit badly in their group."
+)
 if g.failures:
     with st.expander(f"Unreadable images left out: {len(g.failures)}"):
         for p, why in g.failures[:500]:
@@ -156,8 +184,10 @@ if g.failures:
 if g.k_scores:
     with st.expander("Why this k?"):
         st.bar_chart({"silhouette": {str(kk): s for kk, s in g.k_scores.items()}}, height=200)
-        st.caption("Silhouette: how much closer each image is to its own group than to the next one "
-                   "(higher is better separated). Use **Let me choose k** to override.")
+        st.caption(
+            "Silhouette: how much closer each image is to its own group than to the next one "
+            "(higher is better separated). Use **Let me choose k** to override."
+        )
 
 ids = g.group_ids
 label_of = {gid: g.names[gid] for gid in ids}
@@ -188,18 +218,22 @@ with tab_groups:
             typical = [i for i in grp.members if not g.doubtful[i]][:12]
             image_grid([g.paths[i] for i in typical], [caption(i) for i in typical], cols=6, size=140)
             if grp.doubtful:
-                st.caption(f"⚠ Doubtful ({len(grp.doubtful)}): probably belong elsewhere; move them on the "
-                           "**Merge · split · move** tab or by lasso on the **Map**.")
-                image_grid([g.paths[i] for i in grp.doubtful[:12]], [caption(i) for i in grp.doubtful[:12]],
-                           cols=6, size=140)
+                st.caption(
+                    f"⚠ Doubtful ({len(grp.doubtful)}): probably belong elsewhere; move them on the "
+                    "**Merge · split · move** tab or by lasso on the **Map**."
+                )
+                image_grid(
+                    [g.paths[i] for i in grp.doubtful[:12]], [caption(i) for i in grp.doubtful[:12]], cols=6, size=140
+                )
             if grp.size > 12:
                 with st.expander(f"All {grp.size} images"):
                     shown = grp.members[:300]
                     image_grid([g.paths[i] for i in shown], [caption(i) for i in shown], cols=8, size=120)
     if g.discarded:
         with st.expander(f"Not a class: {len(g.discarded)} images (left out of training)"):
-            image_grid([g.paths[i] for i in g.discarded[:120]], [g.paths[i].name for i in g.discarded[:120]],
-                       cols=8, size=120)
+            image_grid(
+                [g.paths[i] for i in g.discarded[:120]], [g.paths[i].name for i in g.discarded[:120]], cols=8, size=120
+            )
             if st.button("Bring them back as a group", key=f"undiscard-{rev}"):
                 edit(move, g.discarded, None)
 
@@ -212,10 +246,13 @@ def target_label(t) -> str:
 
 
 with tab_map:
-    st.caption(f"Each dot is an image ({g.map_method} of the embeddings); similar images sit together. "
-               "Crosses are doubtful. Hover for the file name; lasso or box-select dots to move them.")
-    fig = group_map_figure(g.coords, [g.name_of(int(x)) for x in g.labels], [p.name for p in g.paths],
-                           [bool(d) for d in g.doubtful])
+    st.caption(
+        f"Each dot is an image ({g.map_method} of the embeddings); similar images sit together. "
+        "Crosses are doubtful. Hover for the file name; lasso or box-select dots to move them."
+    )
+    fig = group_map_figure(
+        g.coords, [g.name_of(int(x)) for x in g.labels], [p.name for p in g.paths], [bool(d) for d in g.doubtful]
+    )
     event = st.plotly_chart(fig, key=f"map-{rev}", on_select="rerun", selection_mode=("points", "box", "lasso"))
     picked = picked_indices(event)
     if picked:
@@ -244,11 +281,13 @@ with tab_edit:
             edit(split, s, int(parts))
     with c3.container(border=True):
         st.write("**Move images**")
-        src = st.selectbox("From", [*ids, DISCARDED] if g.discarded else ids, format_func=g.name_of,
-                           key=f"move-from-{rev}")
+        src = st.selectbox(
+            "From", [*ids, DISCARDED] if g.discarded else ids, format_func=g.name_of, key=f"move-from-{rev}"
+        )
         members = g.group(src).members if src != DISCARDED else g.discarded
-        chosen = st.multiselect("Images", members, format_func=caption, key=f"move-imgs-{rev}",
-                                help="Doubtful images are marked ⚠")
+        chosen = st.multiselect(
+            "Images", members, format_func=caption, key=f"move-imgs-{rev}", help="Doubtful images are marked ⚠"
+        )
         to = st.selectbox("To", [t for t in targets if t != src], format_func=target_label, key=f"move-to-{rev}")
         if st.button("Move", key=f"move-{rev}", disabled=not chosen):
             edit(move, chosen, to)
@@ -259,10 +298,12 @@ named = ", ".join(f"{g.names[i]} ({(g.labels == i).sum()})" for i in ids)
 st.write(f"**Classes for training:** {named}" + (f"; {len(g.discarded)} images left out" if g.discarded else ""))
 current = ws.data.dataset
 if current is not None and current.classes and disc.dataset is not current:
-    st.warning(f"Your data already has class folders ({', '.join(current.classes[:6])}"
-               f"{', …' if len(current.classes) > 6 else ''}). Training on these groups uses them instead of "
-               "those labels (your files are not changed; load your data again on the Data page to go back).",
-               icon=":material/swap_horiz:")
+    st.warning(
+        f"Your data already has class folders ({', '.join(current.classes[:6])}"
+        f"{', …' if len(current.classes) > 6 else ''}). Training on these groups uses them instead of "
+        "those labels (your files are not changed; load your data again on the Data page to go back).",
+        icon=":material/swap_horiz:",
+    )
 if st.button("Train on these groups", type="primary", icon=":material/model_training:"):
     try:
         ds = to_dataset(g)

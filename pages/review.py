@@ -22,12 +22,15 @@ known = {i.path for i in ws.data.dataset.items} if ws.data.dataset is not None e
 if known is not None:
     ws.review.decisions.retain(known)
 st.caption(f"Model in use: {ws.model.source}.")
-stale_model_warning(ws, "What you see below is the old model's view; train again (Train page) to check the "
-                        "corrected data.")
+stale_model_warning(
+    ws, "What you see below is the old model's view; train again (Train page) to check the corrected data."
+)
 n_pending = len(ws.review.decisions.pending())
 if n_pending:
-    st.info(f"{ui.plural(n_pending, 'review decision')} not applied yet: see **Decisions** below.",
-            icon=":material/pending_actions:")
+    st.info(
+        f"{ui.plural(n_pending, 'review decision')} not applied yet: see **Decisions** below.",
+        icon=":material/pending_actions:",
+    )
 
 
 def guarded(section):
@@ -53,8 +56,13 @@ def overview():
     with left:
         st.subheader("Confusion matrix")
         st.caption("Click a cell to see the images behind it.")
-        event = st.plotly_chart(confusion_figure(ev.classes, ev.confusion), key="confusion",
-                                on_select="rerun", selection_mode="points", width="stretch")
+        event = st.plotly_chart(
+            confusion_figure(ev.classes, ev.confusion),
+            key="confusion",
+            on_select="rerun",
+            selection_mode="points",
+            width="stretch",
+        )
     with right:
         st.subheader("Per class")
         st.dataframe(pd.DataFrame(ev.per_class).round(3), hide_index=True, width="stretch")
@@ -71,11 +79,15 @@ def overview():
 
 ev = guarded(overview) if has_val else None
 if not has_val and ws.model_staleness == "other data":
-    st.info("The model in use was trained on other data than the dataset loaded now, so its validation results "
-            "are not shown here. Train on the current data (Train page) to review it.")
+    st.info(
+        "The model in use was trained on other data than the dataset loaded now, so its validation results "
+        "are not shown here. Train on the current data (Train page) to review it."
+    )
 elif not has_val:
-    st.info("This model has no validation results to review (it was loaded from a file, or the data had no "
-            "validation split). Likely label errors and decisions below still work.")
+    st.info(
+        "This model has no validation results to review (it was loaded from a file, or the data had no "
+        "validation split). Likely label errors and decisions below still work."
+    )
 
 
 # ------------------------------------------------------------------ predictions with Grad-CAM
@@ -90,21 +102,37 @@ def predictions() -> None:
     f = st.columns([1.3, 1, 1, 1.2, 1.3])
     show = ui.remembered(ws, "rv_show", SHOW, "Mistakes", f[0].radio, "Show", horizontal=True)
     true_c = ui.remembered(ws, "rv_true", ["All"] + classes, "All", f[1].selectbox, "True class")
-    pred_c = ui.remembered(ws, "rv_pred", ["All"] + classes, "All", f[2].selectbox, "Predicted class",
-                           help="'everything predicted as X'")
-    method = ui.remembered(ws, "rv_method", list(METHODS), "gradcam", f[3].selectbox, "Heatmap method",
-                           format_func=LABELS.get)
+    pred_c = ui.remembered(
+        ws, "rv_pred", ["All"] + classes, "All", f[2].selectbox, "Predicted class", help="'everything predicted as X'"
+    )
+    method = ui.remembered(
+        ws, "rv_method", list(METHODS), "gradcam", f[3].selectbox, "Heatmap method", format_func=LABELS.get
+    )
     targets = ["@pred", "@true"] + [f"class:{c}" for c in classes]
-    target = ui.remembered(ws, "rv_target", targets, "@pred", f[4].selectbox, "Explain which class",
-                           format_func=lambda t: {"@pred": "the predicted class", "@true": "the true class"}.get(
-                               t, t.removeprefix("class:")),
-                           help="'Why did it say bee, and where is the ant?': pick the class to explain")
-    rows = [x for x in ev.rows
-            if (show == "All" or x["correct"] == (show == "Correct"))
-            and true_c in ("All", x["true"]) and pred_c in ("All", x["pred"])]
+    target = ui.remembered(
+        ws,
+        "rv_target",
+        targets,
+        "@pred",
+        f[4].selectbox,
+        "Explain which class",
+        format_func=lambda t: {"@pred": "the predicted class", "@true": "the true class"}.get(
+            t, t.removeprefix("class:")
+        ),
+        help="'Why did it say bee, and where is the ant?': pick the class to explain",
+    )
+    rows = [
+        x
+        for x in ev.rows
+        if (show == "All" or x["correct"] == (show == "Correct"))
+        and true_c in ("All", x["true"])
+        and pred_c in ("All", x["pred"])
+    ]
     order = "most confidently wrong first" if show != "Correct" else "least confident first"
-    st.caption(f"{ui.plural(len(rows), 'image')}, sorted by loss ({order}). Left: what the model sees; right: "
-               f"{LABELS[method]} heat (red = what pushed it towards the explained class).")
+    st.caption(
+        f"{ui.plural(len(rows), 'image')}, sorted by loss ({order}). Left: what the model sees; right: "
+        f"{LABELS[method]} heat (red = what pushed it towards the explained class)."
+    )
     if not rows:
         st.success("No validation image matches these filters." if show == "Mistakes" else "No images here.")
         return
@@ -112,15 +140,19 @@ def predictions() -> None:
     sl = ui.page_slice(ws, "rv_page", len(rows), per_page, (show, true_c, pred_c))
     page = rows[sl]
     cidx = {c: k for k, c in enumerate(classes)}
-    tg = [None if target == "@pred" else cidx[x["true"]] if target == "@true" else cidx[target.removeprefix("class:")]
-          for x in page]
+    tg = [
+        None if target == "@pred" else cidx[x["true"]] if target == "@true" else cidx[target.removeprefix("class:")]
+        for x in page
+    ]
     ex = ws.explainer(ws.model.bundle)
     missing = [i for i, x in enumerate(page) if cache_key(ex, x["path"], method, tg[i]) not in ws.cams]
     pics: list = [None] * len(page)
     compute = bool(missing)
     if missing and method in SLOW:
-        compute = st.button(f"Compute {LABELS[method]} for {len(missing)} images (about "
-                            f"{len(missing) * 20} s or more on CPU)", icon=":material/hourglass:")
+        compute = st.button(
+            f"Compute {LABELS[method]} for {len(missing)} images (about {len(missing) * 20} s or more on CPU)",
+            icon=":material/hourglass:",
+        )
         if not compute:
             st.caption(f"{LABELS[method]} runs the model once per feature channel, so it is computed only on request.")
     try:
@@ -129,8 +161,12 @@ def predictions() -> None:
                 exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
         else:  # slow method not requested: show what is already cached
             exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams, compute=False)
-        pics = [side_by_side(e.explanation.image, e.explanation.overlay) if e is not None and e.ok
-                else (e.problem if e is not None else None) for e in exps]
+        pics = [
+            side_by_side(e.explanation.image, e.explanation.overlay)
+            if e is not None and e.ok
+            else (e.problem if e is not None else None)
+            for e in exps
+        ]
         explained = [classes[e.explanation.target] if e is not None and e.ok else None for e in exps]
     except Exception as exc:
         st.warning(f"Heatmaps could not be computed ({user_message(exc)}); showing the images only.")
@@ -144,8 +180,9 @@ def predictions() -> None:
         top = " · ".join(f"{c} {p:.0%}" for c, p in x["top3"])
         heat = f" · heat for **{explained[k]}**" if explained[k] else ""
         st.caption(f"top-3: {top} · loss {x['loss']:.2f}{heat}  \n`{Path(x['path']).name}`")
-        ui.decision_buttons(ws, Path(x["path"]), x["true"], classes,
-                            x["pred"] if not x["correct"] else None, "predictions")
+        ui.decision_buttons(
+            ws, Path(x["path"]), x["true"], classes, x["pred"] if not x["correct"] else None, "predictions"
+        )
 
     ui.cards(list(range(len(page))), draw)
 
@@ -160,9 +197,11 @@ def label_errors() -> None:
     from core.training.train import TrainConfig
 
     st.subheader("Likely label errors")
-    st.caption("A linear model is trained on the pretrained backbone's features five times, each time predicting "
-               "images it has not seen. Images whose folder label disagrees with that held-out prediction are "
-               "listed here, most confidently wrong first. It checks training and validation images.")
+    st.caption(
+        "A linear model is trained on the pretrained backbone's features five times, each time predicting "
+        "images it has not seen. Images whose folder label disagrees with that held-out prediction are "
+        "listed here, most confidently wrong first. It checks training and validation images."
+    )
     if ws.data.dataset is None:
         st.info("Load the training data on the **Data** page to check its labels.")
         return
@@ -179,16 +218,22 @@ def label_errors() -> None:
             prog = lambda d, t: on_event(Advance("images", d, f"features: {d}/{t} images"))  # noqa: E731
             on_event(Status("Computing pooled features (once per image)"))
             on_event(Plan((Step("images", len(ds.labelled)),)))
-            return find_label_errors(ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog,
-                                     should_stop=should_stop)
+            return find_label_errors(
+                ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog, should_stop=should_stop
+            )
 
         slot.start(Job("label-errors", work))
         st.rerun()
 
     @st.fragment(run_every=1.0 if running else None)
     def progress() -> None:
-        job_progress(slot.job, running, failed="The label check failed",
-                     stopped="The label check was stopped.", stop_button="Stop check")
+        job_progress(
+            slot.job,
+            running,
+            failed="The label check failed",
+            stopped="The label check was stopped.",
+            stop_button="Stop check",
+        )
 
     progress()
     fresh = slot.take()
@@ -199,13 +244,16 @@ def label_errors() -> None:
         return
     if ws.review.label_sig != sig:
         st.caption("The labels changed since this check (decisions applied?); run it again to refresh.")
-    st.write(f"Held-out accuracy of the linear check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} images "
-             f"({rep.folds} folds). **{len(rep.suspects)}** images disagree with their label.")
+    st.write(
+        f"Held-out accuracy of the linear check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} images "
+        f"({rep.folds} folds). **{len(rep.suspects)}** images disagree with their label."
+    )
     if not rep.suspects:
         st.success("No label looks wrong.")
         return
-    min_conf = st.slider("Only show disagreements at least this confident", 0.0, 1.0, 0.5, 0.05,
-                         key=kept(ws, "label_min_conf_w"))
+    min_conf = st.slider(
+        "Only show disagreements at least this confident", 0.0, 1.0, 0.5, 0.05, key=kept(ws, "label_min_conf_w")
+    )
     rows = [s for s in rep.suspects if s.confidence >= min_conf]
     if not rows:
         st.caption("None at this confidence.")

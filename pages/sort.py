@@ -21,8 +21,9 @@ st.title("Sort")
 def single_image_test(bundle) -> None:
     """Drop one image: its class, the top-5 and (when available) its Grad-CAM."""
     with st.expander("Test a single image", expanded=False):
-        one = st.file_uploader("One image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-                               key="single_up")
+        one = st.file_uploader(
+            "One image", type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"], key="single_up"
+        )
         if one is None:
             return
         folder = ws.dir / "single"
@@ -63,9 +64,13 @@ def single_cam(bundle, path):
 
 with st.expander("Model file: download this model, or load one to skip training", expanded=ws.model.bundle is None):
     if ws.model.bundle is not None:
-        st.download_button("Download model (.pt)", data=lambda: to_bytes(ws.model.bundle),
-                           file_name="gallery-sorter-model.pt",
-                           mime="application/octet-stream", icon=":material/download:")
+        st.download_button(
+            "Download model (.pt)",
+            data=lambda: to_bytes(ws.model.bundle),
+            file_name="gallery-sorter-model.pt",
+            mime="application/octet-stream",
+            icon=":material/download:",
+        )
     up = st.file_uploader("Load a model file (.pt)", type=["pt"], key="model_up")
     if up is not None and ws.model.loaded_file_id != up.file_id:
         try:
@@ -78,7 +83,8 @@ bundle = ws.model.bundle
 if bundle is None:
     st.info("No model yet: train one on the **Train** page, or load a model file above.")
     st.stop()
-st.caption(f"Model: {bundle.backbone}, classes: {', '.join(bundle.classes)} · {ws.model.source}")
+st.caption(f"Model: {bundle.backbone}, classes: {', '.join(bundle.classes)}")
+st.caption(f"Model in use: {ws.model.source}.")
 stale_model_warning(ws, "Sorting still works; train again on the Train page to sort with the corrected model.")
 
 slot = ws.sort.slot
@@ -88,11 +94,20 @@ single_image_test(bundle)
 st.subheader("Sort a gallery")
 t1, t2, t3 = st.tabs(["Upload a folder", "Upload images or a .zip", "Local folder"])
 with t1:
-    f1 = st.file_uploader("Folder of photos to sort", accept_multiple_files="directory", key="sort_dir",
-                          max_upload_size=limits.max_upload_mb)
+    f1 = st.file_uploader(
+        "Folder of photos to sort",
+        accept_multiple_files="directory",
+        key="sort_dir",
+        max_upload_size=limits.max_upload_mb,
+    )
 with t2:
-    f2 = st.file_uploader("Images or a .zip", accept_multiple_files=True, key="sort_files", max_upload_size=limits.max_upload_mb,
-                          type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+    f2 = st.file_uploader(
+        "Images or a .zip",
+        accept_multiple_files=True,
+        key="sort_files",
+        max_upload_size=limits.max_upload_mb,
+        type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+    )
 with t3:
     if not limits.allow_local_paths:
         st.info("Local folder paths are switched off on this server (hosted mode).")
@@ -162,17 +177,25 @@ order = [c for c in bundle.classes if c in groups] + ([UNSURE] if UNSURE in grou
 st.write(" · ".join(f"**{g}**: {len(groups[g])}" for g in order))
 
 st.download_button(
-    "Download sorted .zip", data=lambda: zip_bytes(preds, threshold, ws.sort.root, ws.sort.overrides),
-    file_name="sorted-gallery.zip", mime="application/zip", type="primary", icon=":material/download:",
+    "Download sorted .zip",
+    data=lambda: zip_bytes(preds, threshold, ws.sort.root, ws.sort.overrides),
+    file_name="sorted-gallery.zip",
+    mime="application/zip",
+    type="primary",
+    icon=":material/download:",
 )
 if limits.allow_local_paths:
     with st.expander("Copy the sorted images into a folder on this machine"):
-        dest = st.text_input("Destination folder (created if missing; nothing is moved or overwritten)", key="copy_dest")
+        dest = st.text_input(
+            "Destination folder (created if missing; nothing is moved or overwritten)", key="copy_dest"
+        )
         if st.button("Copy", key="copy_btn") and dest:
             try:
                 counts = copy_sorted(preds, Path(dest).expanduser(), threshold, ws.sort.root, ws.sort.overrides)
-                st.success(f"Copied {sum(counts.values())} images into {dest}: "
-                           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+                st.success(
+                    f"Copied {sum(counts.values())} images into {dest}: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                )
             except OSError as exc:
                 st.error(f"Could not copy: {exc.strerror or exc}")
 view = st.radio("View", ["By class", "Table"], horizontal=True, key="sort_view")
@@ -181,17 +204,29 @@ if view == "By class":
     for tab, g in zip(tabs, order):
         with tab:
             members = sorted(groups[g], key=lambda p: -p.confidence)[:60]
-            image_grid([p.path for p in members],
-                       [f"{p.label} {p.confidence:.0%}" if p.label else "unreadable" for p in members])
+            image_grid(
+                [p.path for p in members],
+                [f"{p.label} {p.confidence:.0%}" if p.label else "unreadable" for p in members],
+            )
 else:
-    df = pd.DataFrame([{
-        "file": str(Path(p.path).relative_to(ws.sort.root)) if ws.sort.root else p.path.name,
-        "class": p.label, "confidence": round(100 * p.confidence, 2),
-        "folder": destination(p, threshold, ws.sort.overrides),
-        "top3": ", ".join(f"{c} {s:.0%}" for c, s in p.top),
-    } for p in preds])
-    st.dataframe(df, hide_index=True, width="stretch",
-                 column_config={"confidence": st.column_config.NumberColumn("confidence", format="%.2f%%")})
+    df = pd.DataFrame(
+        [
+            {
+                "file": str(Path(p.path).relative_to(ws.sort.root)) if ws.sort.root else p.path.name,
+                "class": p.label,
+                "confidence": round(100 * p.confidence, 2),
+                "folder": destination(p, threshold, ws.sort.overrides),
+                "top3": ", ".join(f"{c} {s:.0%}" for c, s in p.top),
+            }
+            for p in preds
+        ]
+    )
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={"confidence": st.column_config.NumberColumn("confidence", format="%.2f%%")},
+    )
 
 with st.expander("Override a prediction"):
     names = [str(p.path.relative_to(ws.sort.root)) for p in preds if ws.sort.root]
@@ -202,5 +237,8 @@ with st.expander("Override a prediction"):
         st.rerun()
     if ws.sort.overrides:
         st.caption("Your overrides (used by the download and the copy):")
-        st.dataframe([{"image": str(k.relative_to(ws.sort.root)), "goes to": v} for k, v in ws.sort.overrides.items()],
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            [{"image": str(k.relative_to(ws.sort.root)), "goes to": v} for k, v in ws.sort.overrides.items()],
+            hide_index=True,
+            width="stretch",
+        )

@@ -1,4 +1,5 @@
 """Shared fixtures: small generated datasets and one briefly trained model (no network, no ../shared)."""
+
 from __future__ import annotations
 
 import os
@@ -30,5 +31,3 @@ def trained_bundle(tmp_path_factory):
     result = train(ds, cfg)
     bundle = ModelBundle.from_result(result)
     return bundle, result, root
-
-

@@ -9,6 +9,7 @@ move, discard) are pure functions returning a new one, which keeps undo and
 Streamlit reruns trivial. Nothing here writes to the user's files:
 ``to_dataset`` points at the originals and ``write_groups`` only copies.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,6 +40,7 @@ class DiscoverError(ValueError):
 
 # ---------------------------------------------------------------- embedding
 
+
 @dataclass(frozen=True, eq=False)
 class Embedding:
     paths: list[Path]  # images that decoded, in input order
@@ -51,19 +53,27 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def embed(paths: Sequence[Path], backbone: str | None = None, cache=None, weights=None,
-          progress: Progress | None = None, should_stop: StopCheck | None = None) -> Embedding:
+def embed(
+    paths: Sequence[Path],
+    backbone: str | None = None,
+    cache=None,
+    weights=None,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+) -> Embedding:
     """Pooled pretrained features, cached under the same key head-only training uses."""
     from ..models.backbones import DEFAULT_BACKBONE
     from ..models.features import pretrained_features
 
     paths = [Path(p) for p in paths]
     f = pretrained_features(paths, backbone or DEFAULT_BACKBONE, weights, cache, progress, should_stop)
-    return Embedding([paths[i] for i in f.ok], l2_normalise(f.X) if len(f.ok) else f.X,
-                     [(paths[i], e) for i, e in f.failures])
+    return Embedding(
+        [paths[i] for i in f.ok], l2_normalise(f.X) if len(f.ok) else f.X, [(paths[i], e) for i, e in f.failures]
+    )
 
 
 # ---------------------------------------------------------------- the grouping
+
 
 @dataclass(frozen=True)
 class Group:
@@ -80,6 +90,7 @@ class Group:
 @dataclass(frozen=True, eq=False)
 class Grouping:
     """Proposed groups plus everything the page needs to draw and edit them."""
+
     paths: list[Path]
     vectors: np.ndarray  # (n, d) L2-normalised
     labels: np.ndarray  # (n,) group id per image, DISCARDED for "not a class"
@@ -170,8 +181,7 @@ def _silhouette(vectors: np.ndarray, labels: np.ndarray, centroids: dict[int, np
     return out
 
 
-def _finish(paths: list[Path], vectors: np.ndarray, labels: np.ndarray, names: dict[int, str],
-            **meta) -> Grouping:
+def _finish(paths: list[Path], vectors: np.ndarray, labels: np.ndarray, names: dict[int, str], **meta) -> Grouping:
     """Recompute centroids, typicality and doubt after any change of labels."""
     labels = np.asarray(labels, dtype=int).copy()
     live_ids = sorted({int(g) for g in labels if g != DISCARDED})
@@ -189,16 +199,22 @@ def _finish(paths: list[Path], vectors: np.ndarray, labels: np.ndarray, names: d
         sil = _silhouette(vectors, labels, centroids)
     doubtful |= sil < 0
     names = {g: names.get(g) or default_name(g) for g in live_ids}
-    return Grouping(paths, vectors, labels, names, typicality=typicality, silhouette=sil,
-                    doubtful=doubtful, **meta)
+    return Grouping(paths, vectors, labels, names, typicality=typicality, silhouette=sil, doubtful=doubtful, **meta)
 
 
 def _meta(g: Grouping) -> dict:
-    return dict(coords=g.coords, map_method=g.map_method, method=g.method, k_scores=g.k_scores,
-                k_auto=g.k_auto, failures=g.failures)
+    return dict(
+        coords=g.coords,
+        map_method=g.map_method,
+        method=g.method,
+        k_scores=g.k_scores,
+        k_auto=g.k_auto,
+        failures=g.failures,
+    )
 
 
 # ---------------------------------------------------------------- clustering
+
 
 def k_range(n: int) -> range:
     """Candidate k for automatic choice: 2..min(12, n/3), at least {2}."""
@@ -221,8 +237,9 @@ def cluster(vectors: np.ndarray, k: int, method: str = "kmeans", seed: int = 0) 
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(vectors)
 
 
-def choose_k(vectors: np.ndarray, method: str = "kmeans", seed: int = 0,
-             ks: Iterable[int] | None = None) -> tuple[np.ndarray, dict[int, float]]:
+def choose_k(
+    vectors: np.ndarray, method: str = "kmeans", seed: int = 0, ks: Iterable[int] | None = None
+) -> tuple[np.ndarray, dict[int, float]]:
     """Labels for the k with the best silhouette, and every k's score."""
     from sklearn.metrics import silhouette_score
 
@@ -266,13 +283,19 @@ def map_2d(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
             return xy.astype(np.float32), "PCA"
         from sklearn.manifold import TSNE
 
-        xy = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed,
-                  max_iter=500).fit_transform(reduced)
+        xy = TSNE(
+            n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed, max_iter=500
+        ).fit_transform(reduced)
     return xy.astype(np.float32), "t-SNE"
 
 
-def propose(emb: Embedding, k: int | None = None, method: str = "kmeans", seed: int = 0,
-            coords: tuple[np.ndarray, str] | None = None) -> Grouping:
+def propose(
+    emb: Embedding,
+    k: int | None = None,
+    method: str = "kmeans",
+    seed: int = 0,
+    coords: tuple[np.ndarray, str] | None = None,
+) -> Grouping:
     """Groups for an embedded gallery; k forced by the user or chosen by silhouette."""
     n = len(emb.paths)
     if n < 3:
@@ -284,13 +307,31 @@ def propose(emb: Embedding, k: int | None = None, method: str = "kmeans", seed: 
             raise DiscoverError(f"k must be between 2 and {n - 1} for {n} images")
         labels, scores = cluster(emb.vectors, k, method, seed), {}
     xy, how = coords if coords is not None else map_2d(emb.vectors, seed)
-    return _finish(list(emb.paths), emb.vectors, _by_size(labels), {}, coords=xy, map_method=how,
-                   method=method, k_scores=scores, k_auto=k is None, failures=list(emb.failures))
+    return _finish(
+        list(emb.paths),
+        emb.vectors,
+        _by_size(labels),
+        {},
+        coords=xy,
+        map_method=how,
+        method=method,
+        k_scores=scores,
+        k_auto=k is None,
+        failures=list(emb.failures),
+    )
 
 
-def discover(paths: Sequence[Path], k: int | None = None, method: str = "kmeans", backbone: str | None = None,
-             cache=None, progress: Progress | None = None, should_stop: StopCheck | None = None,
-             on_status: Callable[[str], None] | None = None, seed: int = 0) -> Grouping:
+def discover(
+    paths: Sequence[Path],
+    k: int | None = None,
+    method: str = "kmeans",
+    backbone: str | None = None,
+    cache=None,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+    on_status: Callable[[str], None] | None = None,
+    seed: int = 0,
+) -> Grouping:
     """Embed (cached) then propose groups: the whole 'Find groups' action."""
     emb = embed(paths, backbone, cache, progress=progress, should_stop=should_stop)
     if on_status:
@@ -305,6 +346,7 @@ def regroup(g: Grouping, k: int | None = None, method: str | None = None, seed: 
 
 
 # ---------------------------------------------------------------- edits (pure)
+
 
 def _live(g: Grouping, gid: int) -> None:
     if gid == DISCARDED or gid not in g.names:
@@ -387,6 +429,7 @@ def discard(g: Grouping, gid: int) -> Grouping:
 
 # ---------------------------------------------------------------- hand-off
 
+
 def _class_names(g: Grouping, names: dict[int, str] | None) -> dict[int, str]:
     chosen = {gid: clean_name((names or {}).get(gid) or g.names[gid]) for gid in g.group_ids}
     seen: dict[str, int] = {}
@@ -404,16 +447,14 @@ def _common_root(paths: Sequence[Path]) -> Path:
         return Path(".")
 
 
-def to_dataset(g: Grouping, names: dict[int, str] | None = None, val_fraction: float = 0.2,
-               seed: int = 0) -> Dataset:
+def to_dataset(g: Grouping, names: dict[int, str] | None = None, val_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """Named groups as classes, like class folders, pointing at the original files.
 
     Discarded images stay in as unlabelled items (not trained on). Raises
     ``DatasetError`` when the result could not be trained (fewer than 2 groups).
     """
     chosen = _class_names(g, names)
-    items = [Item(p, None if gid == DISCARDED else chosen[int(gid)], "train")
-             for p, gid in zip(g.paths, g.labels)]
+    items = [Item(p, None if gid == DISCARDED else chosen[int(gid)], "train") for p, gid in zip(g.paths, g.labels)]
     ds = Dataset(_common_root(g.paths), items, "classes", sorted(chosen.values()))
     ds = stratified_split(ds, val_fraction, seed)
     check_trainable(ds)
@@ -433,8 +474,17 @@ def groups_csv(g: Grouping, root: Path | None = None, files: dict[Path, str] | N
     w.writerow(["path", "group", "group_id", "typicality", "silhouette", "doubtful", "file"])
     for i, p in enumerate(g.paths):
         gid = int(g.labels[i])
-        w.writerow([_rel(p, root), "" if gid == DISCARDED else g.names[gid], gid, f"{g.typicality[i]:.4f}",
-                    f"{g.silhouette[i]:.4f}", int(g.doubtful[i]), (files or {}).get(p, "")])
+        w.writerow(
+            [
+                _rel(p, root),
+                "" if gid == DISCARDED else g.names[gid],
+                gid,
+                f"{g.typicality[i]:.4f}",
+                f"{g.silhouette[i]:.4f}",
+                int(g.doubtful[i]),
+                (files or {}).get(p, ""),
+            ]
+        )
     return buf.getvalue()
 
 

@@ -1,6 +1,7 @@
 """Metrics from predictions: accuracy, per-class P/R/F1, confusion, mistakes by loss,
 and likely label errors (k-fold cross-validated linear model on pooled features).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -27,9 +28,14 @@ class Evaluation:
     rows: list[dict]  # one per image: path, true, pred, confidence, loss, top3, correct
 
     def to_dict(self) -> dict:
-        return {"classes": self.classes, "accuracy": self.accuracy,
-                "confusion": self.confusion.tolist(), "per_class": self.per_class, "macro": self.macro,
-                "misclassified": [r for r in self.rows if not r["correct"]]}
+        return {
+            "classes": self.classes,
+            "accuracy": self.accuracy,
+            "confusion": self.confusion.tolist(),
+            "per_class": self.per_class,
+            "macro": self.macro,
+            "misclassified": [r for r in self.rows if not r["correct"]],
+        }
 
 
 def evaluate_probs(paths: list[Path], y_true: list[int], probs: np.ndarray, classes: list[str]) -> Evaluation:
@@ -46,26 +52,37 @@ def evaluate_probs(paths: list[Path], y_true: list[int], probs: np.ndarray, clas
         prec = tp / conf[:, k].sum() if conf[:, k].sum() else 0.0
         rec = tp / conf[k, :].sum() if conf[k, :].sum() else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per_class.append({"class": c, "precision": float(prec), "recall": float(rec), "f1": float(f1),
-                          "support": int(conf[k, :].sum())})
-    macro = {m: float(np.mean([r[m] for r in per_class])) if per_class else 0.0
-             for m in ("precision", "recall", "f1")}
+        per_class.append(
+            {
+                "class": c,
+                "precision": float(prec),
+                "recall": float(rec),
+                "f1": float(f1),
+                "support": int(conf[k, :].sum()),
+            }
+        )
+    macro = {m: float(np.mean([r[m] for r in per_class])) if per_class else 0.0 for m in ("precision", "recall", "f1")}
     rows = []
     for i in range(len(y)):
         order = np.argsort(-probs[i])[:3]
-        rows.append({
-            "path": str(paths[i]), "true": classes[y[i]], "pred": classes[pred[i]],
-            "confidence": float(probs[i, pred[i]]),
-            "loss": float(-np.log(max(probs[i, y[i]], 1e-12))),
-            "top3": [(classes[k], float(probs[i, k])) for k in order],
-            "correct": bool(pred[i] == y[i]),
-        })
+        rows.append(
+            {
+                "path": str(paths[i]),
+                "true": classes[y[i]],
+                "pred": classes[pred[i]],
+                "confidence": float(probs[i, pred[i]]),
+                "loss": float(-np.log(max(probs[i, y[i]], 1e-12))),
+                "top3": [(classes[k], float(probs[i, k])) for k in order],
+                "correct": bool(pred[i] == y[i]),
+            }
+        )
     rows.sort(key=lambda r: -r["loss"])  # most confidently wrong first
     acc = float((pred == y).mean()) if len(y) else float("nan")
     return Evaluation(list(classes), acc, conf, per_class, macro, rows)
 
 
 # ---------------------------------------------------------------- likely label errors
+
 
 @dataclass
 class LabelSuspect:
@@ -87,8 +104,9 @@ class LabelErrorReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def out_of_fold_probs(X: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0,
-                      C: float = 10.0) -> np.ndarray:
+def out_of_fold_probs(
+    X: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0, C: float = 10.0
+) -> np.ndarray:
     """Probabilities for every row from a logistic regression that never saw that row.
 
     Why out-of-fold: a model scoring its own training images has memorised their
@@ -118,9 +136,16 @@ def out_of_fold_probs(X: np.ndarray, y: np.ndarray, n_classes: int, folds: int =
     return probs
 
 
-def likely_label_errors(X: np.ndarray, y: Sequence[int], classes: Sequence[str], paths: Sequence[Path],
-                        splits: Sequence[str] | None = None, folds: int = 5, seed: int = 0,
-                        min_confidence: float = 0.0) -> tuple[list[LabelSuspect], np.ndarray]:
+def likely_label_errors(
+    X: np.ndarray,
+    y: Sequence[int],
+    classes: Sequence[str],
+    paths: Sequence[Path],
+    splits: Sequence[str] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    min_confidence: float = 0.0,
+) -> tuple[list[LabelSuspect], np.ndarray]:
     """Images whose given class disagrees with the out-of-fold prediction, most likely wrong first.
 
     Classes with fewer than two images are left out (nothing to hold out against).
@@ -134,16 +159,31 @@ def likely_label_errors(X: np.ndarray, y: Sequence[int], classes: Sequence[str],
     for r, p in zip(rows, probs):
         pred = int(p.argmax())
         if pred != y[r] and p[pred] >= min_confidence:
-            suspects.append(LabelSuspect(Path(paths[r]), splits[r] if splits else "train", classes[y[r]],
-                                         classes[pred], float(p[pred]), float(p[y[r]])))
+            suspects.append(
+                LabelSuspect(
+                    Path(paths[r]),
+                    splits[r] if splits else "train",
+                    classes[y[r]],
+                    classes[pred],
+                    float(p[pred]),
+                    float(p[y[r]]),
+                )
+            )
     suspects.sort(key=lambda s: (s.given_prob, -s.confidence))
     return suspects, probs
 
 
-def find_label_errors(dataset: Dataset, backbone: str, weights: WeightsChoice, cache: FeatureCache,
-                      folds: int = 5, seed: int = 0, min_confidence: float = 0.0,
-                      progress: Callable[[int, int], None] | None = None,
-                      should_stop: Callable[[], bool] | None = None) -> LabelErrorReport:
+def find_label_errors(
+    dataset: Dataset,
+    backbone: str,
+    weights: WeightsChoice,
+    cache: FeatureCache,
+    folds: int = 5,
+    seed: int = 0,
+    min_confidence: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> LabelErrorReport:
     """Check every labelled, included image (train and val) of ``dataset``."""
     items = dataset.labelled
     classes = list(dataset.classes)
@@ -154,10 +194,17 @@ def find_label_errors(dataset: Dataset, backbone: str, weights: WeightsChoice, c
     X, ok, fails = f.X, f.ok, f.failures
     kept = [items[i] for i in ok]
     y = np.array([cidx[i.label] for i in kept], dtype=int)
-    suspects, probs = likely_label_errors(X, y, classes, [i.path for i in kept], [i.split for i in kept],
-                                          folds, seed, min_confidence)
+    suspects, probs = likely_label_errors(
+        X, y, classes, [i.path for i in kept], [i.split for i in kept], folds, seed, min_confidence
+    )
     counts = np.bincount(y, minlength=len(classes))
     checked = y[counts[y] >= 2]
     acc = float((probs.argmax(1) == checked).mean()) if len(checked) else float("nan")
-    return LabelErrorReport(classes, suspects, len(checked), int(min(folds, counts[counts >= 2].min())), acc,
-                            [(str(items[i].path), e) for i, e in fails])
+    return LabelErrorReport(
+        classes,
+        suspects,
+        len(checked),
+        int(min(folds, counts[counts >= 2].min())),
+        acc,
+        [(str(items[i].path), e) for i, e in fails],
+    )

@@ -17,6 +17,7 @@ The pieces stay small and composable, like pytorch-grad-cam itself:
 ``Explainer.explain`` (PIL images in, heatmaps + overlays out), ``CamCache``
 (a bounded LRU the caller owns) and ``explain_paths`` (cache-aware glue).
 """
+
 from __future__ import annotations
 
 import copy
@@ -71,8 +72,12 @@ METHODS: dict[str, type[BaseCAM]] = {
     "scorecam": ScoreCAM,
 }
 LABELS: dict[str, str] = {
-    "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "hirescam": "HiResCAM",
-    "layercam": "LayerCAM", "eigencam": "EigenCAM (class-agnostic)", "scorecam": "Score-CAM (slow)",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "hirescam": "HiResCAM",
+    "layercam": "LayerCAM",
+    "eigencam": "EigenCAM (class-agnostic)",
+    "scorecam": "Score-CAM (slow)",
 }
 CLASS_AGNOSTIC = frozenset({"eigencam"})  # the target class does not change the map
 SLOW = frozenset({"scorecam"})  # one forward pass per channel of the target layer
@@ -139,8 +144,14 @@ class Explainer:
             raise ValueError(f"class index {target} out of range 0..{len(self.classes) - 1}")
         return int(target)
 
-    def heatmaps(self, x: torch.Tensor, method: str = "gradcam", targets: Target | Sequence[Target] = None,
-                 batch_size: int = 16, score_batch: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def heatmaps(
+        self,
+        x: torch.Tensor,
+        method: str = "gradcam",
+        targets: Target | Sequence[Target] = None,
+        batch_size: int = 16,
+        score_batch: int = 64,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Tensor (N, 3, H, W) -> (heatmaps (N, H, W) in [0, 1], probs (N, C), explained class (N,))."""
         cam_cls = check_method(method)
         n = len(x)
@@ -157,8 +168,10 @@ class Explainer:
                 for s in range(0, n, batch_size):
                     chunk = list(range(s, min(n, s + batch_size)))
                     # "predicted" images and fixed-class images go in separate calls
-                    for group in ([i for i in chunk if per_image[i] is None],
-                                  [i for i in chunk if per_image[i] is not None]):
+                    for group in (
+                        [i for i in chunk if per_image[i] is None],
+                        [i for i in chunk if per_image[i] is not None],
+                    ):
                         if not group:
                             continue
                         fixed = per_image[group[0]] is not None
@@ -173,9 +186,14 @@ class Explainer:
             raise RuntimeError(f"{method} did not produce a map for every image")
         return np.clip(heat, 0.0, 1.0), probs, explained
 
-    def explain(self, images: Sequence[Image.Image], method: str = "gradcam",
-                targets: Target | Sequence[Target] = None, batch_size: int = 16,
-                image_weight: float = 0.5) -> list[Explanation]:
+    def explain(
+        self,
+        images: Sequence[Image.Image],
+        method: str = "gradcam",
+        targets: Target | Sequence[Target] = None,
+        batch_size: int = 16,
+        image_weight: float = 0.5,
+    ) -> list[Explanation]:
         """PIL images -> explanations on the eval crop, computed as one batch."""
         if not images:
             return []
@@ -185,8 +203,9 @@ class Explainer:
         out = []
         for k, im in enumerate(images):
             crop = eval_image(im, pre)
-            out.append(Explanation(crop, heat[k], overlay(crop, heat[k], image_weight), probs[k],
-                                   int(explained[k]), method))
+            out.append(
+                Explanation(crop, heat[k], overlay(crop, heat[k], image_weight), probs[k], int(explained[k]), method)
+            )
         return out
 
 
@@ -248,6 +267,7 @@ def cache_key(explainer: Explainer, path: str | Path, method: str, target: Targe
 @dataclass(frozen=True)
 class ExplainResult:
     """One image's explanation, or why there is none (in words)."""
+
     explanation: Explanation | None = None
     problem: str | None = None
 
@@ -256,9 +276,15 @@ class ExplainResult:
         return self.explanation is not None
 
 
-def explain_paths(explainer: Explainer, paths: Sequence[str | Path], method: str = "gradcam",
-                  targets: Target | Sequence[Target] = None, cache: CamCache | None = None,
-                  batch_size: int = 16, compute: bool = True) -> list[ExplainResult | None]:
+def explain_paths(
+    explainer: Explainer,
+    paths: Sequence[str | Path],
+    method: str = "gradcam",
+    targets: Target | Sequence[Target] = None,
+    cache: CamCache | None = None,
+    batch_size: int = 16,
+    compute: bool = True,
+) -> list[ExplainResult | None]:
     """One result per path; only cache misses are computed, in one batch.
 
     With ``compute=False`` nothing new is computed: misses come back as None (a slow

@@ -9,6 +9,7 @@ No torch here, so the Data page and ``python -m core check`` stay light. The
 optional "far from its class" check takes a feature matrix computed elsewhere;
 :func:`backbone_features` computes one and imports torch only when called.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,22 +45,41 @@ OUTLIER_MIN_CLASS = 8  # too few images and "far from the rest" means nothing
 BUCKET_CAP = 300  # a dHash band shared by more images than this is too generic to pair on
 
 # findings about the class structure: cheap, recomputed after every exclusion (see class_findings)
-CLASS_KINDS = frozenset({"no_images", "no_classes", "single_class", "too_few_images", "class_imbalance",
-                         "no_validation_images", "unlabelled_images"})
+CLASS_KINDS = frozenset(
+    {
+        "no_images",
+        "no_classes",
+        "single_class",
+        "too_few_images",
+        "class_imbalance",
+        "no_validation_images",
+        "unlabelled_images",
+    }
+)
 # findings whose files cannot be shown as pictures
 UNREADABLE_KINDS = frozenset({"zero_byte", "truncated", "too_large", "not_an_image", "unreadable", "skipped_files"})
 TITLES = {
-    "no_images": "No images", "no_classes": "No class folders", "single_class": "Only one class",
-    "too_few_images": "Classes with too few images", "class_imbalance": "Unbalanced classes",
-    "no_validation_images": "Classes without validation images", "unlabelled_images": "Unlabelled images",
-    "zero_byte": "Empty files", "truncated": "Truncated files", "too_large": "Images over the size limit",
-    "not_an_image": "Not images", "unreadable": "Unreadable files", "too_small": "Images too small",
+    "no_images": "No images",
+    "no_classes": "No class folders",
+    "single_class": "Only one class",
+    "too_few_images": "Classes with too few images",
+    "class_imbalance": "Unbalanced classes",
+    "no_validation_images": "Classes without validation images",
+    "unlabelled_images": "Unlabelled images",
+    "zero_byte": "Empty files",
+    "truncated": "Truncated files",
+    "too_large": "Images over the size limit",
+    "not_an_image": "Not images",
+    "unreadable": "Unreadable files",
+    "too_small": "Images too small",
     "low_information": "Placeholders, blanks and flat graphics",
     "duplicate_conflicting_labels": "Same file in two classes",
-    "duplicate_train_val": "Same file in train and validation", "duplicate": "Duplicate files",
+    "duplicate_train_val": "Same file in train and validation",
+    "duplicate": "Duplicate files",
     "near_duplicate_conflicting_labels": "Near-identical images in two classes",
     "near_duplicate_train_val": "Near-identical images in train and validation",
-    "near_duplicate": "Near-identical images", "feature_outlier": "Unlike the rest of their class",
+    "near_duplicate": "Near-identical images",
+    "feature_outlier": "Unlike the rest of their class",
     "skipped_files": "Files not taken in",
 }
 
@@ -67,6 +87,7 @@ TITLES = {
 @dataclass(frozen=True)
 class Finding:
     """One problem, the files it concerns, and what the user can do about it."""
+
     kind: str
     severity: str
     files: tuple[Path, ...]
@@ -84,6 +105,7 @@ class Finding:
 @dataclass
 class ImageFacts:
     """What one decode of one file tells us; no pixels are kept beyond a few bytes."""
+
     path: Path
     error: str | None = None
     error_kind: str = ""
@@ -116,15 +138,23 @@ class HealthReport:
 
     def to_dict(self) -> dict:
         return {
-            "root": str(self.root), "layout": self.layout, "classes": self.classes,
-            "counts": self.counts, "splits": self.splits, "n_images": self.n_images,
-            "n_checked": self.n_checked, "findings": [f.to_dict() for f in self.findings],
-            "sizes": [list(s) for s in self.sizes], "orientation": self.orientation,
-            "grayscale_share": self.grayscale_share, "seconds": round(self.seconds, 3),
+            "root": str(self.root),
+            "layout": self.layout,
+            "classes": self.classes,
+            "counts": self.counts,
+            "splits": self.splits,
+            "n_images": self.n_images,
+            "n_checked": self.n_checked,
+            "findings": [f.to_dict() for f in self.findings],
+            "sizes": [list(s) for s in self.sizes],
+            "orientation": self.orientation,
+            "grayscale_share": self.grayscale_share,
+            "seconds": round(self.seconds, 3),
         }
 
 
 # ---------------------------------------------------------------- per-image facts
+
 
 def _sha(path: Path) -> tuple[str, bytes]:
     """Content hash and the first bytes (to recognise a web page saved as .jpg)."""
@@ -158,7 +188,7 @@ def _error_kind(message: str, head: bytes) -> tuple[str, str]:
         return "truncated", message
     if "mp limit" in lowered:
         return "too_large", message
-    if head.lstrip()[:1] == b"<" or head.lstrip()[:5].lower() in (b"{\"err", b"error"):
+    if head.lstrip()[:1] == b"<" or head.lstrip()[:5].lower() in (b'{"err', b"error"):
         return "not_an_image", message.split(":")[0] + ": a web page or text saved with an image name"
     return "unreadable", message
 
@@ -191,8 +221,9 @@ def examine(path: Path, min_side: int = 64) -> ImageFacts:
     return facts
 
 
-def examine_all(paths: Sequence[Path], progress: Progress | None = None,
-                workers: int | None = None) -> list[ImageFacts]:
+def examine_all(
+    paths: Sequence[Path], progress: Progress | None = None, workers: int | None = None
+) -> list[ImageFacts]:
     """``examine`` over many files in a thread pool, reporting progress as (done, total)."""
     workers = workers or min(4, (os.cpu_count() or 2))
     total = len(paths)
@@ -209,6 +240,7 @@ def examine_all(paths: Sequence[Path], progress: Progress | None = None,
 
 # ---------------------------------------------------------------- findings from facts
 
+
 def _file_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
     out: list[Finding] = []
     bad: dict[str, list[ImageFacts]] = defaultdict(list)
@@ -219,24 +251,41 @@ def _file_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
         "zero_byte": ("empty (0 bytes)", "The copy or download failed; bring the file again or leave it out."),
         "truncated": ("cut short (truncated)", "An incomplete copy or download; bring the file again or leave it out."),
         "too_large": ("too large to open safely", "Resize them below the pixel limit, or leave them out."),
-        "not_an_image": ("web pages or text saved with an image name",
-                         "These are not photos (a failed download?); leave them out."),
+        "not_an_image": (
+            "web pages or text saved with an image name",
+            "These are not photos (a failed download?); leave them out.",
+        ),
         "unreadable": ("not readable as images", "Open them in an image viewer; re-save or leave them out."),
     }
     for kind, group in bad.items():
         what, action = words[kind]
         files = tuple(g.path for g in group)
         detail = "; ".join(g.error or "" for g in group[:3])
-        out.append(Finding(kind, "warning", files,
-                           f"{plural(len(files), 'file')} {what}; training skips them. {detail}", action, files))
+        out.append(
+            Finding(
+                kind,
+                "warning",
+                files,
+                f"{plural(len(files), 'file')} {what}; training skips them. {detail}",
+                action,
+                files,
+            )
+        )
 
     small = [f for f in facts if f.size and min(f.size) < MIN_SIDE]
     if small:
         sizes = ", ".join(f"{f.path.name} {f.size[0]}x{f.size[1]}" for f in small[:5])
-        out.append(Finding("too_small", "warning", tuple(f.path for f in small),
-                           f"{plural(len(small), 'image')} smaller than {MIN_SIDE} px on a side ({sizes}): "
-                           "too little detail to learn from, and upscaled to the model's input (224-288 px) they are mostly blur.",
-                           "Use larger originals, or leave them out.", tuple(f.path for f in small)))
+        out.append(
+            Finding(
+                "too_small",
+                "warning",
+                tuple(f.path for f in small),
+                f"{plural(len(small), 'image')} smaller than {MIN_SIDE} px on a side ({sizes}): "
+                "too little detail to learn from, and upscaled to the model's input (224-288 px) they are mostly blur.",
+                "Use larger originals, or leave them out.",
+                tuple(f.path for f in small),
+            )
+        )
     out += _flat_findings(items, facts)
     return out
 
@@ -262,17 +311,30 @@ def _flat_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
     out = []
     if odd:
         files = tuple(f.path for f in odd)
-        out.append(Finding(
-            "low_information", "warning", files,
-            f"{plural(len(files), 'image')} {_are(len(files))} mostly one flat colour with few colours, unlike the photos in their class: "
-            "a web 'image not found' placeholder, a blank or an icon?",
-            "Look at them and leave them out unless they really show the class.", files))
+        out.append(
+            Finding(
+                "low_information",
+                "warning",
+                files,
+                f"{plural(len(files), 'image')} {_are(len(files))} mostly one flat colour with few colours, unlike the photos in their class: "
+                "a web 'image not found' placeholder, a blank or an icon?",
+                "Look at them and leave them out unless they really show the class.",
+                files,
+            )
+        )
     if maybe:
         files = tuple(f.path for f in maybe)
-        out.append(Finding(
-            "low_information", "info", files,
-            f"{plural(len(files), 'image')} {_are(len(files))} almost entirely one flat colour; their class holds many graphics, "
-            "so this may be fine.", "Check they are not blank or placeholder images.", files))
+        out.append(
+            Finding(
+                "low_information",
+                "info",
+                files,
+                f"{plural(len(files), 'image')} {_are(len(files))} almost entirely one flat colour; their class holds many graphics, "
+                "so this may be fine.",
+                "Check they are not blank or placeholder images.",
+                files,
+            )
+        )
     return out
 
 
@@ -339,23 +401,34 @@ def _duplicate_finding(members: list[Item], near: bool) -> Finding:
     splits = sorted({i.split for i in members if i.label is not None}, key=_split_rank)
     if len(labels) > 1:
         return Finding(
-            f"{prefix}_conflicting_labels", "warning", files,
+            f"{prefix}_conflicting_labels",
+            "warning",
+            files,
             f"{len(files)} {what} are filed under different classes ({', '.join(labels)}): "
             "the model is told the same picture is two different things.",
             "Keep the copy in the right class and leave out the others (excluding all copies is the safe choice).",
-            files)
+            files,
+        )
     if len(splits) > 1:
         held_out = tuple(i.path for i in members if i.split != "train")
         return Finding(
-            f"{prefix}_train_val", "warning", files,
+            f"{prefix}_train_val",
+            "warning",
+            files,
             f"{len(files)} {what} sit in both {' and '.join(splits)} ({labels[0] if labels else 'unlabelled'}): "
             "validation then scores pictures the model has already seen, so accuracy looks better than it is.",
-            "Leave out the validation copies.", held_out)
+            "Leave out the validation copies.",
+            held_out,
+        )
     return Finding(
-        prefix, "info", files,
+        prefix,
+        "info",
+        files,
         f"{len(files)} {what} in {labels[0] if labels else 'the unlabelled images'}: "
         "they count the same picture several times.",
-        "Keep one copy and leave out the rest.", files[1:])
+        "Keep one copy and leave out the rest.",
+        files[1:],
+    )
 
 
 def _duplicate_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
@@ -379,51 +452,94 @@ def class_findings(dataset: Dataset) -> list[Finding]:
     labelled = dataset.labelled
     out: list[Finding] = []
     if not [i for i in dataset.items if not i.excluded]:
-        return [Finding("no_images", "error", (), "No images were found.",
-                        "Bring a folder or .zip of JPEG, PNG, WebP, BMP, GIF or TIFF photos.")]
+        return [
+            Finding(
+                "no_images",
+                "error",
+                (),
+                "No images were found.",
+                "Bring a folder or .zip of JPEG, PNG, WebP, BMP, GIF or TIFF photos.",
+            )
+        ]
     unlabelled = dataset.unlabelled
     if not labelled:
-        return [Finding("no_classes", "warning", (),
-                        f"{len(unlabelled)} images and no class folders: nothing to learn labels from "
-                        "(a single folder of photos is read as unlabelled, not as one class).",
-                        "A classifier needs at least two classes: put the photos in one sub-folder per class "
-                        "(the folder names become the labels), or group them on the Discover page. "
-                        "You can still sort them with an existing model.")]
+        return [
+            Finding(
+                "no_classes",
+                "warning",
+                (),
+                f"{len(unlabelled)} images and no class folders: nothing to learn labels from "
+                "(a single folder of photos is read as unlabelled, not as one class).",
+                "A classifier needs at least two classes: put the photos in one sub-folder per class "
+                "(the folder names become the labels), or group them on the Discover page. "
+                "You can still sort them with an existing model.",
+            )
+        ]
     counts = Counter(i.label for i in labelled)
     if len(counts) == 1:
-        (only, n), = counts.items()
-        out.append(Finding("single_class", "error", (),
-                           f"Only one class ({only}, {n} images): a classifier needs at least two.",
-                           "Add a second class folder (for example 'other')."))
+        ((only, n),) = counts.items()
+        out.append(
+            Finding(
+                "single_class",
+                "error",
+                (),
+                f"Only one class ({only}, {n} images): a classifier needs at least two.",
+                "Add a second class folder (for example 'other').",
+            )
+        )
     few = sorted(c for c, n in counts.items() if n < MIN_PER_CLASS)
     if few:
         files = tuple(i.path for i in labelled if i.label in few)
         names = ", ".join(f"{c} ({counts[c]})" for c in few)
-        out.append(Finding("too_few_images", "warning", files,
-                           f"Too few images to split into train and validation: {names}. "
-                           f"At least {MIN_PER_CLASS} per class are needed, 20 or more work much better.",
-                           "Add more photos to these classes, or merge them into another class."))
+        out.append(
+            Finding(
+                "too_few_images",
+                "warning",
+                files,
+                f"Too few images to split into train and validation: {names}. "
+                f"At least {MIN_PER_CLASS} per class are needed, 20 or more work much better.",
+                "Add more photos to these classes, or merge them into another class.",
+            )
+        )
     if len(counts) > 1:
         (big, nb), (small, ns) = counts.most_common()[0], counts.most_common()[-1]
         if nb / ns >= IMBALANCE_RATIO:
-            out.append(Finding("class_imbalance", "warning", (),
-                               f"Classes are unbalanced: {big} has {nb} images, {small} only {ns} "
-                               f"({nb / ns:.1f}x). The model will lean towards the big classes.",
-                               "Add photos to the small classes, or train with class weights "
-                               "(--class-weights / 'Weight classes' on the Train page)."))
+            out.append(
+                Finding(
+                    "class_imbalance",
+                    "warning",
+                    (),
+                    f"Classes are unbalanced: {big} has {nb} images, {small} only {ns} "
+                    f"({nb / ns:.1f}x). The model will lean towards the big classes.",
+                    "Add photos to the small classes, or train with class weights "
+                    "(--class-weights / 'Weight classes' on the Train page).",
+                )
+            )
     if dataset.layout == "splits":
         val_classes = {i.label for i in labelled if i.split == "val"}
         missing = sorted(c for c in counts if c not in val_classes)
         if val_classes and missing:
             files = tuple(i.path for i in labelled if i.label in missing)
-            out.append(Finding("no_validation_images", "warning", files,
-                               f"No validation images for {', '.join(missing)}: their accuracy cannot be measured.",
-                               "Move a few of their photos into val/<class>/."))
+            out.append(
+                Finding(
+                    "no_validation_images",
+                    "warning",
+                    files,
+                    f"No validation images for {', '.join(missing)}: their accuracy cannot be measured.",
+                    "Move a few of their photos into val/<class>/.",
+                )
+            )
     if unlabelled:
         files = tuple(i.path for i in unlabelled)
-        out.append(Finding("unlabelled_images", "info", files,
-                           f"{len(files)} images sit outside any class folder; training does not use them.",
-                           "Move them into a class folder if they belong to one."))
+        out.append(
+            Finding(
+                "unlabelled_images",
+                "info",
+                files,
+                f"{len(files)} images sit outside any class folder; training does not use them.",
+                "Move them into a class folder if they belong to one.",
+            )
+        )
     return out
 
 
@@ -462,11 +578,17 @@ def outlier_findings(items: list[Item], features: np.ndarray) -> list[Finding]:
     flagged.sort(key=lambda t: -t[2])
     files = tuple(p for p, _, _ in flagged)
     names = ", ".join(f"{p.name} ({c})" for p, c, _ in flagged[:5])
-    return [Finding("feature_outlier", "info", files,
-                    f"{plural(len(files), 'image')} {'looks' if len(files) == 1 else 'look'} unlike the rest of their class to the pretrained backbone "
-                    f"({names}{', …' if len(flagged) > 5 else ''}): mislabelled, off-topic or unusual shots?",
-                    "Look at them; move mislabelled ones to the right class and leave out the ones that belong nowhere.",
-                    files)]
+    return [
+        Finding(
+            "feature_outlier",
+            "info",
+            files,
+            f"{plural(len(files), 'image')} {'looks' if len(files) == 1 else 'look'} unlike the rest of their class to the pretrained backbone "
+            f"({names}{', …' if len(flagged) > 5 else ''}): mislabelled, off-topic or unusual shots?",
+            "Look at them; move mislabelled ones to the right class and leave out the ones that belong nowhere.",
+            files,
+        )
+    ]
 
 
 def skipped_finding(skipped: Sequence[tuple[str, str]]) -> list[Finding]:
@@ -475,18 +597,25 @@ def skipped_finding(skipped: Sequence[tuple[str, str]]) -> list[Finding]:
         return []
     reasons = Counter(why for _, why in skipped)
     summary = "; ".join(f"{n} {why}" for why, n in reasons.most_common(4))
-    return [Finding("skipped_files", "info", tuple(Path(n) for n, _ in skipped),
-                    f"{plural(len(skipped), 'file')} {'was' if len(skipped) == 1 else 'were'} not taken in: {summary}.",
-                    "Nothing to do unless some of them are photos in a format we do not read "
-                    "(convert those to JPEG or PNG).")]
+    return [
+        Finding(
+            "skipped_files",
+            "info",
+            tuple(Path(n) for n, _ in skipped),
+            f"{plural(len(skipped), 'file')} {'was' if len(skipped) == 1 else 'were'} not taken in: {summary}.",
+            "Nothing to do unless some of them are photos in a format we do not read (convert those to JPEG or PNG).",
+        )
+    ]
 
 
 # ---------------------------------------------------------------- the report
 
+
 def summary_stats(facts: list[ImageFacts]) -> tuple[list[tuple[int, int]], dict[str, int], float]:
     sizes = [f.size for f in facts if f.size]
-    orient = Counter("square" if abs(w - h) <= 0.02 * max(w, h) else ("landscape" if w > h else "portrait")
-                     for w, h in sizes)
+    orient = Counter(
+        "square" if abs(w - h) <= 0.02 * max(w, h) else ("landscape" if w > h else "portrait") for w, h in sizes
+    )
     readable = [f for f in facts if not f.error]
     grey = sum(f.grayscale for f in readable) / len(readable) if readable else 0.0
     return sizes, {k: orient.get(k, 0) for k in ("landscape", "portrait", "square")}, grey
@@ -523,10 +652,18 @@ def check(
     sizes, orient, grey = summary_stats(facts)
     splits = Counter(i.split for i in dataset.labelled)
     return HealthReport(
-        root=dataset.root, layout=dataset.layout, classes=list(dataset.classes), counts=dataset.counts(),
+        root=dataset.root,
+        layout=dataset.layout,
+        classes=list(dataset.classes),
+        counts=dataset.counts(),
         splits={s: splits[s] for s in ("train", "val", "test") if splits.get(s)},
-        n_images=len(items), n_checked=sum(1 for f in facts if not f.error), findings=findings,
-        sizes=sizes, orientation=orient, grayscale_share=grey, seconds=time.perf_counter() - t0,
+        n_images=len(items),
+        n_checked=sum(1 for f in facts if not f.error),
+        findings=findings,
+        sizes=sizes,
+        orientation=orient,
+        grayscale_share=grey,
+        seconds=time.perf_counter() - t0,
     )
 
 

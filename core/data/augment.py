@@ -3,6 +3,7 @@
 A preset is an ordered list of named steps; each step can be switched off by
 name, so the UI and CLI can toggle them without knowing albumentations.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,13 @@ PRESETS: dict[str, list[str]] = {
     "none": [],
     "light": ["random_resized_crop", "horizontal_flip", "brightness_contrast"],
     "seed": [
-        "resize", "brightness_contrast", "hue_saturation", "shift_scale_rotate",
-        "grid_distortion", "random_rotate90", "horizontal_flip",
+        "resize",
+        "brightness_contrast",
+        "hue_saturation",
+        "shift_scale_rotate",
+        "grid_distortion",
+        "random_rotate90",
+        "horizontal_flip",
     ],
 }
 

@@ -4,6 +4,7 @@ Layouts are detected from folder names: ``class/â€¦``, ``train|val|test/class/â€
 or images at the top level (unlabelled). Exclusions and relabels from the
 health report and the Review page are applied here, in one place.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,9 +15,13 @@ from pathlib import Path
 from .files import images_in, list_images, subfolders
 
 SPLIT_NAMES = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
 }
 
 
@@ -143,8 +148,7 @@ def check_trainable(dataset: Dataset) -> None:
     """Raise a user-facing error when training cannot start on this dataset."""
     counts = Counter(i.label for i in dataset.labelled)
     if not [i for i in dataset.items if not i.excluded]:
-        raise DatasetError("no images found: bring JPEG, PNG, WebP, BMP, GIF or TIFF photos, "
-                           "one sub-folder per class")
+        raise DatasetError("no images found: bring JPEG, PNG, WebP, BMP, GIF or TIFF photos, one sub-folder per class")
     if not counts:
         raise DatasetError(
             "no labelled images (a single folder of photos is read as unlabelled): put them in one sub-folder "

@@ -11,6 +11,7 @@ back exactly as it was before the review touched it (it may have been excluded
 on the Data page already). The first apply that touches an image records its
 state; "keep" or a withdrawn decision restores that state.
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,8 +63,9 @@ class Decisions:
     applied: dict[Path, Decision] = field(default_factory=dict)
     baseline: dict[Path, State] = field(default_factory=dict)
 
-    def decide(self, path: Path | str, action: str, label: str | None = None, to_class: str | None = None,
-               source: str = "") -> Decision:
+    def decide(
+        self, path: Path | str, action: str, label: str | None = None, to_class: str | None = None, source: str = ""
+    ) -> Decision:
         path = Path(path)
         if action == MOVE and to_class == label:
             action, to_class = KEEP, None  # moving to its own class is keeping it
@@ -103,9 +105,12 @@ class Decisions:
     def pending(self) -> list[Path]:
         """Images whose decision differs from what the last apply wrote."""
         paths = set(self.current) | set(self.applied)
-        return sorted(p for p in paths
-                      if (self.current[p].effect if p in self.current else None)
-                      != (self.applied[p].effect if p in self.applied else None))
+        return sorted(
+            p
+            for p in paths
+            if (self.current[p].effect if p in self.current else None)
+            != (self.applied[p].effect if p in self.applied else None)
+        )
 
     def is_applied(self, path: Path | str) -> bool:
         path = Path(path)
@@ -130,8 +135,9 @@ class Decisions:
         self.baseline.clear()
 
 
-def apply_decisions(current: dict[Path, Decision], baseline: dict[Path, State], excluded: set[Path],
-                    relabel: dict[Path, str]) -> tuple[set[Path], dict[Path, str], dict[Path, State]]:
+def apply_decisions(
+    current: dict[Path, Decision], baseline: dict[Path, State], excluded: set[Path], relabel: dict[Path, str]
+) -> tuple[set[Path], dict[Path, str], dict[Path, State]]:
     """Pure: (decisions, baseline, excluded, relabel) -> new (excluded, relabel, baseline).
 
     move: relabel to the class and include; exclude: exclude (label as in the
@@ -168,8 +174,15 @@ def to_csv(decisions: Decisions) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
     w.writeheader()
     for d in decisions:
-        w.writerow({"path": str(d.path), "label": d.label or "", "action": d.action, "to_class": d.to_class or "",
-                    "source": d.source,
-                    "decided_at": datetime.fromtimestamp(d.at, UTC).isoformat(timespec="seconds"),
-                    "applied": "yes" if decisions.is_applied(d.path) else "no"})
+        w.writerow(
+            {
+                "path": str(d.path),
+                "label": d.label or "",
+                "action": d.action,
+                "to_class": d.to_class or "",
+                "source": d.source,
+                "decided_at": datetime.fromtimestamp(d.at, UTC).isoformat(timespec="seconds"),
+                "applied": "yes" if decisions.is_applied(d.path) else "no",
+            }
+        )
     return buf.getvalue()

@@ -7,6 +7,7 @@ anywhere), never a FIFO, socket or device (opening one blocks or reads
 forever), and OS clutter and hidden files ignored silently. Links and special
 files are *reported* as skipped, never silently dropped.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,11 +20,22 @@ from pathlib import Path, PurePosixPath
 
 from .images import is_image_name
 
-JUNK_NAMES = frozenset({
-    ".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "@eadir",  # Synology thumbnails
-    "$recycle.bin", "system volume information", ".trashes", ".spotlight-v100", ".fseventsd",
-    ".gallery-sorter",  # our own journals and manifests inside a sorted folder
-})
+JUNK_NAMES = frozenset(
+    {
+        ".ds_store",
+        "thumbs.db",
+        "ehthumbs.db",
+        "desktop.ini",
+        "__macosx",
+        "@eadir",  # Synology thumbnails
+        "$recycle.bin",
+        "system volume information",
+        ".trashes",
+        ".spotlight-v100",
+        ".fseventsd",
+        ".gallery-sorter",  # our own journals and manifests inside a sorted folder
+    }
+)
 MAX_NAME = 120  # characters per path part
 MAX_NAME_BYTES = 200  # UTF-8 bytes per path part: ext4 and most file systems stop at 255
 
@@ -33,13 +45,13 @@ SPECIAL = "a FIFO, socket or device, not a regular file"
 
 def is_junk(parts: Iterable[str]) -> bool:
     """OS clutter and hidden files, ignored silently wherever they appear."""
-    return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", ".."))
-               for p in parts)
+    return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", "..")) for p in parts)
 
 
 @dataclass
 class Listing:
     """What a folder holds, as the engine sees it."""
+
     root: Path
     images: list[Path] = field(default_factory=list)
     others: list[Path] = field(default_factory=list)  # regular files that are not images we decode
@@ -137,6 +149,7 @@ def images_in(folder: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------- names of what we write
+
 
 def raw_parts(name: str) -> list[str]:
     """Path parts of a name as given (``/`` or ``\\``), before any cleaning.

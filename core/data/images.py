@@ -4,6 +4,7 @@ Every path into the engine (training, health checks, Grad-CAM, sorting) decodes
 through :func:`load_rgb`, so size limits, EXIF orientation and odd modes are
 handled once and the same way everywhere.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,9 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-)
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 # 64 MP: a 12 MP phone photo passes, a decompression bomb does not.
 MAX_PIXELS = 64_000_000
@@ -93,16 +92,16 @@ def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
             out.info["source_size"] = (h, w) if turned else (w, h)
             return out
     except Image.DecompressionBombError:
-        raise ImageError(
-            f"{path.name}: image is larger than the {MAX_PIXELS // 1_000_000} MP limit"
-        ) from None
+        raise ImageError(f"{path.name}: image is larger than the {MAX_PIXELS // 1_000_000} MP limit") from None
     except FileNotFoundError:
         raise ImageError(f"{path.name}: file not found") from None
     except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError) as exc:
         if path.exists() and path.stat().st_size == 0:
             raise ImageError(f"{path.name}: empty file (0 bytes)") from None
         if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
-            raise ImageError(f"{path.name}: the file is cut short (truncated; an incomplete copy or download?)") from None
+            raise ImageError(
+                f"{path.name}: the file is cut short (truncated; an incomplete copy or download?)"
+            ) from None
         raise ImageError(f"{path.name}: not a readable image (an unknown format, or damaged data)") from None
 
 

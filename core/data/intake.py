@@ -5,6 +5,7 @@ browser; zips can hold ``../`` entries, absolute paths, symlinks or bombs. Every
 way in ends in a folder under a workspace's own temp directory, so the user's
 originals are only ever read.
 """
+
 from __future__ import annotations
 
 import io
@@ -191,8 +192,9 @@ def copy_local_folder(src: Path, dest: Path, max_files: int | None = None) -> In
 
 def skipped_in(listing: Listing) -> list[tuple[str, str]]:
     """(relative name, reason) for everything in a folder that is not taken in as an image."""
-    return ([(listing.relative(p), "not an image file type") for p in listing.others]
-            + [(listing.relative(p), why) for p, why in listing.skipped])
+    return [(listing.relative(p), "not an image file type") for p in listing.others] + [
+        (listing.relative(p), why) for p, why in listing.skipped
+    ]
 
 
 def materialise(path: Path, work_dir: Path) -> Path:

@@ -3,6 +3,7 @@
 Every path that feeds a network outside training augmentation (features, sorting,
 Grad-CAM, export checks) uses :func:`eval_array`, so they all see the same pixels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from PIL import Image
 @dataclass(frozen=True)
 class Preprocess:
     """What a backbone expects: input size and normalisation."""
+
     size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]

@@ -3,6 +3,7 @@
 An export is only reported as good when the exported model gives the same
 top-1 class as the torch model on sample inputs (real images when given).
 """
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,15 @@ def export_onnx(bundle: ModelBundle, out: Path, x: torch.Tensor) -> ExportReport
     model = _Plain(bundle.network).eval()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x[:1],), str(out), input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+        torch.onnx.export(
+            model,
+            (x[:1],),
+            str(out),
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = sess.run(["logits"], {"input": x.numpy()})[0]
     return _report("onnx", out, _reference(bundle, x), got)
@@ -109,8 +117,15 @@ def export(bundle: ModelBundle, fmt: str, out_dir: Path, images: Sequence[Path] 
     else:
         report = export_torchscript(bundle, out_dir / "model.torchscript.pt", x)
     pre = bundle.preprocess
-    (out_dir / "classes.json").write_text(json.dumps(
-        {"classes": bundle.classes, "backbone": bundle.backbone,
-         "preprocess": {"size": pre.size, "resize_to": pre.resize_to, "mean": pre.mean, "std": pre.std},
-         "export": asdict(report)}, indent=1))
+    (out_dir / "classes.json").write_text(
+        json.dumps(
+            {
+                "classes": bundle.classes,
+                "backbone": bundle.backbone,
+                "preprocess": {"size": pre.size, "resize_to": pre.resize_to, "mean": pre.mean, "std": pre.std},
+                "export": asdict(report),
+            },
+            indent=1,
+        )
+    )
     return report

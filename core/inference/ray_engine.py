@@ -6,6 +6,7 @@ actor loads the model file once and classifies batches of paths with the single-
 so the two engines give the same predictions. The model file and the images must be readable by
 every worker: on one machine they are; on a cluster, put them on shared storage.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,9 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise RayUnavailable("--engine ray needs Ray: pip install 'ray[data]' (or leave --engine at its default)") from None
+        raise RayUnavailable(
+            "--engine ray needs Ray: pip install 'ray[data]' (or leave --engine at its default)"
+        ) from None
     return ray
 
 
@@ -80,9 +83,14 @@ class Classify:
         return {"i": batch["i"], "probs": probs, "error": np.asarray(errors, dtype=object)}
 
 
-def predict_paths_ray(model_path: Path, paths: Sequence[Path], batch_size: int = 16, top_k: int = 3,
-                      config: RayConfig = RayConfig(),
-                      progress: Callable[[int, int], None] | None = None) -> Iterator[Prediction]:
+def predict_paths_ray(
+    model_path: Path,
+    paths: Sequence[Path],
+    batch_size: int = 16,
+    top_k: int = 3,
+    config: RayConfig = RayConfig(),
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Prediction]:
     """Predictions for ``paths`` by Ray actors, yielded as they arrive (any order).
 
     The actors get the model's path, not its bytes: each reads the file itself, as it reads the
@@ -97,8 +105,13 @@ def predict_paths_ray(model_path: Path, paths: Sequence[Path], batch_size: int =
         # py_modules ships this package to the workers, so a remote cluster needs no install of it
         runtime_env = {"py_modules": [str(CORE_DIR)], "env_vars": env}
         try:
-            ray.init(address=config.address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, runtime_env=runtime_env)
+            ray.init(
+                address=config.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                runtime_env=runtime_env,
+            )
         except ConnectionError as exc:
             raise RayUnavailable(f"cannot reach the Ray cluster at {config.address}: {exc}") from None
     try:
@@ -110,8 +123,11 @@ def predict_paths_ray(model_path: Path, paths: Sequence[Path], batch_size: int =
         actors = config.actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // config.threads_per_actor)
         items = [{"i": i, "path": str(p)} for i, p in enumerate(paths)]
         results = ray.data.from_items(items).map_batches(
-            Classify, fn_constructor_kwargs={"model_path": str(model_path), "threads": config.threads_per_actor},
-            batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors),
+            Classify,
+            fn_constructor_kwargs={"model_path": str(model_path), "threads": config.threads_per_actor},
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=config.threads_per_actor,
         )
         for done, row in enumerate(results.iter_rows(), 1):

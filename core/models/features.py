@@ -5,6 +5,7 @@ changes, so it is computed once per (backbone, weights, boundary, image
 content, view) and training runs on the stored tensors. This is what makes an
 epoch take milliseconds instead of a full forward pass over every image.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,7 +75,7 @@ def decode_batches(
             return i, None, str(exc)
 
     order = list(range(len(paths)))
-    chunks = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+    chunks = [order[k : k + batch_size] for k in range(0, len(order), batch_size)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = [pool.map(load, chunks[0])] if chunks else []
         for n in range(len(chunks)):
@@ -144,8 +145,9 @@ class FeatureCache:
             net.eval()
             spatial = boundary < len(net.stages)
             forward = runtime.forward_fn(net, 0, boundary, head=False, n_images=len(missing))
-            for idx, batch, fails in decode_batches([paths[i] for i in missing], transform, batch_size,
-                                                    min_side, should_stop=should_stop):
+            for idx, batch, fails in decode_batches(
+                [paths[i] for i in missing], transform, batch_size, min_side, should_stop=should_stop
+            ):
                 failures += [(missing[i], e) for i, e in fails]
                 if len(idx):
                     out = forward(batch)
@@ -172,14 +174,20 @@ def feature_tag(backbone: str, weights: WeightsChoice) -> str:
 @dataclass
 class PooledFeatures:
     """Pooled pretrained features for the images that decoded."""
+
     X: np.ndarray  # (len(ok), feature_dim) float32
     ok: list[int]  # indices into the requested paths
     failures: list[tuple[int, str]] = field(default_factory=list)  # (index, why)
 
 
-def pretrained_features(paths: Sequence[Path], backbone: str, weights: WeightsChoice | None = None,
-                        cache: FeatureCache | None = None, progress: Progress | None = None,
-                        should_stop: StopCheck | None = None) -> PooledFeatures:
+def pretrained_features(
+    paths: Sequence[Path],
+    backbone: str,
+    weights: WeightsChoice | None = None,
+    cache: FeatureCache | None = None,
+    progress: Progress | None = None,
+    should_stop: StopCheck | None = None,
+) -> PooledFeatures:
     """Pooled features of the *pretrained* backbone, through the workspace's feature cache.
 
     The key (feature tag, head-only boundary, "eval" view) is the one head-only
@@ -192,9 +200,17 @@ def pretrained_features(paths: Sequence[Path], backbone: str, weights: WeightsCh
     cache = cache if cache is not None else FeatureCache()
     pre = get_spec(backbone).preprocess
     net = build_network(backbone, 2, weights)  # the frozen backbone; the head is not used
-    X, ok, fails = cache.features(net, feature_tag(backbone, weights), net.boundary(0), [Path(p) for p in paths],
-                                  "eval", lambda im: eval_array(im, pre), pre.resize_to,
-                                  progress=progress, should_stop=should_stop)
+    X, ok, fails = cache.features(
+        net,
+        feature_tag(backbone, weights),
+        net.boundary(0),
+        [Path(p) for p in paths],
+        "eval",
+        lambda im: eval_array(im, pre),
+        pre.resize_to,
+        progress=progress,
+        should_stop=should_stop,
+    )
     X = X.float()
     if X.dim() == 4:  # a spatial map (a boundary before the pool): pool it
         X = X.mean(dim=(2, 3))

@@ -10,6 +10,7 @@ failure falls back to torch, so the engine can only change speed, never answers
 
 ``GS_ENGINE=torch`` turns it off; ``GS_ENGINE=onnxruntime`` forces it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -97,8 +98,15 @@ def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Ten
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(part, (example[:1].contiguous(),), buf, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n"}}, dynamo=False)
+        torch.onnx.export(
+            part,
+            (example[:1].contiguous(),),
+            buf,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n"}},
+            dynamo=False,
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, torch.get_num_threads())
     opts.inter_op_num_threads = 1
@@ -112,7 +120,7 @@ def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Ten
     def run(x: torch.Tensor) -> torch.Tensor:
         arr = x.contiguous().numpy()
         with lock:
-            outs = [sess.run(["y"], {"x": arr[k:k + ORT_BATCH]})[0] for k in range(0, len(arr), ORT_BATCH)]
+            outs = [sess.run(["y"], {"x": arr[k : k + ORT_BATCH]})[0] for k in range(0, len(arr), ORT_BATCH)]
         return torch.from_numpy(outs[0] if len(outs) == 1 else np.concatenate(outs))
 
     return run
@@ -161,14 +169,16 @@ def _onnx_runner(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tens
     return run
 
 
-def session(net: nn.Module, start: int, stop: int, head: bool, example: torch.Tensor,
-            engine: str = "onnxruntime") -> Session:
+def session(
+    net: nn.Module, start: int, stop: int, head: bool, example: torch.Tensor, engine: str = "onnxruntime"
+) -> Session:
     """A runner for net.stages[start:stop] (+ head); ONNX exports are shared by content."""
     part = _Part(net, start, stop, head).eval()
     fallback = _torch_run(part)
     if engine == "onnxruntime":
         fast = _onnx_runner(part, example)
         if fast is not None:
+
             def run(x: torch.Tensor) -> torch.Tensor:
                 try:
                     return fast(x)
@@ -210,23 +220,26 @@ def warm_in_background(name: str, work: Callable[[], None]) -> threading.Thread 
     return t
 
 
-def forward_fn(net: nn.Module, start: int, stop: int, head: bool, n_images: int,
-               engine: str | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def forward_fn(
+    net: nn.Module, start: int, stop: int, head: bool, n_images: int, engine: str | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Batch -> output for a frozen piece of ``net``, using the fastest engine worth its set-up."""
     part_runner: dict[str, Session] = {}
 
     def run(x: torch.Tensor) -> torch.Tensor:
         if "s" not in part_runner:
-            use = wants_onnx(n_images, engine) or (choice() != "torch" and engine != "torch"
-                                                    and _exported(net, start, stop, head))
+            use = wants_onnx(n_images, engine) or (
+                choice() != "torch" and engine != "torch" and _exported(net, start, stop, head)
+            )
             part_runner["s"] = session(net, start, stop, head, x, "onnxruntime" if use else "torch")
         return part_runner["s"].run(x)
 
     return run
 
 
-def predict_fn(net: nn.Module, frozen: int, n_images: int,
-               engine: str | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+def predict_fn(
+    net: nn.Module, frozen: int, n_images: int, engine: str | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """Batch -> logits for a whole network whose stages before ``frozen`` never trained.
 
     The frozen prefix runs in the session training already exported for it (no second

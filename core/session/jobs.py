@@ -4,6 +4,7 @@ The thread only writes to the job's own progress model under a lock; pages read
 ``snapshot()`` from a fragment that reruns every second, the CLI prints from the
 same model. Nothing here knows about Streamlit or about what the work is.
 """
+
 from __future__ import annotations
 
 import threading

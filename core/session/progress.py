@@ -7,6 +7,7 @@ time is the sum over steps of units left times their rate, so a run whose
 first minute is feature extraction and whose rest is cheap epochs does not
 promise hours (nor seconds) it will not take.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,6 +23,7 @@ MIN_UNITS_FOR_RATE = 1  # units are batches or chunks of images: one is already 
 @dataclass(frozen=True)
 class ProgressView:
     """An immutable picture of a job's progress, safe to read from any thread."""
+
     fraction: float  # 0..1 of the whole plan
     message: str  # what it is doing now
     detail: str  # e.g. "120/830 images" or "Epoch 3/30, batch 2/9"
@@ -49,6 +51,7 @@ class _StepState:
 @dataclass
 class JobProgress:
     """Folds :mod:`core.events` into a :class:`ProgressView`. The job that owns it serialises calls."""
+
     clock: Callable[[], float] = time.monotonic
     message: str = "Starting"
     detail: str = ""
@@ -129,8 +132,16 @@ class JobProgress:
         return left
 
     def view(self, epochs: tuple[dict, ...] = (), batches: tuple[dict, ...] = ()) -> ProgressView:
-        return ProgressView(self.fraction, self.message, self.detail, self.eta_seconds, self.description,
-                            epochs, batches, tuple(self.notes))
+        return ProgressView(
+            self.fraction,
+            self.message,
+            self.detail,
+            self.eta_seconds,
+            self.description,
+            epochs,
+            batches,
+            tuple(self.notes),
+        )
 
     def finish(self) -> None:
         """The work ended normally: every step is done."""
@@ -142,6 +153,7 @@ class JobProgress:
 @dataclass
 class TrainingProgress(JobProgress):
     """Also keeps the epochs and batches a training run reports, for the live chart."""
+
     epochs: list[dict] = field(default_factory=list)
     batches: list[dict] = field(default_factory=list)
     candidates: list = field(default_factory=list)
@@ -152,8 +164,9 @@ class TrainingProgress(JobProgress):
             return
         if isinstance(e, Batch):
             if len(self.batches) < MAX_BATCH_POINTS:
-                self.batches.append({"step": len(self.batches) + 1, "epoch": e.epoch, "batch": e.batch,
-                                     "loss": e.loss, "lr": e.lr})
+                self.batches.append(
+                    {"step": len(self.batches) + 1, "epoch": e.epoch, "batch": e.batch, "loss": e.loss, "lr": e.lr}
+                )
             self.detail = f"Epoch {e.epoch}/{e.epochs}, batch {e.batch}/{e.batches}"
         elif isinstance(e, Epoch):
             self.epochs.append(e.row())
@@ -162,8 +175,17 @@ class TrainingProgress(JobProgress):
 
     def view(self, epochs: tuple[dict, ...] = (), batches: tuple[dict, ...] = ()) -> ProgressView:
         v = super().view(tuple(self.epochs), tuple(self.batches))
-        return ProgressView(v.fraction, v.message, v.detail, v.eta_seconds, v.description, v.epochs, v.batches,
-                            v.notes, tuple(self.candidates))
+        return ProgressView(
+            v.fraction,
+            v.message,
+            v.detail,
+            v.eta_seconds,
+            v.description,
+            v.epochs,
+            v.batches,
+            v.notes,
+            tuple(self.candidates),
+        )
 
 
 def eta_words(seconds: float | None) -> str:

@@ -6,6 +6,7 @@ loose dictionaries. Why methods for the transitions: "a new dataset" must reset
 the same things wherever it happens (Data, Discover, the demo button), and "take
 a finished job's result" must happen exactly once whichever page sees it first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ R = TypeVar("R")
 @dataclass
 class JobSlot(Generic[R]):
     """The session's job of one kind, and its result handed over once."""
+
     job: Job[R] | None = None
     _taken: Job[R] | None = field(default=None, repr=False)
 
@@ -56,9 +58,11 @@ class JobSlot(Generic[R]):
 
 # ---------------------------------------------------------------- data
 
+
 @dataclass
 class HealthEntry:
     """The health report of one version of the dataset, and the optional outlier findings."""
+
     key: str
     report: HealthReport
     items: list[Item]
@@ -108,9 +112,11 @@ class DataState:
 
 # ---------------------------------------------------------------- training and the model in use
 
+
 @dataclass
 class RunRecord:
     """One training run of this session, kept side by side with the others."""
+
     number: int
     result: TrainResult
     state: str  # done | stopped
@@ -153,6 +159,7 @@ class TrainState:
 @dataclass
 class ModelState:
     """The model in use on Review and Sort: a run of this session, or a file the user loaded."""
+
     bundle: ModelBundle | None = None
     run: RunRecord | None = None  # None: loaded from a file
     chosen_by_user: bool = False
@@ -192,6 +199,7 @@ class ModelState:
 
 
 # ---------------------------------------------------------------- review, sort, discover
+
 
 @dataclass
 class ReviewState:
@@ -251,4 +259,5 @@ class DiscoverState:
 @dataclass
 class Widgets:
     """Widget values that must survive a page switch or a refresh (Streamlit forgets undrawn widgets)."""
+
     values: dict[str, Any] = field(default_factory=dict)

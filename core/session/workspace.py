@@ -4,6 +4,7 @@ The page keeps the workspace id in ``st.query_params`` so a browser refresh
 (a new Streamlit session) finds its data and its running job again. Idle
 workspaces expire: their jobs are stopped and their temp folders deleted.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -29,6 +30,7 @@ IDLE_SECONDS = 2 * 3600
 @dataclass
 class Workspace:
     """Everything one browser session has: its data, jobs, models and decisions, and a temp folder."""
+
     id: str
     dir: Path
     created: float = field(default_factory=time.time)
@@ -79,8 +81,9 @@ class Workspace:
         from .progress import TrainingProgress
 
         data, cache = self.data.effective(), self.cache
-        job = Job("train", lambda on_event, should_stop: train(data, cfg, cache, on_event, should_stop),
-                  TrainingProgress())
+        job = Job(
+            "train", lambda on_event, should_stop: train(data, cfg, cache, on_event, should_stop), TrainingProgress()
+        )
         return self.train.start(job, self.data.version, note)
 
     @property
@@ -182,8 +185,7 @@ class Registry:
     def sweep(self, now: float | None = None) -> list[str]:
         now = now or time.time()
         with self._lock:
-            old = [w for w in self._items.values()
-                   if now - w.last_seen > self.idle_seconds]
+            old = [w for w in self._items.values() if now - w.last_seen > self.idle_seconds]
             for w in old:
                 del self._items[w.id]
         for w in old:

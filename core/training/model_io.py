@@ -4,6 +4,7 @@ Loading never executes code from the file: ``torch.load(weights_only=True)``
 accepts tensors and plain containers only, so a malicious pickle is refused
 with a clear message instead of running.
 """
+
 from __future__ import annotations
 
 import io
@@ -48,10 +49,14 @@ class ModelBundle:
 
     def meta(self) -> dict:
         pre = self.preprocess
-        return {"format": FORMAT, "backbone": self.backbone, "classes": self.classes,
-                "metrics": self.metrics.to_dict() if self.metrics else {},
-                "config": self.config.to_dict() if self.config else {},
-                "preprocess": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std)}}
+        return {
+            "format": FORMAT,
+            "backbone": self.backbone,
+            "classes": self.classes,
+            "metrics": self.metrics.to_dict() if self.metrics else {},
+            "config": self.config.to_dict() if self.config else {},
+            "preprocess": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std)},
+        }
 
 
 def _config(d) -> TrainConfig | None:
@@ -78,10 +83,13 @@ def from_bytes(data: bytes) -> ModelBundle:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # weights_only refuses code and arbitrary objects; junk fails to unpickle
         if "Unsupported global" in str(exc):
-            raise ModelFileError("not a Gallery Sorter model file: it holds code or objects beyond weights and "
-                                 "settings, which are refused for safety") from None
-        raise ModelFileError("not a Gallery Sorter model file (unreadable or damaged data, or content that "
-                             "is refused for safety)") from None
+            raise ModelFileError(
+                "not a Gallery Sorter model file: it holds code or objects beyond weights and "
+                "settings, which are refused for safety"
+            ) from None
+        raise ModelFileError(
+            "not a Gallery Sorter model file (unreadable or damaged data, or content that is refused for safety)"
+        ) from None
     if not isinstance(obj, dict) or "meta_json" not in obj or "state_dict" not in obj:
         raise ModelFileError("not a Gallery Sorter model file (missing metadata)")
     try:
@@ -101,7 +109,9 @@ def from_bytes(data: bytes) -> ModelBundle:
         raise ModelFileError(f"model weights do not fit the declared backbone: {str(exc)[:200]}") from None
     net.eval()
     net.requires_grad_(False)
-    return ModelBundle(net, meta["backbone"], classes, Metrics.from_dict(meta.get("metrics")), _config(meta.get("config")))
+    return ModelBundle(
+        net, meta["backbone"], classes, Metrics.from_dict(meta.get("metrics")), _config(meta.get("config"))
+    )
 
 
 def save_dir(bundle: ModelBundle, out: Path) -> Path:

@@ -6,6 +6,7 @@ reference ``train.py``: :func:`setup` builds what a run needs once,
 strings them together. The loop reports typed events through ``on_event`` and
 checks ``should_stop`` every batch; it knows nothing of threads or the UI.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,12 +113,22 @@ class TrainConfig:
 PRESETS: dict[str, Callable[[], TrainConfig]] = {
     "recommended": lambda: TrainConfig(),
     "seed-mobilenetv2": lambda: TrainConfig(
-        backbone="mobilenet_v2", phases=[Phase("head only", 10, 1e-3)], augment="seed", views=5,
-        optimizer="adam", schedule="constant", label_smoothing=0.0,
+        backbone="mobilenet_v2",
+        phases=[Phase("head only", 10, 1e-3)],
+        augment="seed",
+        views=5,
+        optimizer="adam",
+        schedule="constant",
+        label_smoothing=0.0,
     ),
     "seed-resnet34": lambda: TrainConfig(
-        backbone="resnet34", phases=[Phase("last block + head", 5, 1e-4), Phase("head only", 3, 1e-4)],
-        augment="light", views=5, optimizer="adam", schedule="constant", label_smoothing=0.0,
+        backbone="resnet34",
+        phases=[Phase("last block + head", 5, 1e-4), Phase("head only", 3, 1e-4)],
+        augment="light",
+        views=5,
+        optimizer="adam",
+        schedule="constant",
+        label_smoothing=0.0,
     ),
 }
 PRESET_LABELS = {
@@ -130,6 +141,7 @@ PRESET_LABELS = {
 @dataclass
 class Metrics:
     """What a finished run measured; stored in the model file as a plain dict."""
+
     val_accuracy: float | None
     val_loss: float | None
     best_epoch: int
@@ -199,8 +211,10 @@ def describe_path(cfg: TrainConfig, spec_label: str) -> str:
     if k == 0:
         return f"Fast path: {spec_label} runs {once}; the head trains on cached pooled features ({views})."
     if k < UNFREEZE_CHOICES["all"]:
-        return (f"Fast path: the frozen part of {spec_label} runs {once}; the unfrozen "
-                f"blocks + head train on cached block outputs ({views}).")
+        return (
+            f"Fast path: the frozen part of {spec_label} runs {once}; the unfrozen "
+            f"blocks + head train on cached block outputs ({views})."
+        )
     return f"Full fine-tuning: every epoch runs the whole of {spec_label} on freshly augmented images (slow on CPU)."
 
 
@@ -229,6 +243,7 @@ def class_weight_tensor(y: np.ndarray, n_classes: int) -> torch.Tensor:
 
 # ---------------------------------------------------------------- the inputs of a run
 
+
 @dataclass
 class Inputs:
     """The training and validation inputs at the network's boundary, computed (and cached) on demand.
@@ -237,6 +252,7 @@ class Inputs:
     augmented view per epoch is computed until all views are cached. Without one (full
     fine-tuning) training images are decoded and augmented afresh every epoch.
     """
+
     net: Network
     cfg: TrainConfig
     cache: FeatureCache
@@ -298,8 +314,17 @@ class Inputs:
             self.computed = base["computed"] + done - base["hits"]
             self.emit(Advance("features", self.computed, f"{done}/{total} images"))
 
-        X, ok, fails = self.cache.features(self.net, self.cfg.feature_tag, self.boundary, paths, view, transform,
-                                           self.min_side, progress=progress, should_stop=self.should_stop)
+        X, ok, fails = self.cache.features(
+            self.net,
+            self.cfg.feature_tag,
+            self.boundary,
+            paths,
+            view,
+            transform,
+            self.min_side,
+            progress=progress,
+            should_stop=self.should_stop,
+        )
         for i, e in fails:
             if (str(paths[i]), e) not in self.skipped:
                 self.skipped.append((str(paths[i]), e))
@@ -336,24 +361,34 @@ class Inputs:
             self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs}"))
             perm = torch.randperm(len(X), generator=generator)
             for s in range(0, len(X), bs):
-                yield X[perm[s:s + bs]], y[perm[s:s + bs]]
+                yield X[perm[s : s + bs]], y[perm[s : s + bs]]
             return
         self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs} (decoding and augmenting every image)"))
         order = torch.randperm(len(self.train_paths), generator=generator).tolist()
         paths = [self.train_paths[i] for i in order]
         y = torch.tensor(self.train_y[order], dtype=torch.long)
-        for idx, xb, _ in decode_batches(paths, self.transform(epoch), bs, self.min_side,
-                                         should_stop=self.should_stop):
+        for idx, xb, _ in decode_batches(paths, self.transform(epoch), bs, self.min_side, should_stop=self.should_stop):
             if len(idx):
                 yield xb, y[idx]
 
 
 # ---------------------------------------------------------------- one pass each
 
-def train_one_epoch(net: Network, criterion: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
-                    batches: Iterable[tuple[torch.Tensor, torch.Tensor]], boundary: int, epoch: int, epochs: int,
-                    n_batches: int, emit: OnEvent, should_stop: StopCheck,
-                    done_batches: int = 0) -> tuple[float, float]:
+
+def train_one_epoch(
+    net: Network,
+    criterion: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    boundary: int,
+    epoch: int,
+    epochs: int,
+    n_batches: int,
+    emit: OnEvent,
+    should_stop: StopCheck,
+    done_batches: int = 0,
+) -> tuple[float, float]:
     """One epoch over ``batches``; returns (mean loss, accuracy) on what it trained on."""
     tot_loss = tot_correct = tot_n = 0.0
     for b, (xb, yb) in enumerate(batches):
@@ -374,8 +409,9 @@ def train_one_epoch(net: Network, criterion: nn.Module, optimizer: torch.optim.O
     return tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
 
 
-def evaluate(net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int,
-             criterion: nn.Module, batch_size: int = 256) -> tuple[float, float, torch.Tensor]:
+def evaluate(
+    net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int, criterion: nn.Module, batch_size: int = 256
+) -> tuple[float, float, torch.Tensor]:
     """(loss, accuracy, probabilities) of a network on cached inputs."""
     net.eval()
     if len(X) == 0:
@@ -383,7 +419,7 @@ def evaluate(net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int,
     outs = []
     with torch.inference_mode():
         for k in range(0, len(X), batch_size):
-            outs.append(net.forward_from(X[k:k + batch_size], boundary))
+            outs.append(net.forward_from(X[k : k + batch_size], boundary))
         logits = torch.cat(outs)
         loss = criterion(logits, y).item()
         probs = logits.softmax(1)
@@ -397,8 +433,11 @@ def _warm_optimizer_import() -> None:
 
 
 def _trainable_state(net: Network, boundary: int) -> dict:
-    return {k: v.detach().clone() for k, v in net.state_dict().items()
-            if k.startswith("head.") or (k.startswith("stages.") and int(k.split(".")[1]) >= boundary)}
+    return {
+        k: v.detach().clone()
+        for k, v in net.state_dict().items()
+        if k.startswith("head.") or (k.startswith("stages.") and int(k.split(".")[1]) >= boundary)
+    }
 
 
 def _set_train_mode(net: Network, first_trainable: int) -> None:
@@ -409,9 +448,11 @@ def _set_train_mode(net: Network, first_trainable: int) -> None:
 
 # ---------------------------------------------------------------- a run
 
+
 @dataclass
 class Run:
     """What :func:`setup` builds once and every epoch of a run uses."""
+
     cfg: TrainConfig
     net: Network
     inputs: Inputs
@@ -420,8 +461,7 @@ class Run:
     t0: float
 
 
-def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: OnEvent,
-          should_stop: StopCheck) -> Run:
+def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: OnEvent, should_stop: StopCheck) -> Run:
     """Check the data, build the network and the inputs, announce the plan."""
     cfg.validate()
     check_trainable(dataset)
@@ -435,15 +475,28 @@ def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: 
     net = build_network(cfg.backbone, len(classes), cfg.weights_choice)
     seeded_head(net, cfg.seed)
     train_items, val_items = dataset.split_items("train"), dataset.split_items("val")
-    inputs = Inputs(net, cfg, cache if cache is not None else FeatureCache(), net.boundary(cfg.deepest_unfreeze),
-                    classes, [i.path for i in train_items], np.array([cidx[i.label] for i in train_items], dtype=int),
-                    [i.path for i in val_items], np.array([cidx[i.label] for i in val_items], dtype=int),
-                    emit, should_stop)
+    inputs = Inputs(
+        net,
+        cfg,
+        cache if cache is not None else FeatureCache(),
+        net.boundary(cfg.deepest_unfreeze),
+        classes,
+        [i.path for i in train_items],
+        np.array([cidx[i.label] for i in train_items], dtype=int),
+        [i.path for i in val_items],
+        np.array([cidx[i.label] for i in val_items], dtype=int),
+        emit,
+        should_stop,
+    )
     n_batches = max(1, math.ceil(len(inputs.train_paths) / cfg.batch_size))
     weight = class_weight_tensor(inputs.train_y, len(classes)) if cfg.class_weights else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
-    emit(Plan((Step("features", inputs.missing()), Step("batches", cfg.total_epochs * n_batches)),
-              describe_path(cfg, spec.label)))
+    emit(
+        Plan(
+            (Step("features", inputs.missing()), Step("batches", cfg.total_epochs * n_batches)),
+            describe_path(cfg, spec.label),
+        )
+    )
     return Run(cfg, net, inputs, n_batches, criterion, t0)
 
 
@@ -476,13 +529,34 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
                 epoch += 1
                 te = time.perf_counter()
                 _set_train_mode(net, net.boundary(k))
-                tl, ta = train_one_epoch(net, run.criterion, opt, sched, inputs.batches(epoch, g), inputs.boundary,
-                                         epoch, cfg.total_epochs, run.n_batches, emit, should_stop,
-                                         (epoch - 1) * run.n_batches)
+                tl, ta = train_one_epoch(
+                    net,
+                    run.criterion,
+                    opt,
+                    sched,
+                    inputs.batches(epoch, g),
+                    inputs.boundary,
+                    epoch,
+                    cfg.total_epochs,
+                    run.n_batches,
+                    emit,
+                    should_stop,
+                    (epoch - 1) * run.n_batches,
+                )
                 Xva, yva, _ = inputs.validation()
                 vl, va, _ = evaluate(net, Xva, yva, inputs.boundary, eval_criterion)
-                e = Epoch(epoch, cfg.total_epochs, ph_i + 1, phase.unfreeze, tl, ta, vl, va,
-                          opt.param_groups[0]["lr"], time.perf_counter() - te)
+                e = Epoch(
+                    epoch,
+                    cfg.total_epochs,
+                    ph_i + 1,
+                    phase.unfreeze,
+                    tl,
+                    ta,
+                    vl,
+                    va,
+                    opt.param_groups[0]["lr"],
+                    time.perf_counter() - te,
+                )
                 history.append(e.row())
                 emit(e)
                 score = vl if len(Xva) else -epoch  # no val set: keep the last epoch
@@ -512,18 +586,39 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
     net.requires_grad_(False)
     vl, va, probs = evaluate(net, Xva, yva, inputs.boundary, nn.CrossEntropyLoss())
     metrics = Metrics(
-        val_accuracy=va if len(Xva) else None, val_loss=vl if len(Xva) else None, best_epoch=best.epoch,
-        epochs=len(history), train_seconds=round(time.perf_counter() - run.t0, 3), backbone=cfg.backbone,
-        weights=cfg.weights_choice.label, classes=list(inputs.classes), n_train=len(inputs.train_paths),
-        n_val=len(va_paths), stopped_early=stopped,
+        val_accuracy=va if len(Xva) else None,
+        val_loss=vl if len(Xva) else None,
+        best_epoch=best.epoch,
+        epochs=len(history),
+        train_seconds=round(time.perf_counter() - run.t0, 3),
+        backbone=cfg.backbone,
+        weights=cfg.weights_choice.label,
+        classes=list(inputs.classes),
+        n_train=len(inputs.train_paths),
+        n_val=len(va_paths),
+        stopped_early=stopped,
     )
-    return TrainResult(net, list(inputs.classes), cfg, history, metrics, va_paths, yva.tolist(),
-                       probs.numpy() if len(Xva) else np.zeros((0, len(inputs.classes))),
-                       describe_path(cfg, get_spec(cfg.backbone).label), list(inputs.skipped))
+    return TrainResult(
+        net,
+        list(inputs.classes),
+        cfg,
+        history,
+        metrics,
+        va_paths,
+        yva.tolist(),
+        probs.numpy() if len(Xva) else np.zeros((0, len(inputs.classes))),
+        describe_path(cfg, get_spec(cfg.backbone).label),
+        list(inputs.skipped),
+    )
 
 
-def train(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None,
-          on_event: OnEvent | None = None, should_stop: StopCheck | None = None) -> TrainResult:
+def train(
+    dataset: Dataset,
+    cfg: TrainConfig,
+    cache: FeatureCache | None = None,
+    on_event: OnEvent | None = None,
+    should_stop: StopCheck | None = None,
+) -> TrainResult:
     """Fine-tune ``cfg.backbone`` on ``dataset``; returns the best epoch's model."""
     emit, stop = on_event or ignore, should_stop or never
     run = setup(dataset, cfg, cache, emit, stop)
@@ -559,9 +654,16 @@ class LrFinding:
     suggestion: float
 
 
-def lr_find(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None, start: float = 1e-6,
-            end: float = 1.0, steps: int = 100, on_event: OnEvent | None = None,
-            should_stop: StopCheck | None = None) -> LrFinding:
+def lr_find(
+    dataset: Dataset,
+    cfg: TrainConfig,
+    cache: FeatureCache | None = None,
+    start: float = 1e-6,
+    end: float = 1.0,
+    steps: int = 100,
+    on_event: OnEvent | None = None,
+    should_stop: StopCheck | None = None,
+) -> LrFinding:
     """Learning-rate range test on the head over cached features.
 
     Returns lrs, smoothed losses and the suggestion (steepest descent of the

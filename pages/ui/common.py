@@ -1,4 +1,5 @@
 """Widgets and state accessors shared by the pages (the only UI module outside pages/)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -83,8 +84,7 @@ def thumb(path: Path, size: int = 160) -> bytes | None:
     return _thumb_bytes(str(path), mtime, size)
 
 
-def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, cols: int = 6,
-               size: int = 160) -> None:
+def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, cols: int = 6, size: int = 160) -> None:
     """Thumbnails in a grid; unreadable files show their name instead of failing."""
     if not paths:
         st.caption("No images.")
@@ -100,8 +100,9 @@ def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, col
                 st.image(data, caption=cap, width="stretch")
 
 
-def job_progress(job, was_running: bool, *, failed: str, stopped: str, label: str = "",
-                 stop_button: str | None = None) -> None:
+def job_progress(
+    job, was_running: bool, *, failed: str, stopped: str, label: str = "", stop_button: str | None = None
+) -> None:
     """A background job's progress bar, then its outcome; redraws the page once when it ends.
 
     Call it inside an ``st.fragment(run_every=...)`` that polls only while the job runs.
@@ -129,11 +130,14 @@ def stale_model_warning(ws: Workspace, consequence: str) -> None:
     """Say (once per page) why the model in use may not fit the current data."""
     why = ws.model_staleness
     if why == "other data":
-        st.warning("This model was trained on other data than the dataset loaded now. " + consequence,
-                   icon=":material/update:")
+        st.warning(
+            "This model was trained on other data than the dataset loaded now. " + consequence, icon=":material/update:"
+        )
     elif why == "changed data":
-        st.warning("The data changed since this model was trained (review decisions, exclusions or relabels). "
-                   + consequence, icon=":material/update:")
+        st.warning(
+            "The data changed since this model was trained (review decisions, exclusions or relabels). " + consequence,
+            icon=":material/update:",
+        )
 
 
 def need_dataset(ws: Workspace) -> bool:

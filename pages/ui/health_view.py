@@ -5,6 +5,7 @@ per dataset and kept in ``ws.data.health`` (it survives reruns and refreshes); c
 findings are cheap and follow exclusions live. Exclusions go to ``ws.data.excluded``,
 which ``ws.data.effective()`` applies everywhere.
 """
+
 from __future__ import annotations
 
 import io
@@ -112,8 +113,7 @@ def _files(ds: Dataset, f: health.Finding, items: dict[Path, Item], excluded: se
         st.caption(f"… and {len(f.files) - SHOW_FILES} more")
 
 
-def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, Item], uid: str,
-             said: set[str]) -> None:
+def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, Item], uid: str, said: set[str]) -> None:
     excluded = ws.data.excluded
     if is_open(f, excluded):
         if f.message not in said:  # several groups often share one explanation: say it once
@@ -131,8 +131,13 @@ def _finding(ws: Workspace, ds: Dataset, f: health.Finding, items: dict[Path, It
             label = "Exclude this file" if len(todo) == 1 else f"Exclude these {len(todo)} files"
             row.button(label, key=f"hx-{uid}", on_click=_exclude, args=(ws, tuple(todo)), icon=":material/block:")
         if done:
-            row.button(f"Include again ({len(done)})", key=f"hi-{uid}", on_click=_include, args=(ws, tuple(done)),
-                       icon=":material/undo:")
+            row.button(
+                f"Include again ({len(done)})",
+                key=f"hi-{uid}",
+                on_click=_include,
+                args=(ws, tuple(done)),
+                icon=":material/undo:",
+            )
 
 
 def _excluded_list(ws: Workspace, ds: Dataset) -> None:
@@ -143,8 +148,13 @@ def _excluded_list(ws: Workspace, ds: Dataset) -> None:
     with st.expander(f"{len(names)} excluded files (not used for training or validation)"):
         pick = st.multiselect("Choose files to include again", list(names), key="health-include-pick")
         row = st.container(horizontal=True)
-        row.button("Include selected", key="health-include-sel", disabled=not pick, on_click=_include,
-                   args=(ws, tuple(names[n] for n in pick)))
+        row.button(
+            "Include selected",
+            key="health-include-sel",
+            disabled=not pick,
+            on_click=_include,
+            args=(ws, tuple(names[n] for n in pick)),
+        )
         row.button("Include all again", key="health-include-all", on_click=_include, args=(ws, tuple(excluded)))
         st.markdown("\n".join(f"- `{n}`" for n in list(names)[:200]))
 
@@ -175,14 +185,19 @@ def draw_health(ws: Workspace) -> None:
     for f in open_:
         sev[f.severity] += 1
     m = st.columns(4)
-    m[0].metric("Readable images", f"{report.n_checked:,} / {report.n_images:,}",
-                help="every file was opened; the others are listed below and training skips them")
+    m[0].metric(
+        "Readable images",
+        f"{report.n_checked:,} / {report.n_images:,}",
+        help="every file was opened; the others are listed below and training skips them",
+    )
     m[1].metric("Blocking problems", sev["error"], help="training cannot start until these are fixed")
     m[2].metric("Warnings", sev["warning"], help="likely to hurt training (unreadable files are skipped)")
     m[3].metric("Worth a look", sev["info"])
     if not open_:
-        st.success("No open problems: no unreadable files, duplicates, placeholders or class problems"
-                   + (" (some were resolved by excluding files)." if findings else "."))
+        st.success(
+            "No open problems: no unreadable files, duplicates, placeholders or class problems"
+            + (" (some were resolved by excluding files)." if findings else ".")
+        )
 
     grouped: dict[str, list[health.Finding]] = defaultdict(list)
     for f in findings:
@@ -200,8 +215,13 @@ def draw_health(ws: Workspace) -> None:
         with st.expander(label, expanded=bool(live) and worst != "info", icon=icon):
             all_todo = {p for f in group for p in f.exclude if p not in excluded}
             if len(group) > 1 and all_todo:
-                st.button(f"Exclude all {len(all_todo)} suggested files in this section", key=f"hxall-{kind}",
-                          on_click=_exclude, args=(ws, tuple(sorted(all_todo))), type="primary")
+                st.button(
+                    f"Exclude all {len(all_todo)} suggested files in this section",
+                    key=f"hxall-{kind}",
+                    on_click=_exclude,
+                    args=(ws, tuple(sorted(all_todo))),
+                    type="primary",
+                )
             said: set[str] = set()
             for k, f in enumerate(group[:50]):
                 if k:
@@ -212,8 +232,10 @@ def draw_health(ws: Workspace) -> None:
     _excluded_list(ws, ds)
 
     c1, c2 = st.columns([3, 1])
-    c1.caption("Optional: find images that a pretrained backbone sees as unlike the rest of their class "
-               "(mislabelled or off-topic). Runs EfficientNet-Lite0 once per image; reused by training.")
+    c1.caption(
+        "Optional: find images that a pretrained backbone sees as unlike the rest of their class "
+        "(mislabelled or off-topic). Runs EfficientNet-Lite0 once per image; reused by training."
+    )
     if entry.outliers is None:
         if c2.button("Find odd images", key="health-outliers", icon=":material/search:"):
             try:
@@ -237,13 +259,27 @@ def _stats(report: health.HealthReport) -> None:
     fig = go.Figure(go.Histogram(x=sides, nbinsx=40, marker_color="#636efa"))
     # labels sit above the plot area, where the bars cannot cover them
     above = dict(y=1.0, yref="paper", yanchor="bottom", showarrow=False)
-    fig.add_vline(x=health.MIN_SIDE, line_dash="dot", line_color="#ef553b",
-                  annotation=dict(above, text=f"< {health.MIN_SIDE} px: too small", xanchor="right"))
+    fig.add_vline(
+        x=health.MIN_SIDE,
+        line_dash="dot",
+        line_color="#ef553b",
+        annotation=dict(above, text=f"< {health.MIN_SIDE} px: too small", xanchor="right"),
+    )
     size = DEFAULT_PRE.size
-    fig.add_vline(x=size, line_dash="dot", line_color="gray",
-                  annotation=dict(above, text=f"default model input {size} px", xanchor="left"))
-    fig.update_layout(height=280, margin=dict(t=60, b=10, l=10, r=10), title="Shortest side of each image (px)",
-                      xaxis_title="pixels", yaxis_title="images", bargap=0.05)
+    fig.add_vline(
+        x=size,
+        line_dash="dot",
+        line_color="gray",
+        annotation=dict(above, text=f"default model input {size} px", xanchor="left"),
+    )
+    fig.update_layout(
+        height=280,
+        margin=dict(t=60, b=10, l=10, r=10),
+        title="Shortest side of each image (px)",
+        xaxis_title="pixels",
+        yaxis_title="images",
+        bargap=0.05,
+    )
     fig.update_xaxes(rangemode="nonnegative")  # no negative pixel sizes on the axis
     c1, c2 = st.columns([3, 1])
     c1.plotly_chart(fig, width="stretch")
@@ -268,8 +304,12 @@ def draw_augment_preview(ws: Workspace) -> None:
     presets = [p for p in augment.PRESETS if p != "none"] or list(augment.PRESETS)
     c1, c2, c3 = st.columns([3, 1, 1])
     pick = c1.selectbox("Image", list(names), key="aug-image")
-    preset = c2.selectbox("Preset", presets, key="aug-preset",
-                          format_func=lambda p: f"{p}: {', '.join(augment.PRESETS[p]) or 'no augmentation'}")
+    preset = c2.selectbox(
+        "Preset",
+        presets,
+        key="aug-preset",
+        format_func=lambda p: f"{p}: {', '.join(augment.PRESETS[p]) or 'no augmentation'}",
+    )
     nonce = st.session_state.get("aug-nonce", 0)  # display-only: a refresh may draw new samples
     if c3.button("New samples", key="aug-again", icon=":material/casino:"):
         nonce += 1
@@ -293,5 +333,6 @@ def draw_augment_preview(ws: Workspace) -> None:
     cols = st.columns(8)
     for col, data in zip(cols, cached[1]):
         col.image(data, width="stretch")
-    st.caption(f"Eight random draws of the chosen preset on this image, at the default model's {DEFAULT_PRE.size} px "
-               "input.")
+    st.caption(
+        f"Eight random draws of the chosen preset on this image, at the default model's {DEFAULT_PRE.size} px input."
+    )

@@ -5,6 +5,7 @@ state, so they survive page switches and a browser refresh. Filter choices are
 kept in the workspace for the same reason: Streamlit forgets the state of
 widgets that were not drawn in the last run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,11 +20,15 @@ from core.session.workspace import Workspace
 from core.words import plural  # noqa: F401  (pages call it as ui.plural)
 from pages.ui.common import kept, set_kept, thumb
 
-RETRAIN_NOTE = ("Training again with your review decisions applied ({n} changed). Images moved or left out of "
-                "validation change what accuracy is measured on, so compare the new figure with care.")
+RETRAIN_NOTE = (
+    "Training again with your review decisions applied ({n} changed). Images moved or left out of "
+    "validation change what accuracy is measured on, so compare the new figure with care."
+)
 
-def remembered(ws: Workspace, key: str, options: Sequence[Any], default: Any, widget: Callable,
-               label: str, **kw) -> Any:
+
+def remembered(
+    ws: Workspace, key: str, options: Sequence[Any], default: Any, widget: Callable, label: str, **kw
+) -> Any:
     """A select-like widget whose value survives page switches and refreshes (see ``kept``)."""
     if default not in options:
         default = options[0]
@@ -78,21 +83,39 @@ def decision_status(ws: Workspace, path: Path, key: str) -> None:
     c2.button("Undo", key=f"wd-{key}", on_click=_withdraw, args=(ws, path), type="tertiary")
 
 
-def decision_buttons(ws: Workspace, path: Path, label: str | None, classes: Sequence[str],
-                     suggested: str | None, source: str) -> None:
+def decision_buttons(
+    ws: Workspace, path: Path, label: str | None, classes: Sequence[str], suggested: str | None, source: str
+) -> None:
     """Move to class / exclude / keep for one image (callbacks: the page reflects it at once)."""
     key = _key(source, path)
     decision_status(ws, path, key)
     with st.popover("Move to class…", icon=":material/drive_file_move:", width="stretch"):
         order = sorted((c for c in classes if c != label), key=lambda c: c != suggested)
         for c in order:
-            st.button(f"{c} (predicted)" if c == suggested else c, key=f"mv-{key}-{c}", width="stretch",
-                      on_click=_decide, args=(ws, path, rv.MOVE, label, c, source))
+            st.button(
+                f"{c} (predicted)" if c == suggested else c,
+                key=f"mv-{key}-{c}",
+                width="stretch",
+                on_click=_decide,
+                args=(ws, path, rv.MOVE, label, c, source),
+            )
     c2, c3 = st.columns(2)
-    c2.button("Exclude", key=f"ex-{key}", width="stretch", help="leave this image out of training",
-              on_click=_decide, args=(ws, path, rv.EXCLUDE, label, None, source))
-    c3.button("Keep", key=f"kp-{key}", width="stretch", help="the label is right; keep it as is",
-              on_click=_decide, args=(ws, path, rv.KEEP, label, None, source))
+    c2.button(
+        "Exclude",
+        key=f"ex-{key}",
+        width="stretch",
+        help="leave this image out of training",
+        on_click=_decide,
+        args=(ws, path, rv.EXCLUDE, label, None, source),
+    )
+    c3.button(
+        "Keep",
+        key=f"kp-{key}",
+        width="stretch",
+        help="the label is right; keep it as is",
+        on_click=_decide,
+        args=(ws, path, rv.KEEP, label, None, source),
+    )
 
 
 def show_image(path: Path, picture=None, note: str | None = None) -> None:
@@ -116,7 +139,7 @@ def cards(items: Sequence[Any], draw: Callable[[Any], None], cols: int = 4) -> N
     """Lay items out in rows of ``cols`` bordered cards."""
     for start in range(0, len(items), cols):
         row = st.columns(cols)
-        for col, item in zip(row, items[start:start + cols]):
+        for col, item in zip(row, items[start : start + cols]):
             with col, st.container(border=True):
                 draw(item)
 
@@ -130,12 +153,19 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
         return
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
     c1.button("Undo last", icon=":material/undo:", disabled=not dec.undo_stack, on_click=dec.undo, width="stretch")
-    c2.download_button("Download CSV", rv.to_csv(dec), "review_decisions.csv", "text/csv",
-                       icon=":material/download:", width="stretch")
-    apply_now = c3.button("Apply", disabled=not pending, width="stretch",
-                          help="write the decisions into the dataset used for training")
-    retrain = c4.button("Apply and retrain", type="primary", icon=":material/model_training:", width="stretch",
-                        disabled=ws.data.dataset is None or ws.train.slot.running)
+    c2.download_button(
+        "Download CSV", rv.to_csv(dec), "review_decisions.csv", "text/csv", icon=":material/download:", width="stretch"
+    )
+    apply_now = c3.button(
+        "Apply", disabled=not pending, width="stretch", help="write the decisions into the dataset used for training"
+    )
+    retrain = c4.button(
+        "Apply and retrain",
+        type="primary",
+        icon=":material/model_training:",
+        width="stretch",
+        disabled=ws.data.dataset is None or ws.train.slot.running,
+    )
     if apply_now or retrain:
         changed = ws.review.apply(ws.data)
         if retrain:
@@ -152,8 +182,10 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     for d in rows[:200]:
         a, b, c = st.columns([4, 4, 1])
         a.write(f"`{d.path.name}`" + ("" if known is None or d.path in known else " (not in the current data)"))
-        b.write(f"{d.describe()} · {'applied' if dec.is_applied(d.path) else 'pending'}"
-                + (f" · from {d.source}" if d.source else ""))
+        b.write(
+            f"{d.describe()} · {'applied' if dec.is_applied(d.path) else 'pending'}"
+            + (f" · from {d.source}" if d.source else "")
+        )
         c.button("Undo", key=f"dl-{_key(d.path)}", on_click=_withdraw, args=(ws, d.path), type="tertiary")
     if len(rows) > 200:
         st.caption(f"… and {len(rows) - 200} more (all of them are in the CSV).")

@@ -1,4 +1,5 @@
 """The Discover page driven headlessly (Streamlit AppTest): find groups, edit them, train on them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,6 +33,7 @@ def cache() -> FeatureCache:
 @pytest.fixture(scope="module")
 def embedding(gallery, cache) -> D.Embedding:
     return D.embed(sorted(gallery.iterdir()), cache=cache)
+
 
 def _app(ws_id: str):
     from streamlit.testing.v1 import AppTest

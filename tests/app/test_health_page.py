@@ -1,4 +1,5 @@
 """The Data page's health report, driven headlessly (Streamlit AppTest, no browser)."""
+
 from __future__ import annotations
 
 import shutil

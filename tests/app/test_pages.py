@@ -1,4 +1,5 @@
 """Fast page tests with Streamlit's AppTest (no browser), plus the deploy files."""
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,11 @@ def test_first_paint_does_not_import_torch_or_the_engine():
     import subprocess
     import sys
 
-    code = ("import sys; sys.path.insert(0, '.'); from streamlit.testing.v1 import AppTest; "
-            "at = AppTest.from_file('app.py'); at.run(); assert not at.exception; "
-            "print(sorted(m for m in ('torch', 'numpy', 'core.session.workspace') if m in sys.modules))")
+    code = (
+        "import sys; sys.path.insert(0, '.'); from streamlit.testing.v1 import AppTest; "
+        "at = AppTest.from_file('app.py'); at.run(); assert not at.exception; "
+        "print(sorted(m for m in ('torch', 'numpy', 'core.session.workspace') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("[]"), (out.stdout, out.stderr)
 

@@ -1,4 +1,5 @@
 """The Review page driven headlessly (Streamlit AppTest): decisions persist, Apply and retrain trains."""
+
 from __future__ import annotations
 
 import pytest
@@ -77,7 +78,9 @@ def test_apply_and_retrain_trains_on_the_corrected_data(review_ws):
     job.join(timeout=240)
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
-    assert any("Training again with your review decisions applied (1 image changed)" in i.value for i in at.info), [i.value for i in at.info]
+    assert any("Training again with your review decisions applied (1 image changed)" in i.value for i in at.info), [
+        i.value for i in at.info
+    ]
     assert ws.model.result is job.result and ws.model_staleness is None
     assert path not in ws.model.result.val_paths  # it was a validation image; now excluded
     # excluding another image by hand makes the new model stale again, and the pages say so

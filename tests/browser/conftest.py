@@ -1,4 +1,5 @@
 """Browser-tier fixtures: one app server and one chromium per session, a fresh page per test."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Real browser, labelling-free start: upload a flat folder, let Discover group it, name two
 groups, merge two, train on the groups and sort."""
+
 from __future__ import annotations
 
 from tests.helpers.browser import nav, shot, start_training, wait_trained
@@ -22,8 +23,9 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     page.get_by_text("Let me choose k").click()  # k = 4 (the slider's default)
     page.get_by_text("k (number of groups)").wait_for()  # the toggle's rerun has landed
     page.get_by_role("button", name="Find groups").click()
+    page.get_by_text("4 groups among").wait_for(timeout=300_000)
     names = page.get_by_label("Name")
-    names.first.wait_for(timeout=300_000)
+    names.nth(3).wait_for()  # the page streams its groups in: count them once all are drawn
     n_groups = names.count()
     assert n_groups == 4
     for i, new in enumerate(("alpha", "beta")):
@@ -36,8 +38,9 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     assert "alpha" in body and "beta" in body
     page.get_by_role("tab", name="Merge · split · move").click()
     page.get_by_role("button", name="Merge", exact=True).click()
-    page.wait_for_function("n => document.querySelectorAll('input[aria-label=\"Name\"]').length === n - 1",
-                           arg=n_groups, timeout=60_000)
+    page.wait_for_function(
+        "n => document.querySelectorAll('input[aria-label=\"Name\"]').length === n - 1", arg=n_groups, timeout=60_000
+    )
     shot(page, "15-discover-groups")
 
     page.get_by_role("button", name="Train on these groups").click()

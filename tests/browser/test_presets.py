@@ -4,6 +4,7 @@ The seeds' torchvision weights are not on this machine, so the page says so and 
 takes the labelled "random initialisation" path: what is checked here is that the recipe's
 phases, augmentation and backbone run end to end, not the accuracy they reach.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -12,10 +13,13 @@ from playwright.sync_api import expect
 from tests.helpers.browser import choose, nav, open_demo, shot, wait_trained
 
 
-@pytest.mark.parametrize("preset,backbone,phases,epochs", [
-    ("Seed: MobileNetV2 last layer", "MobileNetV2", 1, 2),
-    ("Seed: ResNet34 layer4+fc then fc", "ResNet34", 2, 8),  # layer4 + fc for 5, then fc for 3
-])
+@pytest.mark.parametrize(
+    "preset,backbone,phases,epochs",
+    [
+        ("Seed: MobileNetV2 last layer", "MobileNetV2", 1, 2),
+        ("Seed: ResNet34 layer4+fc then fc", "ResNet34", 2, 8),  # layer4 + fc for 5, then fc for 3
+    ],
+)
 def test_seed_recipe_runs_from_the_train_page(page, app_url, preset, backbone, phases, epochs):
     open_demo(page, app_url)
     nav(page, "Train")

@@ -1,5 +1,6 @@
 """Real browser, Review page: train on the demo, click a confusion-matrix cell, see Grad-CAM
 heatmaps, relabel one image, switch pages and find the decision still there."""
+
 from __future__ import annotations
 
 from tests.helpers.browser import nav, open_demo, shot, start_training, wait_trained
@@ -24,7 +25,10 @@ def test_review_cell_heatmaps_and_a_decision_that_persists(page, app_url):
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function(
         "b => { const el = [...document.querySelectorAll('p')].find(p => p.innerText.includes('sorted by loss'));"
-        " return el && el.innerText !== b; }", arg=before, timeout=60_000)
+        " return el && el.innerText !== b; }",
+        arg=before,
+        timeout=60_000,
+    )
     assert page.get_by_text("sorted by loss").first.inner_text() != before  # the grid now shows that cell
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 2", timeout=120_000)
     shot(page, "13-review-cell-heatmaps")

@@ -1,5 +1,6 @@
 """Real browser: folder and zip uploads, and several sessions training at once without
 seeing each other's data."""
+
 from __future__ import annotations
 
 import zipfile

@@ -1,5 +1,6 @@
 """Real browser, Sort page: load a model file, sort a folder, move the threshold, override one
 prediction, download the zip and check its layout."""
+
 from __future__ import annotations
 
 import csv
@@ -53,7 +54,9 @@ def test_sort_folder_threshold_override_and_zip(page, app_url, tmp_path, trained
     assert sum(n.startswith("unsure/") for n in images) == 5
     assert sum(n.startswith("stripes/") for n in images) == 1
     rows = list(csv.DictReader(io.StringIO(zf.read("predictions.csv").decode())))
-    assert sorted(r["path"] for r in rows) == [f"holiday/{n}" for n in ("day2/d0.jpg", "day2/d1.jpg", "day2/d2.jpg", "s0.jpg", "s1.jpg", "s2.jpg")]
+    assert sorted(r["path"] for r in rows) == [
+        f"holiday/{n}" for n in ("day2/d0.jpg", "day2/d1.jpg", "day2/d2.jpg", "s0.jpg", "s1.jpg", "s2.jpg")
+    ]
     assert sum(r["folder"] == "stripes" for r in rows) == 1
 
 

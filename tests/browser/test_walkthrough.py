@@ -1,5 +1,6 @@
 """Real browser (Debian chromium via Playwright) against `streamlit run app.py`:
 demo data -> train -> review -> sort -> download, with screenshots in tests/artifacts/."""
+
 from __future__ import annotations
 
 import csv

@@ -2,6 +2,7 @@
 
 No network and no ../shared needed: every test builds what it looks at.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,8 +38,7 @@ def draw_image(kind: str, seed: int, size: int = 96) -> Image.Image:
     return img
 
 
-def make_class_folders(root: Path, classes=("stripes", "dots"), n: int = 10, size: int = 96,
-                       ext: str = ".jpg") -> Path:
+def make_class_folders(root: Path, classes=("stripes", "dots"), n: int = 10, size: int = 96, ext: str = ".jpg") -> Path:
     for c_i, c in enumerate(classes):
         (root / c).mkdir(parents=True, exist_ok=True)
         for k in range(n):

@@ -1,4 +1,5 @@
 """The CLI as a user runs it: subprocesses, exit codes, files written."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,9 @@ from tests.helpers.images import ROOT, draw_image, make_class_folders
 
 
 def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True,
-                       text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     if check:
         assert p.returncode == 0, p.stderr
     return p
@@ -76,12 +78,35 @@ def test_seed_presets_run_from_the_cli_with_supplied_or_random_weights(tmp_path)
     if p.returncode != 0:
         assert "--weights PATH" in p.stderr and "Traceback" not in p.stderr
     torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "r34.pth")
-    run("train", data, "--out", tmp_path / "m1", "--preset", "seed-resnet34", "--weights", tmp_path / "r34.pth",
-        "--epochs", "1", "--views", "1")
+    run(
+        "train",
+        data,
+        "--out",
+        tmp_path / "m1",
+        "--preset",
+        "seed-resnet34",
+        "--weights",
+        tmp_path / "r34.pth",
+        "--epochs",
+        "1",
+        "--views",
+        "1",
+    )
     hist = json.loads((tmp_path / "m1" / "history.json").read_text())
     assert [h["unfreeze"] for h in hist] == ["last block + head", "head only"]  # layer4+fc, then fc
-    out = run("train", data, "--out", tmp_path / "m2", "--preset", "seed-mobilenetv2", "--random-init",
-              "--epochs", "1", "--views", "1")
+    out = run(
+        "train",
+        data,
+        "--out",
+        tmp_path / "m2",
+        "--preset",
+        "seed-mobilenetv2",
+        "--random-init",
+        "--epochs",
+        "1",
+        "--views",
+        "1",
+    )
     metrics = json.loads((tmp_path / "m2" / "metrics.json").read_text())
     assert metrics["backbone"] == "mobilenet_v2" and "NOT pretrained" in metrics["weights"]
     assert "random initialisation" in out.stdout
@@ -103,8 +128,9 @@ def test_fifo_and_outside_link_are_reported_as_skipped_by_every_command(tmp_path
         assert "skipped stripes/link.jpg: a symbolic link" in p.stderr or "stripes/link.jpg" in p.stdout, p.stderr
 
     def run_briefly(*args):
-        p = subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True,
-                           text=True, timeout=240)
+        p = subprocess.run(
+            [sys.executable, "-m", "core", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=240
+        )
         assert p.returncode == 0, p.stderr
         return p
 

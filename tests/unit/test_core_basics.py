@@ -1,4 +1,5 @@
 """Images, intake basics, dataset layouts and splits."""
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,10 @@ def test_draft_decode_keeps_enough_resolution(tmp_path):
     assert 256 <= min(small.size) < 2000
 
 
-@pytest.mark.parametrize("size,expected", [((4000, 3000), (500, 375)), ((3000, 4000), (375, 500)),
-                                           ((1000, 750), (500, 375)), ((600, 300), (600, 300))])
+@pytest.mark.parametrize(
+    "size,expected",
+    [((4000, 3000), (500, 375)), ((3000, 4000), (375, 500)), ((1000, 750), (500, 375)), ((600, 300), (600, 300))],
+)
 def test_draft_decode_takes_the_largest_reduction_that_is_big_enough(tmp_path, size, expected):
     """One pixel of slack in the draft request would halve the reduction (4x the decode work)."""
     Image.new("RGB", size, (120, 80, 40)).save(tmp_path / "p.jpg", quality=80)
@@ -47,12 +50,15 @@ def test_draft_decode_takes_the_largest_reduction_that_is_big_enough(tmp_path, s
     assert img.info["source_size"] == size
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("../../etc/passwd.jpg", "etc/passwd.jpg"),
-    ("/abs/x.jpg", "abs/x.jpg"),
-    ("C:\\Users\\me\\cat.jpg", "Users/me/cat.jpg"),
-    ("a/./b/../c.jpg", "a/b/c.jpg"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("../../etc/passwd.jpg", "etc/passwd.jpg"),
+        ("/abs/x.jpg", "abs/x.jpg"),
+        ("C:\\Users\\me\\cat.jpg", "Users/me/cat.jpg"),
+        ("a/./b/../c.jpg", "a/b/c.jpg"),
+    ],
+)
 def test_safe_relpath_never_escapes(name, expected):
     assert str(safe_relpath(name)) == expected
 
@@ -60,8 +66,12 @@ def test_safe_relpath_never_escapes(name, expected):
 def test_save_uploads_sanitises_and_never_overwrites(tmp_path):
     data = io.BytesIO()
     draw_image("dots", 2).save(data, format="PNG")
-    files = [("../cats/a.png", data.getvalue()), ("cats/a.png", data.getvalue()), (".DS_Store", b"x"),
-             ("notes.txt", b"hello")]
+    files = [
+        ("../cats/a.png", data.getvalue()),
+        ("cats/a.png", data.getvalue()),
+        (".DS_Store", b"x"),
+        ("notes.txt", b"hello"),
+    ]
     report = save_uploads(files, tmp_path / "up")
     written = sorted(p.relative_to(tmp_path / "up").as_posix() for p in (tmp_path / "up").rglob("*") if p.is_file())
     assert written == ["cats/a (1).png", "cats/a.png"]

@@ -4,6 +4,7 @@ One small generated gallery (3 visually distinct kinds, mixed in one folder, plu
 one broken file) is embedded once per module; every other test reuses the
 embedding or the feature cache so the whole file stays light on CPU.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,11 @@ PER_KIND = 8
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")

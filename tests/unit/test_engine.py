@@ -1,4 +1,5 @@
 """Training, feature cache, model files, prediction and sorting on a real backbone."""
+
 from __future__ import annotations
 
 import csv
@@ -91,8 +92,9 @@ def test_feature_cache_reuses_and_keys_by_content(tmp_path):
 
 def test_partial_unfreeze_and_two_phase_recipe_train(tmp_path):
     ds = load_dataset(make_class_folders(tmp_path / "d", n=6), 0.34)
-    cfg = TrainConfig(phases=[Phase("last block + head", 2, 1e-3), Phase("head only", 1, 1e-3)],
-                      augment="light", views=2)
+    cfg = TrainConfig(
+        phases=[Phase("last block + head", 2, 1e-3), Phase("head only", 1, 1e-3)], augment="light", views=2
+    )
     events = []
     r = train(ds, cfg, on_event=events.append)
     assert [h["phase"] for h in r.history] == [1, 1, 2]
@@ -108,7 +110,9 @@ def test_stop_keeps_best_epoch_so_far(tmp_path):
         seen.append(e)
 
     stop = lambda: sum(1 for e in seen if isinstance(e, Epoch)) >= 2  # noqa: E731
-    r = train(ds, TrainConfig(phases=[Phase("head only", 50, 1e-3)], augment="none"), on_event=on_event, should_stop=stop)
+    r = train(
+        ds, TrainConfig(phases=[Phase("head only", 50, 1e-3)], augment="none"), on_event=on_event, should_stop=stop
+    )
     assert r.metrics.stopped_early and r.metrics.epochs <= 3
 
 

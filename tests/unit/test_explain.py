@@ -1,4 +1,5 @@
 """Grad-CAM: every registry backbone, every method, frozen weights, targets, cache, CLI."""
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,11 @@ def lite0(trained_bundle):
 def tiny_network(n_classes: int = 2) -> Network:
     """Eight channels at the CAM layer: lets ScoreCAM (one forward per channel) run in a test."""
     torch.manual_seed(0)
-    stages = [nn.Sequential(nn.Conv2d(3, 8, 3, stride=4, padding=1), nn.ReLU()),
-              nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU()), Pool()]
+    stages = [
+        nn.Sequential(nn.Conv2d(3, 8, 3, stride=4, padding=1), nn.ReLU()),
+        nn.Sequential(nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU()),
+        Pool(),
+    ]
     net = Network(stages, 8, n_classes).eval()
     net.requires_grad_(False)
     return net
@@ -200,8 +204,19 @@ def test_cli_cam_writes_a_png(trained_bundle, tmp_path, capsys):
     model_io.save_dir(bundle, tmp_path / "model")
     image = sorted((root / "dots").glob("*.jpg"))[0]
     out = tmp_path / "cams" / "overlay.png"
-    rc = main(["cam", str(tmp_path / "model"), str(image), "--target-class", "stripes", "--out", str(out),
-               "--heatmap", str(tmp_path / "heat.png")])
+    rc = main(
+        [
+            "cam",
+            str(tmp_path / "model"),
+            str(image),
+            "--target-class",
+            "stripes",
+            "--out",
+            str(out),
+            "--heatmap",
+            str(tmp_path / "heat.png"),
+        ]
+    )
     assert rc == 0
     with Image.open(out) as im:
         size = bundle.preprocess.size

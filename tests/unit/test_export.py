@@ -1,4 +1,5 @@
 """ONNX and TorchScript exports agree with the torch model."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Faults a user can cause or meet: stop at any moment, a failing thread, a full disk."""
+
 from __future__ import annotations
 
 import errno
@@ -61,8 +62,9 @@ def test_failing_training_thread_is_reported_and_the_next_run_works(tmp_path, mo
     snap = job.snapshot()
     assert snap.state == "failed" and "out of memory" in snap.error
     monkeypatch.setattr(tr, "build_network", real)
-    again = Job("t", lambda e, s: tr.train(ds, TrainConfig(phases=[Phase("head only", 1, 1e-3)], augment="none"),
-                                           None, e, s)).start()
+    again = Job(
+        "t", lambda e, s: tr.train(ds, TrainConfig(phases=[Phase("head only", 1, 1e-3)], augment="none"), None, e, s)
+    ).start()
     again.join(120)
     assert again.snapshot().state == "done"
 

@@ -1,4 +1,5 @@
 """The health report on generated datasets: each check finds what it should and nothing else."""
+
 from __future__ import annotations
 
 import json
@@ -245,6 +246,7 @@ def test_health_imports_without_torch():
 
 
 # ---------------------------------------------------------------- the CLI
+
 
 def test_cli_check_human_and_json(tmp_path: Path, capsys):
     from core.cli import main

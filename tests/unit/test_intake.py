@@ -1,4 +1,5 @@
 """Intake and decoding under hostile or odd input: every file is generated here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,6 +24,7 @@ from core.data.intake import IntakeError, copy_local_folder, extract_zip, materi
 from tests.helpers.images import draw_image, make_class_folders
 
 # ---------------------------------------------------------------- helpers
+
 
 def jpeg_bytes(kind: str = "dots", seed: int = 0, size: int = 64, fmt: str = "JPEG") -> bytes:
     buf = io.BytesIO()
@@ -56,7 +58,7 @@ def patch_central(data: bytes, name: bytes, offset: int, fmt: str, value: int) -
     while True:
         pos = buf.index(b"PK\x01\x02", pos)
         name_len = struct.unpack_from("<H", buf, pos + 28)[0]
-        if bytes(buf[pos + 46:pos + 46 + name_len]) == name:
+        if bytes(buf[pos + 46 : pos + 46 + name_len]) == name:
             struct.pack_into(fmt, buf, pos + offset, value)
             return bytes(buf)
         pos += 4
@@ -64,18 +66,22 @@ def patch_central(data: bytes, name: bytes, offset: int, fmt: str, value: int) -
 
 # ---------------------------------------------------------------- zip slip, links, bombs
 
+
 def test_zip_slip_entries_land_inside_dest(tmp_path: Path):
     img = jpeg_bytes()
-    src = make_zip(tmp_path / "evil.zip", {
-        "../escape1.jpg": img,
-        "../../escape2.jpg": img,
-        "/abs/escape3.jpg": img,
-        "C:\\Windows\\escape4.jpg": img,
-        "C:/temp/escape5.jpg": img,
-        "a/../../b/escape6.jpg": img,
-        "..\\..\\escape7.jpg": img,
-        "ok/fine.jpg": img,
-    })
+    src = make_zip(
+        tmp_path / "evil.zip",
+        {
+            "../escape1.jpg": img,
+            "../../escape2.jpg": img,
+            "/abs/escape3.jpg": img,
+            "C:\\Windows\\escape4.jpg": img,
+            "C:/temp/escape5.jpg": img,
+            "a/../../b/escape6.jpg": img,
+            "..\\..\\escape7.jpg": img,
+            "ok/fine.jpg": img,
+        },
+    )
     dest = tmp_path / "out" / "data"
     report = extract_zip(src, dest)
     assert report.written == 8
@@ -84,8 +90,14 @@ def test_zip_slip_entries_land_inside_dest(tmp_path: Path):
     assert all(root in f.resolve().parents for f in files)
     assert not list(tmp_path.glob("escape*")) and not (Path("/abs") / "escape3.jpg").exists()
     names = {f.relative_to(dest).as_posix() for f in files}
-    assert {"escape1.jpg", "abs/escape3.jpg", "Windows/escape4.jpg", "temp/escape5.jpg",
-            "a/b/escape6.jpg", "ok/fine.jpg"} <= names
+    assert {
+        "escape1.jpg",
+        "abs/escape3.jpg",
+        "Windows/escape4.jpg",
+        "temp/escape5.jpg",
+        "a/b/escape6.jpg",
+        "ok/fine.jpg",
+    } <= names
 
 
 def test_symlink_members_are_not_extracted(tmp_path: Path):
@@ -142,8 +154,9 @@ def test_zip_with_too_many_members_is_refused(tmp_path: Path):
 
 def test_encrypted_and_damaged_members_are_skipped_not_fatal(tmp_path: Path):
     good, bad = jpeg_bytes(seed=1), jpeg_bytes(seed=2)
-    raw = make_zip(tmp_path / "x.zip", {"c/good.jpg": good, "c/secret.jpg": bad, "c/crc.jpg": bad},
-                   zipfile.ZIP_STORED).read_bytes()
+    raw = make_zip(
+        tmp_path / "x.zip", {"c/good.jpg": good, "c/secret.jpg": bad, "c/crc.jpg": bad}, zipfile.ZIP_STORED
+    ).read_bytes()
     raw = patch_central(raw, b"c/secret.jpg", 8, "<H", 0x1)  # "encrypted" flag
     buf = bytearray(raw)
     # flip one data byte of c/crc.jpg: its CRC check fails on read
@@ -183,6 +196,7 @@ def test_no_images_at_all(tmp_path: Path):
 
 
 # ---------------------------------------------------------------- decoding odd files
+
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_decompression_bomb_image_is_refused(tmp_path: Path):
@@ -305,6 +319,7 @@ def test_reduced_decode_keeps_source_size(tmp_path: Path):
 
 # ---------------------------------------------------------------- names
 
+
 def test_unicode_and_very_long_names(tmp_path: Path):
     img = jpeg_bytes()
     long_cjk = "写真" * 150 + ".jpg"  # 300 characters, 900 UTF-8 bytes
@@ -352,9 +367,15 @@ def test_same_name_in_two_folders_and_twice_in_one(tmp_path: Path):
 def test_os_junk_and_hidden_files_are_ignored(tmp_path: Path):
     img = jpeg_bytes()
     junk = {
-        ".DS_Store": b"\0\0\0\1Bud1", "ants/.DS_Store": b"x", "__MACOSX/ants/._a.jpg": b"\0\5\x16\7",
-        "ants/._b.jpg": b"\0\5\x16\7", "ants/Thumbs.db": b"x", "bees/desktop.ini": b"x",
-        "ants/.hidden.jpg": img, ".git/x.jpg": img, "bees/@eaDir/a.jpg/SYNOPHOTO_THUMB_S.jpg": img,
+        ".DS_Store": b"\0\0\0\1Bud1",
+        "ants/.DS_Store": b"x",
+        "__MACOSX/ants/._a.jpg": b"\0\5\x16\7",
+        "ants/._b.jpg": b"\0\5\x16\7",
+        "ants/Thumbs.db": b"x",
+        "bees/desktop.ini": b"x",
+        "ants/.hidden.jpg": img,
+        ".git/x.jpg": img,
+        "bees/@eaDir/a.jpg/SYNOPHOTO_THUMB_S.jpg": img,
     }
     real = {"ants/a.jpg": img, "bees/b.jpg": img}
     dest = tmp_path / "out"
@@ -374,9 +395,11 @@ def test_os_junk_and_hidden_files_are_ignored(tmp_path: Path):
     local = copy_local_folder(src, tmp_path / "copy")
     # clutter is ignored silently; links and the FIFO are reported as skipped, never followed or opened
     assert local.written == 2
-    assert sorted(local.skipped) == [("ants/link.jpg", "a symbolic link (not followed)"),
-                                     ("bees/pipe.jpg", "a FIFO, socket or device, not a regular file"),
-                                     ("linked", "a symbolic link (not followed)")]
+    assert sorted(local.skipped) == [
+        ("ants/link.jpg", "a symbolic link (not followed)"),
+        ("bees/pipe.jpg", "a FIFO, socket or device, not a regular file"),
+        ("linked", "a symbolic link (not followed)"),
+    ]
     assert {f.relative_to(tmp_path / "copy").as_posix() for f in written_files(tmp_path / "copy")} == set(real)
     ds = scan_folder(src)  # a folder used in place (the CLI) sees the same two images, and never opens the FIFO
     assert sorted(i.path.name for i in ds.items) == ["a.jpg", "b.jpg"]
@@ -389,6 +412,7 @@ def test_upload_limits_count_across_zips(tmp_path: Path):
 
 
 # ---------------------------------------------------------------- originals stay untouched
+
 
 def test_originals_unchanged_after_intake_and_check(tmp_path: Path):
     src = make_class_folders(tmp_path / "orig", n=6)
@@ -405,8 +429,11 @@ def test_originals_unchanged_after_intake_and_check(tmp_path: Path):
     copied = copy_local_folder(src, tmp_path / "ws" / "local")
     extracted = extract_zip(tmp_path / "orig.zip", tmp_path / "ws" / "zip")
     in_place = materialise_report(src, tmp_path / "ws" / "cli")
-    for root, skipped in ((copied.root, copied.skipped), (extracted.root, extracted.skipped),
-                          (in_place.root, in_place.skipped)):
+    for root, skipped in (
+        (copied.root, copied.skipped),
+        (extracted.root, extracted.skipped),
+        (in_place.root, in_place.skipped),
+    ):
         report = health.check(load_dataset(root), skipped=skipped)
         assert report.n_images == 13
     assert tree_hashes(src) == before
@@ -414,6 +441,7 @@ def test_originals_unchanged_after_intake_and_check(tmp_path: Path):
 
 
 # ---------------------------------------------------------------- many files
+
 
 @pytest.mark.slow
 def test_two_thousand_tiny_files(tmp_path: Path):
@@ -435,6 +463,7 @@ def test_two_thousand_tiny_files(tmp_path: Path):
 
 
 # ---------------------------------------------------------------- safe_relpath
+
 
 def test_safe_relpath_examples():
     assert safe_relpath("../../etc/passwd") == PurePosixPath("etc/passwd")

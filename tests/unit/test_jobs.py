@@ -1,4 +1,5 @@
 """Background jobs and per-session workspaces."""
+
 from __future__ import annotations
 
 import threading
@@ -123,8 +124,9 @@ def test_idle_workspaces_expire_stop_jobs_and_delete_files(tmp_path):
     reg = Registry(tmp_path, idle_seconds=60)
     ws = reg.get(None)
     (ws.dir / "upload.jpg").write_bytes(b"x")
-    job = ws.train.slot.start(Job("t", lambda on_event, should_stop: [
-        time.sleep(0.01) for _ in range(1000) if not should_stop()]))
+    job = ws.train.slot.start(
+        Job("t", lambda on_event, should_stop: [time.sleep(0.01) for _ in range(1000) if not should_stop()])
+    )
     expired = reg.sweep(now=time.time() + 3600)
     assert expired == [ws.id]
     assert not ws.dir.exists()

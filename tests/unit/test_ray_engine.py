@@ -1,4 +1,5 @@
 """`python -m core sort --engine ray` on a local Ray instance gives what the local engine gives."""
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,19 @@ def test_ray_engine_sorts_like_the_local_engine(tmp_path, trained_bundle):
     (gallery / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
 
     local = run("sort", tmp_path / "m", gallery, "--out", tmp_path / "local")
-    ray = run("sort", tmp_path / "m", gallery, "--out", tmp_path / "ray", "--engine", "ray",
-              "--ray-actors", "2", "--batch-size", "4")
+    ray = run(
+        "sort",
+        tmp_path / "m",
+        gallery,
+        "--out",
+        tmp_path / "ray",
+        "--engine",
+        "ray",
+        "--ray-actors",
+        "2",
+        "--batch-size",
+        "4",
+    )
     assert "sorted 12 images" in local.stdout and "sorted 12 images" in ray.stdout
     assert "skipped broken.jpg" in ray.stderr and "Traceback" not in ray.stderr  # reported, not fatal
 

@@ -1,4 +1,5 @@
 """Review decisions (add / undo / apply / export), likely label errors, and the Review page."""
+
 from __future__ import annotations
 
 import csv
@@ -109,6 +110,7 @@ def test_workspace_apply_feeds_the_effective_dataset(tmp_path):
 
 
 # ---------------------------------------------------------------- likely label errors
+
 
 def test_label_errors_on_synthetic_features():
     rng = np.random.default_rng(0)

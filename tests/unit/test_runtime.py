@@ -1,4 +1,5 @@
 """The frozen-forward runtime: ONNX Runtime must change speed only, never answers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -121,9 +122,15 @@ def test_features_and_predictions_agree_across_engines(tmp_path, monkeypatch, tr
     for eng in ("torch", "onnxruntime"):
         monkeypatch.setenv("GS_ENGINE", eng)
         net = build_network("efficientnet_lite0", 2)
-        X, ok, _ = FeatureCache().features(net, "t", net.boundary(0), paths, "eval",
-                                           lambda im: eval_array(im, bundle.preprocess),
-                                           bundle.preprocess.resize_to)
+        X, ok, _ = FeatureCache().features(
+            net,
+            "t",
+            net.boundary(0),
+            paths,
+            "eval",
+            lambda im: eval_array(im, bundle.preprocess),
+            bundle.preprocess.resize_to,
+        )
         preds = list(predict_paths(bundle, paths))
         got[eng] = (X, [p.label for p in preds], [p.confidence for p in preds])
     assert torch.allclose(got["torch"][0], got["onnxruntime"][0], atol=1e-3, rtol=1e-3)
@@ -137,8 +144,12 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
     assert bundle.frozen_boundary() == net.boundary(0)  # head only: everything before the head is pretrained
     from core.training.train import Phase, TrainConfig
 
-    two_phase = type(bundle)(net, bundle.backbone, bundle.classes, config=TrainConfig(
-        phases=[Phase("last block + head"), Phase("head only")]))
+    two_phase = type(bundle)(
+        net,
+        bundle.backbone,
+        bundle.classes,
+        config=TrainConfig(phases=[Phase("last block + head"), Phase("head only")]),
+    )
     assert two_phase.frozen_boundary() == net.boundary(1)
     assert type(bundle)(net, bundle.backbone, bundle.classes).frozen_boundary() == 0  # unknown: nothing assumed
 
@@ -160,8 +171,9 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exp
     preds = list(predict_paths(bundle, paths))
     assert len(exports) == 1
     with torch.inference_mode():
-        x = torch.from_numpy(np.stack(
-            [eval_array(load_rgb(p, bundle.preprocess.resize_to), bundle.preprocess) for p in paths]))
+        x = torch.from_numpy(
+            np.stack([eval_array(load_rgb(p, bundle.preprocess.resize_to), bundle.preprocess) for p in paths])
+        )
         ref = res.network(x).softmax(1)
     assert [p.label for p in preds] == [res.classes[i] for i in ref.argmax(1).tolist()]
     assert [p.confidence for p in preds] == pytest.approx(ref.max(1).values.tolist(), abs=1e-3)

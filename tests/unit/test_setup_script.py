@@ -1,4 +1,5 @@
 """`.ci/setup.sh`: the set-up the README's two commands run (no real installs: pip is a stub here)."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,8 +23,15 @@ def _clone(tmp_path):
 
 
 def _setup(tmp_path, what: str) -> None:
-    subprocess.run(["bash", str(tmp_path / ".ci" / "setup.sh"), what], cwd=tmp_path, check=True,
-                   capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["bash", str(tmp_path / ".ci" / "setup.sh"), what],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_make_app_after_make_test_installs_nothing(tmp_path):
