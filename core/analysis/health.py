@@ -449,8 +449,6 @@ def _duplicate_findings(items: list[Item], facts: list[ImageFacts]) -> list[Find
 
 def class_findings(dataset: Dataset) -> list[Finding]:
     """Findings about the class structure alone: cheap, so re-run after every exclusion."""
-    labelled = dataset.labelled
-    out: list[Finding] = []
     if not [i for i in dataset.items if not i.excluded]:
         return [
             Finding(
@@ -461,21 +459,27 @@ def class_findings(dataset: Dataset) -> list[Finding]:
                 "Bring a folder or .zip of JPEG, PNG, WebP, BMP, GIF or TIFF photos.",
             )
         ]
-    unlabelled = dataset.unlabelled
-    if not labelled:
+    if not dataset.labelled:
         return [
             Finding(
                 "no_classes",
                 "warning",
                 (),
-                f"{len(unlabelled)} images and no class folders: nothing to learn labels from "
+                f"{len(dataset.unlabelled)} images and no class folders: nothing to learn labels from "
                 "(a single folder of photos is read as unlabelled, not as one class).",
                 "A classifier needs at least two classes: put the photos in one sub-folder per class "
                 "(the folder names become the labels), or group them on the Discover page. "
                 "You can still sort them with an existing model.",
             )
         ]
+    return _count_findings(dataset) + _split_findings(dataset)
+
+
+def _count_findings(dataset: Dataset) -> list[Finding]:
+    """One class, classes too small to split, unbalanced classes."""
+    labelled = dataset.labelled
     counts = Counter(i.label for i in labelled)
+    out: list[Finding] = []
     if len(counts) == 1:
         ((only, n),) = counts.items()
         out.append(
@@ -515,9 +519,16 @@ def class_findings(dataset: Dataset) -> list[Finding]:
                     "(--class-weights / 'Weight classes' on the Train page).",
                 )
             )
+    return out
+
+
+def _split_findings(dataset: Dataset) -> list[Finding]:
+    """Classes missing from a given validation split, and images outside any class folder."""
+    labelled, unlabelled = dataset.labelled, dataset.unlabelled
+    out: list[Finding] = []
     if dataset.layout == "splits":
         val_classes = {i.label for i in labelled if i.split == "val"}
-        missing = sorted(c for c in counts if c not in val_classes)
+        missing = sorted({i.label for i in labelled} - val_classes)
         if val_classes and missing:
             files = tuple(i.path for i in labelled if i.label in missing)
             out.append(
