@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.data.dataset import DatasetError, load_dataset
+from core.data.images import FORMAT_WORDS
 from core.data.intake import IntakeError, copy_local_folder, save_uploads
 from core.session.jobs import user_message
 from core.training.train import TrainConfig, warm_up
@@ -30,7 +31,7 @@ def ingest(files, kind: str) -> None:
             folder = ws.new_folder("upload")
             report = save_uploads(((f.name, f.getvalue()) for f in files), folder, max_files=cfg.max_images)
             if report.written == 0:
-                raise IntakeError("no images found in the upload (JPEG, PNG, WebP, BMP, GIF or TIFF)")
+                raise IntakeError(f"no images found in the upload ({FORMAT_WORDS})")
             set_dataset(folder, f"{kind}: {report.written} images", report.skipped)
     except (IntakeError, DatasetError) as exc:
         st.error(str(exc))

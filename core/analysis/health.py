@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..data.dataset import Dataset, Item
-from ..data.images import ImageError, load_rgb
+from ..data.images import FORMAT_WORDS, ImageError, load_rgb
 from ..words import plural
 
 Progress = Callable[[int, int], None]
@@ -456,7 +456,7 @@ def class_findings(dataset: Dataset) -> list[Finding]:
                 "error",
                 (),
                 "No images were found.",
-                "Bring a folder or .zip of JPEG, PNG, WebP, BMP, GIF or TIFF photos.",
+                f"Bring a folder or .zip of {FORMAT_WORDS} photos.",
             )
         ]
     if not dataset.labelled:

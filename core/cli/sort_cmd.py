@@ -7,54 +7,121 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..inference.placement import NOT_CLASSIFIED
 from .output import print_skipped
 
 
-def cmd_sort(args) -> int:
+def _predict(args, bundle, paths: list[Path]) -> list:
     from tqdm import tqdm
 
-    from ..data.files import list_images
+    from ..inference.sort import predict_paths
+
+    bar = tqdm(total=len(paths), unit="img", disable=args.quiet, file=sys.stderr)
+    last = [0]
+
+    def progress(done, total):
+        bar.update(done - last[0])
+        last[0] = done
+
+    if args.engine == "ray":
+        from ..inference.ray_engine import RayConfig, predict_paths_ray
+
+        cfg = RayConfig(address=args.ray_address, actors=args.ray_actors)
+        order = {p: k for k, p in enumerate(paths)}
+        preds = sorted(
+            predict_paths_ray(Path(args.model), paths, args.batch_size, config=cfg, progress=progress),
+            key=lambda p: order[p.path],
+        )  # same order as the local engine's predictions.csv
+    else:
+        preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))
+    bar.close()
+    return preds
+
+
+def _say_outcome(args, out: Path, gs, outcome) -> None:
+    pl = outcome.plan
+    photos = sum(1 for p in pl.placements if p.kind == "photo")
+    kept = sum(1 for p in pl.placements if p.kind == "kept")
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(pl.counts().items()) if k != NOT_CLASSIFIED)
+    together = sum(1 for p in pl.placements if p.kind == "companion")
+    extra = f" (+{together} companion files with their photos)" if together else ""
+    extra += f"; {kept} videos, RAW files or sidecars kept in {NOT_CLASSIFIED}/" if kept else ""
+    if args.dry_run:
+        print(f"dry run: {photos} images would go into {out} ({summary}){extra}; nothing was changed")
+        for items in pl.sample().values():
+            for p in items:
+                print(f"  {p.source.name} -> {p.target.relative_to(pl.out_dir)}")
+        return
+    if outcome.moved is None:
+        print(f"sorted {photos} images into {out} ({summary}){extra}; predictions.csv written")
+        return
+    csv_at = outcome.moved.journal.name.replace("journal-", "predictions-")
+    print(f"moved {photos} images into {out} ({summary}){extra}; {csv_at} written beside the journal")
+    for p, why in outcome.moved.problems:
+        print(f"not moved {p.name}: {why}", file=sys.stderr)
+    print(f"journal: {outcome.moved.journal} (undo: python -m core undo {outcome.moved.journal})")
+
+
+def _sort_once(args, bundle, gallery: Path, out: Path) -> int:
+    from ..inference.gallery import place, scan_gallery
+    from ..inference.placement import FilingRule
+
+    gs = scan_gallery(gallery, out, args.new_only, not args.no_companions)
+    if gs.sorted_before:
+        print(
+            f"{gs.sorted_before} photos were sorted before; looking at the {len(gs.photos)} new ones", file=sys.stderr
+        )
+    if gs.empty:
+        if args.new_only:
+            print("nothing new to sort")
+            return 0
+        raise ValueError(f"no images found in {args.gallery}")
+    preds = _predict(args, bundle, gs.photos) if gs.photos else []
+    for p in preds:
+        if p.error:
+            print(f"skipped {p.path.name}: {p.error}", file=sys.stderr)
+    outcome = place(preds, gs, out, FilingRule(args.min_confidence), args.move, args.dry_run)
+    _say_outcome(args, out, gs, outcome)
+    return 0
+
+
+def cmd_sort(args) -> int:
+    import time
+
     from ..data.intake import materialise_report
-    from ..inference.sort import copy_sorted, predict_paths
     from ..training import model_io
 
     bundle = model_io.load(Path(args.model))
     out = Path(args.out)
+    if args.move and not Path(args.gallery).is_dir():
+        raise ValueError("--move sorts a folder in place: give a folder, not a .zip")
     with tempfile.TemporaryDirectory(prefix="gs-cli-") as tmp:
-        intake = materialise_report(Path(args.gallery), Path(tmp))
+        intake = materialise_report(Path(args.gallery), Path(tmp), keep_companions=True)
         print_skipped(intake.skipped)
-        gallery = intake.root
-        if out.resolve() == gallery.resolve():
-            raise ValueError("--out must be a different folder from the gallery")
-        paths = list_images(gallery)
-        if not paths:
-            raise ValueError(f"no images found in {args.gallery}")
-        bar = tqdm(total=len(paths), unit="img", disable=args.quiet, file=sys.stderr)
-        last = [0]
+        if not args.watch:
+            return _sort_once(args, bundle, intake.root, out)
+        args.new_only = True
+        print(f"watching {args.gallery} every {args.watch:g} s for new photos (Ctrl-C to stop)", file=sys.stderr)
+        while True:
+            _sort_once(args, bundle, intake.root, out)
+            time.sleep(args.watch)
 
-        def progress(done, total):
-            bar.update(done - last[0])
-            last[0] = done
 
-        if args.engine == "ray":
-            from ..inference.ray_engine import RayConfig, predict_paths_ray
+def cmd_undo(args) -> int:
+    from ..inference.placement import latest_journal, undo
 
-            cfg = RayConfig(address=args.ray_address, actors=args.ray_actors)
-            order = {p: k for k, p in enumerate(paths)}
-            preds = sorted(
-                predict_paths_ray(Path(args.model), paths, args.batch_size, config=cfg, progress=progress),
-                key=lambda p: order[p.path],
-            )  # same order as the local engine's predictions.csv
-        else:
-            preds = list(predict_paths(bundle, paths, args.batch_size, progress=progress))
-        bar.close()
-        counts = copy_sorted(preds, out, args.min_confidence, root=gallery)
-    errors = [p for p in preds if p.error]
-    for p in errors:
-        print(f"skipped {p.path.name}: {p.error}", file=sys.stderr)
-    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    print(f"sorted {sum(counts.values())} images into {out} ({summary}); predictions.csv written")
-    return 0
+    target = Path(args.journal)
+    journal = latest_journal(target) if target.is_dir() else target
+    if journal is None:
+        raise ValueError(f"no sort to undo in {target} (no journal in {target}/.gallery-sorter)")
+    report = undo(journal)
+    print(
+        f"put back {report.restored} files"
+        + (f" ({report.already_back} were already in place)" if report.already_back else "")
+    )
+    for name, why in report.problems:
+        print(f"not put back {name}: {why}", file=sys.stderr)
+    return 0 if report.complete else 1
 
 
 def cmd_predict(args) -> int:
@@ -81,11 +148,33 @@ def cmd_predict(args) -> int:
 
 
 def register(sub) -> None:
-    s = sub.add_parser("sort", help="copy a gallery into one folder per predicted class")
+    s = sub.add_parser("sort", help="copy (or move) a gallery into one folder per predicted class")
     s.add_argument("model", help="MODEL_DIR or model.pt")
     s.add_argument("gallery", help="folder or .zip of images")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", required=True, help="where the class folders go (with --move, may be the gallery itself)")
     s.add_argument("--min-confidence", type=float, default=0.0, help="below this, images go to unsure/")
+    s.add_argument(
+        "--move",
+        action="store_true",
+        help="move the files instead of copying them (a journal is written first; undo puts them back)",
+    )
+    s.add_argument("--dry-run", action="store_true", help="say where every file would go; change nothing")
+    s.add_argument(
+        "--new-only",
+        action="store_true",
+        help="only photos that arrived since the last sort into --out (its manifest remembers the rest)",
+    )
+    s.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="keep looking for new photos every SECONDS (a simple poll; implies --new-only)",
+    )
+    s.add_argument(
+        "--no-companions",
+        action="store_true",
+        help="do not move a photo's Live Photo video, RAW file or sidecars with it",
+    )
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument(
         "--engine",
@@ -100,6 +189,9 @@ def register(sub) -> None:
     )
     s.add_argument("--ray-actors", type=int, metavar="N", help="with --engine ray: model copies (default: one per CPU)")
     s.set_defaults(func=cmd_sort)
+    u = sub.add_parser("undo", help="put back every file a --move sort moved (from its journal)")
+    u.add_argument("journal", help="a journal-*.csv, or the sorted folder (its latest journal)")
+    u.set_defaults(func=cmd_undo)
     pr = sub.add_parser("predict", help="predict the class of single images")
     pr.add_argument("model")
     pr.add_argument("images", nargs="+")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .files import images_in, list_images, subfolders
+from .images import FORMAT_WORDS
 
 SPLIT_NAMES = {
     "train": "train",
@@ -148,7 +149,7 @@ def check_trainable(dataset: Dataset) -> None:
     """Raise a user-facing error when training cannot start on this dataset."""
     counts = Counter(i.label for i in dataset.labelled)
     if not [i for i in dataset.items if not i.excluded]:
-        raise DatasetError("no images found: bring JPEG, PNG, WebP, BMP, GIF or TIFF photos, one sub-folder per class")
+        raise DatasetError(f"no images found: bring {FORMAT_WORDS} photos, one sub-folder per class")
     if not counts:
         raise DatasetError(
             "no labelled images (a single folder of photos is read as unlabelled): put them in one sub-folder "

@@ -20,6 +20,16 @@ from pathlib import Path, PurePosixPath
 
 from .images import is_image_name
 
+# camera-roll files that are not photos we classify, but belong with one (or are kept as they are)
+VIDEO_EXTENSIONS = frozenset({".mov", ".mp4", ".m4v", ".3gp", ".avi", ".mkv", ".webm", ".mts"})
+RAW_EXTENSIONS = frozenset(
+    {".dng", ".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef", ".srw", ".x3f"}
+)
+SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae"})
+KEPT_EXTENSIONS = VIDEO_EXTENSIONS | RAW_EXTENSIONS | SIDECAR_EXTENSIONS
+KEPT_TYPES = sorted(e.lstrip(".") for e in KEPT_EXTENSIONS)
+KEPT = "kept, not classified (a video, RAW file or sidecar)"
+
 JUNK_NAMES = frozenset(
     {
         ".ds_store",
@@ -43,6 +53,49 @@ LINK = "a symbolic link (not followed)"
 SPECIAL = "a FIFO, socket or device, not a regular file"
 
 
+def kind_of(name: str) -> str:
+    """'image' (we classify it), 'video', 'raw', 'sidecar' (kept, not classified) or 'other'."""
+    ext = Path(name).suffix.lower()
+    if is_image_name(name):
+        return "image"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    if ext in RAW_EXTENSIONS:
+        return "raw"
+    if ext in SIDECAR_EXTENSIONS:
+        return "sidecar"
+    return "other"
+
+
+def is_kept(name: str) -> bool:
+    """A camera-roll file that is not a photo we classify but is never dropped (videos, RAW, sidecars)."""
+    return Path(name).suffix.lower() in KEPT_EXTENSIONS
+
+
+def companions(images: Iterable[Path], kept: Iterable[Path]) -> dict[Path, list[Path]]:
+    """The kept files that belong to each photo: same folder and same name stem (a Live Photo's .mov,
+    a RAW beside its JPEG, an .xmp or .aae sidecar), or a sidecar named after the whole file
+    (``IMG_1.HEIC.xmp``). A photo whose stem is shared by another photo (IMG_1.jpg and IMG_1.heic)
+    shares nothing: which one a .mov belongs to would be a guess."""
+    by_stem: dict[tuple[Path, str], list[Path]] = {}
+    for p in images:
+        by_stem.setdefault((p.parent, p.stem.lower()), []).append(p)
+    out: dict[Path, list[Path]] = {}
+    for k in kept:
+        key = (k.parent, k.stem.lower())
+        owners = by_stem.get(key)
+        if owners is None and "." in k.stem:  # IMG_1.HEIC.xmp
+            whole = k.parent / k.stem
+            owners = [
+                p
+                for p in by_stem.get((k.parent, Path(k.stem).stem.lower()), [])
+                if p.name.lower() == whole.name.lower()
+            ]
+        if owners and len(owners) == 1:
+            out.setdefault(owners[0], []).append(k)
+    return out
+
+
 def is_junk(parts: Iterable[str]) -> bool:
     """OS clutter and hidden files, ignored silently wherever they appear."""
     return any(p.lower() in JUNK_NAMES or (p.startswith(".") and p not in (".", "..")) for p in parts)
@@ -54,8 +107,12 @@ class Listing:
 
     root: Path
     images: list[Path] = field(default_factory=list)
-    others: list[Path] = field(default_factory=list)  # regular files that are not images we decode
+    kept: list[Path] = field(default_factory=list)  # videos, RAW files, sidecars: kept, not classified
+    others: list[Path] = field(default_factory=list)  # other regular files (documents, ...): not used
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # links and special files, with why
+
+    def companions(self) -> dict[Path, list[Path]]:
+        return companions(self.images, self.kept)
 
     def relative(self, p: Path) -> str:
         try:
@@ -122,16 +179,23 @@ def scan(root: Path) -> Listing:
     root = Path(root)
     listing = Listing(root)
     if root.is_file() and not root.is_symlink():
-        (listing.images if is_image_name(root.name) else listing.others).append(root)
+        _file_into(listing, root)
         return listing
     for p, why in walk(root):
         if why is not None:
             listing.skipped.append((p, why))
-        elif is_image_name(p.name):
-            listing.images.append(p)
         else:
-            listing.others.append(p)
+            _file_into(listing, p)
     return listing
+
+
+def _file_into(listing: Listing, p: Path) -> None:
+    if is_image_name(p.name):
+        listing.images.append(p)
+    elif is_kept(p.name):
+        listing.kept.append(p)
+    else:
+        listing.others.append(p)
 
 
 def list_images(root: Path) -> list[Path]:

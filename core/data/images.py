@@ -2,7 +2,8 @@
 
 Every path into the engine (training, health checks, Grad-CAM, sorting) decodes
 through :func:`load_rgb`, so size limits, EXIF orientation and odd modes are
-handled once and the same way everywhere.
+handled once and the same way everywhere. HEIC/HEIF (iPhones' default) decode
+through pillow-heif, registered here once; AVIF through Pillow itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+try:  # pillow-heif applies a HEIC's rotation while decoding (and resets its EXIF orientation to 1)
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_READY = True
+except ImportError:  # pragma: no cover - a requirement; without it HEIC files say what is missing
+    HEIF_READY = False
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
+FORMAT_WORDS = "JPEG, PNG, HEIC, AVIF, WebP, BMP, GIF or TIFF"
+UPLOAD_TYPES = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)  # what an image uploader accepts
 
 # 64 MP: a 12 MP phone photo passes, a decompression bomb does not.
 MAX_PIXELS = 64_000_000
@@ -98,11 +111,42 @@ def load_rgb(path: str | Path, min_side: int | None = None) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError) as exc:
         if path.exists() and path.stat().st_size == 0:
             raise ImageError(f"{path.name}: empty file (0 bytes)") from None
+        container = _iso_container(path)
+        if container == "video":
+            raise ImageError(f"{path.name}: a video (MOV/MP4), not a photo, saved with an image name") from None
+        if container == "image":
+            if not HEIF_READY and path.suffix.lower() in (".heic", ".heif"):
+                raise ImageError(f"{path.name}: HEIC needs the pillow-heif package (pip install pillow-heif)") from None
+            raise ImageError(
+                f"{path.name}: a HEIC/AVIF photo that is damaged or cut short (an incomplete copy or download?)"
+            ) from None
         if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
             raise ImageError(
                 f"{path.name}: the file is cut short (truncated; an incomplete copy or download?)"
             ) from None
         raise ImageError(f"{path.name}: not a readable image (an unknown format, or damaged data)") from None
+
+
+# ISO base media files (HEIC, AVIF, MOV, MP4) name their kind in the 'ftyp' box's brand
+_PHOTO_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+_VIDEO_BRANDS = {b"qt  ", b"isom", b"iso2", b"mp41", b"mp42", b"m4v ", b"M4V ", b"3gp4", b"3gp5", b"3g2a", b"avc1"}
+
+
+def _iso_container(path: Path) -> str | None:
+    """'image' (HEIC/AVIF), 'video' (MOV/MP4) or None, from the first bytes of the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return None
+    if head[4:8] != b"ftyp":
+        return None
+    brands = {head[8:12]} | {head[k : k + 4] for k in range(16, len(head) - 3, 4)}
+    if brands & _PHOTO_BRANDS:
+        return "image"
+    if brands & _VIDEO_BRANDS:
+        return "video"
+    return None
 
 
 def thumbnail(path: str | Path, size: int = 160) -> Image.Image:

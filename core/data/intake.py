@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .files import Listing, is_junk, raw_parts, safe_relpath, scan, unique_path
+from .files import KEPT, Listing, is_junk, is_kept, raw_parts, safe_relpath, scan, unique_path
 from .images import is_image_name
 
 MAX_ZIP_MEMBERS = 50_000
@@ -33,8 +33,16 @@ class IntakeError(ValueError):
 @dataclass
 class IntakeReport:
     root: Path
-    written: int = 0
+    written: int = 0  # images
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    kept: list[str] = field(default_factory=list)  # videos, RAW, sidecars written beside the photos
+
+
+NOT_FOR_TRAINING = "a video, RAW file or sidecar: not used for training"
+
+
+def _not_an_image(rel) -> tuple[str, str]:
+    return (str(rel), NOT_FOR_TRAINING if is_kept(rel.name) else "not an image file type")
 
 
 def _accept(name: str) -> PurePosixPath | None:
@@ -47,8 +55,14 @@ def _accept(name: str) -> PurePosixPath | None:
     return rel
 
 
-def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int | None = None) -> IntakeReport:
-    """Write uploaded (name, data) pairs under ``dest``; zips inside are unpacked."""
+def save_uploads(
+    files: Iterable[tuple[str, bytes]], dest: Path, max_files: int | None = None, keep_companions: bool = False
+) -> IntakeReport:
+    """Write uploaded (name, data) pairs under ``dest``; zips inside are unpacked.
+
+    With ``keep_companions`` (a gallery to sort), videos, RAW files and sidecars are written
+    too, so they can travel with their photo; a training upload lists them as not used.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     report = IntakeReport(dest)
     for name, data in files:
@@ -60,12 +74,21 @@ def save_uploads(files: Iterable[tuple[str, bytes]], dest: Path, max_files: int 
             continue
         if rel.suffix.lower() == ".zip":
             left = None if max_files is None else max(0, max_files - report.written)
-            part = extract_zip(io.BytesIO(data), dest / rel.with_suffix(""), max_files=left)
+            part = extract_zip(
+                io.BytesIO(data), dest / rel.with_suffix(""), max_files=left, keep_companions=keep_companions
+            )
             report.written += part.written
             report.skipped += part.skipped
+            report.kept += part.kept
+            continue
+        if keep_companions and is_kept(rel.name):
+            target = unique_path(dest / rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            report.kept.append(str(rel))
             continue
         if not is_image_name(rel.name):
-            report.skipped.append((str(rel), "not an image file type"))
+            report.skipped.append(_not_an_image(rel))
             continue
         if max_files is not None and report.written >= max_files:
             raise IntakeError(f"too many images: the limit is {max_files} per upload")
@@ -105,7 +128,7 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> No
         raise
 
 
-def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeReport:
+def extract_zip(source, dest: Path, max_files: int | None = None, keep_companions: bool = False) -> IntakeReport:
     """Unpack only regular image files, checked for slip, links and bombs first."""
     try:
         zf = zipfile.ZipFile(source)
@@ -128,8 +151,9 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
             if ftype and ftype != stat.S_IFREG:
                 report.skipped.append((info.filename, "symlink or special file, not extracted"))
                 continue
-            if not is_image_name(rel.name):
-                report.skipped.append((str(rel), "not an image file type"))
+            companion = keep_companions and is_kept(rel.name)
+            if not is_image_name(rel.name) and not companion:
+                report.skipped.append(_not_an_image(rel))
                 continue
             if len(rel.parts) > MAX_DEPTH:
                 report.skipped.append((str(rel), "folder nesting too deep"))
@@ -140,8 +164,9 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
             if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 10 * 1024**2:
                 raise IntakeError(f"{rel.name}: compression ratio looks like a zip bomb; refused")
             chosen.append((info, rel))
-        if max_files is not None and len(chosen) > max_files:
-            raise IntakeError(f"zip holds {len(chosen):,} images; the limit is {max_files:,}")
+        n_images = sum(1 for _, rel in chosen if is_image_name(rel.name))
+        if max_files is not None and n_images > max_files:
+            raise IntakeError(f"zip holds {n_images:,} images; the limit is {max_files:,}")
         if not chosen and not report.skipped:
             raise IntakeError("the zip is empty")
         dest.mkdir(parents=True, exist_ok=True)
@@ -154,10 +179,13 @@ def extract_zip(source, dest: Path, max_files: int | None = None) -> IntakeRepor
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
                 _copy_member(zf, info, target)
-            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
-                report.skipped.append((str(rel), f"damaged zip entry ({exc.__class__.__name__})"))
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+                report.skipped.append((str(rel), "a damaged zip entry (it could not be unpacked)"))
                 continue
-            report.written += 1
+            if is_image_name(rel.name):
+                report.written += 1
+            else:
+                report.kept.append(str(rel))
     return report
 
 
@@ -190,11 +218,17 @@ def copy_local_folder(src: Path, dest: Path, max_files: int | None = None) -> In
     return report
 
 
-def skipped_in(listing: Listing) -> list[tuple[str, str]]:
-    """(relative name, reason) for everything in a folder that is not taken in as an image."""
-    return [(listing.relative(p), "not an image file type") for p in listing.others] + [
-        (listing.relative(p), why) for p, why in listing.skipped
-    ]
+def skipped_in(listing: Listing, companions_kept: bool = False) -> list[tuple[str, str]]:
+    """(relative name, reason) for everything in a folder that is not taken in as an image.
+
+    ``companions_kept``: the folder is a gallery to sort, whose videos, RAW files and
+    sidecars stay with their photos (listed as kept, not as unused)."""
+    kept_why = KEPT if companions_kept else NOT_FOR_TRAINING
+    return (
+        [(listing.relative(p), kept_why) for p in listing.kept]
+        + [(listing.relative(p), "not an image file type") for p in listing.others]
+        + [(listing.relative(p), why) for p, why in listing.skipped]
+    )
 
 
 def materialise(path: Path, work_dir: Path) -> Path:
@@ -202,15 +236,21 @@ def materialise(path: Path, work_dir: Path) -> Path:
     return materialise_report(path, work_dir).root
 
 
-def materialise_report(path: Path, work_dir: Path) -> IntakeReport:
-    """Like :func:`materialise`, with the files that were left out and why."""
+def materialise_report(path: Path, work_dir: Path, keep_companions: bool = False) -> IntakeReport:
+    """Like :func:`materialise`, with the files that were left out and why.
+
+    ``keep_companions``: a gallery to sort, whose videos, RAW files and sidecars are kept."""
     path = Path(path)
     if path.is_dir():
+        listing = scan(path)
         report = IntakeReport(path)
-        report.skipped = skipped_in(scan(path))
+        report.skipped = [s for s in skipped_in(listing, keep_companions) if not (keep_companions and s[1] == KEPT)]
+        report.kept = [listing.relative(p) for p in listing.kept] if keep_companions else []
         return report
     if path.is_file() and path.suffix.lower() == ".zip":
-        return extract_zip(path, work_dir / (safe_relpath(path.stem) or PurePosixPath("data")).name)
+        return extract_zip(
+            path, work_dir / (safe_relpath(path.stem) or PurePosixPath("data")).name, keep_companions=keep_companions
+        )
     if not path.exists():
         raise IntakeError(f"{path} does not exist")
     raise IntakeError(f"{path} is neither a folder nor a .zip file")

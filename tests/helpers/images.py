@@ -71,3 +71,32 @@ def photo_folders(root: Path, counts: dict[str, int], split: str | None = None, 
         for k in range(n):
             photo_like(seed0 + 1000 * c_i + k).save(folder / f"{cls}_{k:02d}.jpg", quality=90)
     return root
+
+
+def rotated_copy(img: Image.Image, path: Path, orientation: int = 6, fmt: str | None = None) -> Path:
+    """Save ``img`` stored sideways with an EXIF orientation tag, as phones do: upright once decoded.
+
+    Orientation 6 means "rotate 90 degrees clockwise to view": the stored pixels are the upright
+    picture turned 90 degrees anticlockwise, so a decoder that honours the tag shows ``img`` again.
+    HEIC goes through pillow-heif, AVIF through Pillow.
+    """
+    if path.suffix.lower() in (".heic", ".heif"):
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    stored = img.transpose(Image.Transpose.ROTATE_90) if orientation == 6 else img
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    stored.save(path, format=fmt, exif=exif.tobytes(), quality=90)
+    return path
+
+
+def heic_and_avif_folders(root: Path, n: int = 6) -> Path:
+    """stripes / dots class folders whose photos are HEIC and AVIF files stored sideways (EXIF orientation 6)."""
+    for c_i, c in enumerate(("stripes", "dots")):
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for k in range(n):
+            img = draw_image(c, seed=3000 + 100 * c_i + k, size=96).resize((120, 90))
+            ext = ".heic" if k % 2 == 0 else ".avif"
+            rotated_copy(img, root / c / f"{c}_{k:02d}{ext}")
+    return root

@@ -15,7 +15,8 @@ import torch
 from core.data.dataset import load_dataset
 from core.data.files import list_images
 from core.events import Advance, Batch, Epoch
-from core.inference.sort import copy_sorted, predict_paths, write_zip
+from core.inference.placement import FilingRule, copy_out, plan, write_zip
+from core.inference.sort import predict_paths
 from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
 from core.models.features import FeatureCache, content_key
 from core.training import model_io
@@ -167,7 +168,7 @@ def test_sorting_copies_never_moves_and_writes_csv(trained_bundle, tmp_path):
     before = {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()}
     preds = list(predict_paths(bundle, list_images(gallery), batch_size=4))
     assert len(preds) == 8 and sum(p.error is not None for p in preds) == 1
-    counts = copy_sorted(preds, tmp_path / "out", 0.0, root=gallery)
+    counts = copy_out(plan(preds, tmp_path / "out", FilingRule(0.0), root=gallery))
     assert sum(counts.values()) == 7
     assert {p: p.read_bytes() for p in gallery.rglob("*") if p.is_file()} == before
     out_files = list((tmp_path / "out").rglob("*.jpg"))
@@ -187,7 +188,7 @@ def test_zip_export_layout_with_threshold_and_override(trained_bundle, tmp_path)
     paths = sorted(tmp_path.glob("*.jpg"))
     preds = list(predict_paths(bundle, paths))
     buf = io.BytesIO()
-    counts = write_zip(preds, buf, min_confidence=1.01, overrides={paths[0]: "dots"})
+    counts = write_zip(plan(preds, None, FilingRule(1.01, {paths[0]: "dots"})), buf)
     names = zipfile.ZipFile(io.BytesIO(buf.getvalue())).namelist()
     assert "predictions.csv" in names
     assert "dots/s0.jpg" in names

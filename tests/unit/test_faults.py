@@ -11,7 +11,8 @@ from core import cli
 from core.data.dataset import load_dataset
 from core.data.files import list_images
 from core.events import Advance, Stopped
-from core.inference.sort import copy_sorted, predict_paths
+from core.inference.placement import FilingRule, copy_out, plan
+from core.inference.sort import predict_paths
 from core.session.jobs import Job
 from core.training import model_io
 from core.training.train import Phase, TrainConfig, train
@@ -87,10 +88,10 @@ def test_disk_full_while_copying_is_a_clean_cli_error(trained_bundle, tmp_path, 
     assert sorted(p.name for p in gallery.iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
 
 
-def test_disk_full_in_copy_sorted_raises_oserror_for_the_page(trained_bundle, tmp_path, monkeypatch):
+def test_disk_full_while_copying_out_raises_oserror_for_the_page(trained_bundle, tmp_path, monkeypatch):
     bundle = trained_bundle[0]
     draw_image("dots", 1).save(tmp_path / "a.jpg")
     preds = list(predict_paths(bundle, [tmp_path / "a.jpg"]))
     monkeypatch.setattr(shutil, "copy2", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space")))
     with pytest.raises(OSError):
-        copy_sorted(preds, tmp_path / "out")
+        copy_out(plan(preds, tmp_path / "out", FilingRule()))
