@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..analysis.discover import Grouping
     from ..analysis.evaluate import LabelErrorReport
     from ..analysis.health import Finding, HealthReport, Item
+    from ..inference.gallery import GalleryScan
     from ..inference.sort import Prediction
     from ..training.model_io import ModelBundle
     from ..training.train import LrFinding, TrainConfig, TrainResult
@@ -221,18 +222,36 @@ class ReviewState:
 @dataclass
 class SortState:
     root: Path | None = None  # the gallery being sorted (a session folder, or a local folder read in place)
-    preds: list[Prediction] = field(default_factory=list)
-    overrides: dict[Path, str] = field(default_factory=dict)
-    slot: JobSlot = field(default_factory=JobSlot)
+    source: str = ""  # where the gallery came from, in words
     local: bool = False  # root is the user's own folder (not a copy in the session)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # entries of root not sorted, and why
+    preds: list["Prediction"] = field(default_factory=list)
+    overrides: dict[Path, str] = field(default_factory=dict)
+    slot: JobSlot = field(default_factory=JobSlot)  # predicting
+    place_slot: JobSlot = field(default_factory=JobSlot)  # copying or moving the files
+    scan: "GalleryScan | None" = None  # what the last sort looked at (companions, kept files)
+    destination: Path | None = None  # a local sort's class folders go here (the gallery itself: in place)
+    last_journal: Path | None = None  # the last move, for "Undo last sort"
+    said: tuple[str, str] | None = None  # (kind, text) about the last copy, move or undo, said once
 
-    def set_gallery(self, root: Path, local: bool = False, skipped=()) -> None:
+    def set_gallery(self, root: Path, source: str, local: bool = False, skipped=()) -> None:
         self.root = root
+        self.source = source
         self.local = local
         self.preds = []
         self.overrides = {}
         self.skipped = list(skipped)
+        self.scan = None
+
+    def clear(self) -> None:
+        self.set_gallery(None, "")  # type: ignore[arg-type]
+
+    def say(self, kind: str, text: str) -> None:
+        self.said = (kind, text)
+
+    def take_said(self) -> tuple[str, str] | None:
+        said, self.said = self.said, None
+        return said
 
 
 @dataclass

@@ -33,7 +33,7 @@ def test_local_folder_with_a_fifo_and_an_outside_link_sorts_the_rest_and_says_so
     try:
         at = _sort_page(ws.id).run()
         assert not at.exception, at.exception
-        at.text_input(key="sort_local").set_value(str(gallery)).run()
+        at.text_input(key="sort-local-path").set_value(str(gallery)).run()
         next(b for b in at.button if b.key == "sort_local_btn").click().run()
         assert not at.exception, at.exception
         assert any("2 files not sorted" in e.label for e in at.expander)
@@ -46,5 +46,55 @@ def test_local_folder_with_a_fifo_and_an_outside_link_sorts_the_rest_and_says_so
         at.run()
         assert not at.exception, at.exception
         assert sorted(p.path.name for p in ws.sort.preds) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    finally:
+        REGISTRY.release(ws.id)
+
+
+def test_local_folder_dry_run_move_in_place_and_undo(trained_bundle, tmp_path):
+    import hashlib
+
+    from core.session.workspace import REGISTRY
+    from tests.helpers.images import rotated_copy
+
+    ws = REGISTRY.get(None)
+    ws.model.use_file(trained_bundle[0], "model.pt")
+    roll = tmp_path / "roll"
+    roll.mkdir()
+    for k in range(4):
+        draw_image("dots" if k % 2 else "stripes", 500 + k).save(roll / f"IMG_{k}.jpg")
+    rotated_copy(draw_image("dots", 599), roll / "IMG_LIVE.heic")
+    (roll / "IMG_LIVE.mov").write_bytes(b"\x00\x00\x00\x14ftypqt  " + bytes(100))
+
+    def files():
+        return {p.relative_to(roll).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in roll.rglob("*") if p.is_file() and ".gallery-sorter" not in p.parts}
+
+    before = files()
+    try:
+        at = _sort_page(ws.id).run()
+        at.text_input(key="sort-local-path").set_value(str(roll)).run()
+        next(b for b in at.button if b.key == "sort_local_btn").click().run()
+        sort = next(b for b in at.button if b.label.startswith("Sort "))
+        assert sort.label == "Sort 5 images"  # the .mov is a companion, not a photo to classify
+        sort.click().run()
+        assert ws.sort.slot.job.join(120)
+        at.run()
+        assert not at.exception, at.exception
+        next(b for b in at.button if b.key == "sort-preview").click().run()
+        assert any("Dry run" in m.value for m in at.markdown)
+        assert files() == before  # a preview changes nothing
+        next(b for b in at.button if b.key == "sort-place").click().run()
+        assert ws.sort.place_slot.job.join(120)
+        at.run()
+        assert not at.exception, at.exception
+        assert any("Moved 5 images" in s.value and "companion file" in s.value for s in at.success)
+        moved = files()
+        live = [k for k in moved if k.endswith("IMG_LIVE.heic")][0]
+        assert live.rsplit("/", 1)[0] == [k for k in moved if k.endswith("IMG_LIVE.mov")][0].rsplit("/", 1)[0]
+        assert not [k for k in moved if "/" not in k]  # nothing left at the top level
+        next(b for b in at.button if b.key == "sort-undo-alone").click().run()
+        assert not at.exception, at.exception
+        assert any("Put back 6 files" in s.value for s in at.success)
+        assert files() == before  # every file back, byte for byte
     finally:
         REGISTRY.release(ws.id)
