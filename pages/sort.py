@@ -13,7 +13,7 @@ from pages.ui.common import image_grid, job_progress, kept, settings, stale_mode
 from pages.ui.gallery_source import gallery_source
 from pages.ui.model_file import model_file_box
 from pages.ui.single_image import single_image_test
-from pages.ui.sort_output import output_section, said_box, undo_box
+from pages.ui.sort_output import output_section, said_box, take_outcome, undo_box
 
 ws = workspace()
 limits = settings()
@@ -85,6 +85,7 @@ progress()
 fresh = slot.take()
 if fresh is not None:
     ws.sort.preds = fresh
+take_outcome(ws)
 
 preds = ws.sort.preds
 if not preds:

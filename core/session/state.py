@@ -225,11 +225,11 @@ class SortState:
     source: str = ""  # where the gallery came from, in words
     local: bool = False  # root is the user's own folder (not a copy in the session)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # entries of root not sorted, and why
-    preds: list["Prediction"] = field(default_factory=list)
+    preds: list[Prediction] = field(default_factory=list)
     overrides: dict[Path, str] = field(default_factory=dict)
     slot: JobSlot = field(default_factory=JobSlot)  # predicting
     place_slot: JobSlot = field(default_factory=JobSlot)  # copying or moving the files
-    scan: "GalleryScan | None" = None  # what the last sort looked at (companions, kept files)
+    scan: GalleryScan | None = None  # what the last sort looked at (companions, kept files)
     destination: Path | None = None  # a local sort's class folders go here (the gallery itself: in place)
     last_journal: Path | None = None  # the last move, for "Undo last sort"
     said: tuple[str, str] | None = None  # (kind, text) about the last copy, move or undo, said once

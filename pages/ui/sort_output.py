@@ -59,6 +59,13 @@ def _start_placing(ws: Workspace, rule: FilingRule, out: Path, move: bool) -> No
     ws.sort.place_slot.start(Job("place", work))
 
 
+def take_outcome(ws: Workspace) -> None:
+    """A finished copy or move: say how it went (once), before the page draws what is left to sort."""
+    done = ws.sort.place_slot.take()
+    if done is not None:
+        _say_outcome(ws, done)
+
+
 def _say_outcome(ws: Workspace, outcome) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(outcome.counts.items()))
     photos = sum(1 for p in outcome.plan.placements if p.kind == "photo")
@@ -151,10 +158,6 @@ def output_section(ws: Workspace, rule: FilingRule, limits: Settings) -> None:
         job_progress(slot.job, busy, failed="Could not place the files", stopped="Stopped.")
 
     placing()
-    done = slot.take()
-    if done is not None:
-        _say_outcome(ws, done)
-        st.rerun()
     _zip(ws, rule, limits)
     if not limits.allow_local_paths:
         return
