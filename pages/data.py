@@ -4,12 +4,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.data.dataset import DatasetError, load_dataset
-from core.data.images import FORMAT_WORDS
-from core.data.intake import IntakeError, copy_local_folder, save_uploads
+from core.data.files import scan
+from core.data.images import FORMAT_WORDS, UPLOAD_TYPES, first_readable
+from core.data.intake import IntakeError, save_uploads, skipped_in
 from core.session.jobs import user_message
 from core.training.train import TrainConfig, warm_up
+from core.words import plural
 from pages.ui.common import image_grid, load_demo, settings, workspace
+from pages.ui.folder_picker import folder_picker
 from pages.ui.health_view import draw_augment_preview, draw_health
+from pages.ui.upload_guard import guard_large_folder_uploads
 
 ws = workspace()
 cfg = settings()
@@ -40,21 +44,45 @@ def ingest(files, kind: str) -> None:
 
 
 def set_dataset(folder: Path, source: str, skipped=()) -> None:
-    ws.data.set_dataset(load_dataset(folder), source, skipped)
+    """Make ``folder`` the dataset, unless none of its images can be read (then the current one stays)."""
+    ds = load_dataset(folder)
+    if ds.items and first_readable(i.path for i in ds.items) is None:
+        n = len(ds.items)
+        raise IntakeError(
+            f"none of the {plural(n, 'image file')} could be read as an image (damaged, or in a "
+            "format we do not decode); your current data is unchanged"
+        )
+    ws.data.set_dataset(ds, source, skipped)
 
 
-tab_folder, tab_zip, tab_demo, tab_local = st.tabs(
-    ["Upload a folder", "Upload a .zip or files", "Demo dataset", "Local folder"]
+def take_local(folder: Path) -> None:
+    """A local folder used in place: its images are read where they are."""
+    listing = scan(folder)
+    if not listing.images:
+        raise IntakeError(f"no images found in {folder} ({FORMAT_WORDS})")
+    if len(listing.images) > cfg.max_images:
+        raise IntakeError(f"{len(listing.images):,} images: the limit on this server is {cfg.max_images:,}")
+    set_dataset(folder, f"local folder {folder}: {plural(len(listing.images), 'image')}", skipped_in(listing))
+
+
+tabs = ["Upload a folder", "Upload a .zip or files", "Demo dataset"] + (
+    ["Local folder"] if cfg.allow_local_paths else []
 )
+tab_folder, tab_zip, tab_demo, *tab_local = st.tabs(tabs)
 with tab_folder:
+    guard_large_folder_uploads()
     files = st.file_uploader(
         "Choose a folder of photos", accept_multiple_files="directory", key="up_dir", max_upload_size=cfg.max_upload_mb
+    )
+    st.caption(
+        "More than a few hundred photos? One .zip uploads much faster"
+        + (", and a local folder (last tab) is read where it is." if cfg.allow_local_paths else ".")
     )
     ingest(files or [], "folder upload")
 with tab_zip:
     files = st.file_uploader(
         "A .zip of class folders, or several images",
-        type=["zip", "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+        type=["zip", *UPLOAD_TYPES],
         accept_multiple_files=True,
         key="up_zip",
         max_upload_size=cfg.max_upload_mb,
@@ -64,21 +92,19 @@ with tab_demo:
     st.write("194 small licence-clean images in 4 classes: animals, clipart, scenery, screenshots.")
     if st.button("Use the demo dataset", key="demo_btn"):
         load_demo(ws)
-with tab_local:
-    if not cfg.allow_local_paths:
-        st.info("Local folder paths are switched off on this server (hosted mode). Upload a folder or a .zip instead.")
-    else:
-        path = st.text_input("Folder on this machine (read only; copied into the session)", key="local_path")
-        if st.button("Load folder", key="local_btn") and path:
+if tab_local:
+    with tab_local[0]:
+        st.caption("The photos are read where they are (nothing is copied or changed); the fast way for large folders.")
+        folder = folder_picker(ws, "data-local", "Folder on this machine", help="one sub-folder per class")
+        if st.button("Load folder", key="local_btn", disabled=folder is None):
             try:
-                with st.spinner("Copying images…"):
-                    folder = ws.new_folder("local")
-                    report = copy_local_folder(Path(path), folder, max_files=cfg.max_images)
-                    if report.written == 0:
-                        raise IntakeError(f"no images found in {path}")
-                    set_dataset(folder, f"local folder {path}: {report.written} images", report.skipped)
+                with st.spinner("Reading the folder…"):
+                    take_local(folder)
             except (IntakeError, DatasetError) as exc:
                 st.error(str(exc))
+else:
+    with tab_folder:
+        st.info("Local folder paths are switched off on this server (hosted mode). Upload a folder or a .zip.")
 
 ds = ws.data.dataset
 if ds is None:

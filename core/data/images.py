@@ -8,6 +8,7 @@ through pillow-heif, registered here once; AVIF through Pillow itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +147,19 @@ def _iso_container(path: Path) -> str | None:
         return "image"
     if brands & _VIDEO_BRANDS:
         return "video"
+    return None
+
+
+def first_readable(paths: Iterable[Path], limit: int = 200) -> Path | None:
+    """The first of ``paths`` that decodes (at most ``limit`` tried): is there any usable image at all?"""
+    for k, p in enumerate(paths):
+        if k >= limit:
+            return p  # this many unreadable in a row is for the health report to list, not for us to judge
+        try:
+            load_rgb(p, min_side=32)
+            return p
+        except ImageError:
+            continue
     return None
 
 
