@@ -62,9 +62,20 @@ def _say_outcome(args, out: Path, gs, outcome) -> None:
     print(f"journal: {outcome.moved.journal} (undo: python -m core undo {outcome.moved.journal})")
 
 
+def _rule(args):
+    from ..inference.placement import FilingRule
+
+    if args.precision is not None:
+        if not 0.5 <= args.precision < 1.0:
+            raise ValueError("--precision is a probability between 0.5 and 1 (for example 0.98)")
+        if args.min_confidence:
+            raise ValueError("give --precision or --min-confidence, not both")
+        return FilingRule(args.precision, calibrated=True)
+    return FilingRule(args.min_confidence, calibrated=False)
+
+
 def _sort_once(args, bundle, gallery: Path, out: Path) -> int:
     from ..inference.gallery import place, scan_gallery
-    from ..inference.placement import FilingRule
 
     gs = scan_gallery(gallery, out, args.new_only, not args.no_companions)
     if gs.sorted_before:
@@ -80,7 +91,7 @@ def _sort_once(args, bundle, gallery: Path, out: Path) -> int:
     for p in preds:
         if p.error:
             print(f"skipped {p.path.name}: {p.error}", file=sys.stderr)
-    outcome = place(preds, gs, out, FilingRule(args.min_confidence), args.move, args.dry_run)
+    outcome = place(preds, gs, out, _rule(args), args.move, args.dry_run)
     _say_outcome(args, out, gs, outcome)
     return 0
 
@@ -152,7 +163,16 @@ def register(sub) -> None:
     s.add_argument("model", help="MODEL_DIR or model.pt")
     s.add_argument("gallery", help="folder or .zip of images")
     s.add_argument("--out", required=True, help="where the class folders go (with --move, may be the gallery itself)")
-    s.add_argument("--min-confidence", type=float, default=0.0, help="below this, images go to unsure/")
+    s.add_argument(
+        "--min-confidence", type=float, default=0.0, help="below this (softmax) confidence, images go to unsure/"
+    )
+    s.add_argument(
+        "--precision",
+        type=float,
+        metavar="P",
+        help="file a photo only when it is at least P likely to be right (calibrated, e.g. 0.98); the "
+        "rest go to unsure/",
+    )
     s.add_argument(
         "--move",
         action="store_true",

@@ -53,6 +53,16 @@ def cmd_train(args) -> int:
         intake = materialise_report(Path(args.data), Path(tmp))
         print_skipped(intake.skipped)
         ds = load_dataset(intake.root, cfg.val_fraction, cfg.seed)
+        if args.extra_labels:
+            from ..data.dataset import with_extra_labels
+            from ..data.decisions import read_labels_csv
+
+            extra = read_labels_csv(Path(args.extra_labels))
+            missing = [p for p in extra if not p.is_file()]
+            if missing:
+                raise ValueError(f"{len(missing)} photos in {args.extra_labels} do not exist (first: {missing[0]})")
+            ds = with_extra_labels(ds, extra)
+            print(f"{len(extra)} labelled photos added from {args.extra_labels}", file=sys.stderr)
         if not args.quiet:
             n_tr, n_va = len(ds.split_items("train")), len(ds.split_items("val"))
             print(
@@ -101,4 +111,9 @@ def register(sub) -> None:
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     t.add_argument("--seed", type=int)
     t.add_argument("--val-fraction", type=float, help="validation share when the folder has no val/ (default 0.2)")
+    t.add_argument(
+        "--extra-labels",
+        metavar="CSV",
+        help="more labelled photos: the corrections CSV the Sort (or Review) page exports",
+    )
     t.set_defaults(func=cmd_train)

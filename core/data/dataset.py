@@ -116,6 +116,19 @@ def scan_folder(root: Path) -> Dataset:
     return Dataset(root, items, layout, classes)
 
 
+def with_extra_labels(dataset: Dataset, labels: dict[Path, str]) -> Dataset:
+    """The dataset plus labelled photos from elsewhere (corrections made while sorting), for training.
+
+    A photo already in the dataset takes the new label; others join the training split. The
+    validation split is left as it was, so accuracy stays measured on the same images.
+    """
+    known = {i.path for i in dataset.items}
+    items = [replace(i, label=labels[i.path], excluded=False) if i.path in labels else i for i in dataset.items]
+    items += [Item(Path(p), c, "train") for p, c in labels.items() if Path(p) not in known]
+    classes = sorted({i.label for i in items if i.label is not None and not i.excluded})
+    return Dataset(dataset.root, items, dataset.layout, classes)
+
+
 def stratified_split(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """Assign a seeded, per-class val split when the folder did not give one.
 

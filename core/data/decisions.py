@@ -169,6 +169,40 @@ def apply_to(decisions: Decisions, excluded: set[Path], relabel: dict[Path, str]
     return excluded, relabel
 
 
+def labels_from(decisions: Decisions) -> dict[Path, str]:
+    """The class each decided photo belongs to: a move's target, a kept photo's own label (exclusions: none)."""
+    out: dict[Path, str] = {}
+    for d in decisions:
+        if d.action == MOVE and d.to_class:
+            out[d.path] = d.to_class
+        elif d.action == KEEP and d.label:
+            out[d.path] = d.label
+    return out
+
+
+def read_labels_csv(path: Path) -> dict[Path, str]:
+    """Labels from a decisions CSV (what the Review and Sort pages export): absolute photo paths only."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no labels file at {path}")
+    try:
+        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    except (UnicodeDecodeError, csv.Error):
+        raise ValueError(f"{path.name} is not a readable CSV file") from None
+    if rows and not {"path", "label", "action", "to_class"} <= set(rows[0]):
+        raise ValueError(f"{path.name} has no path, label, action and to_class columns (export it from the app)")
+    out: dict[Path, str] = {}
+    for n, r in enumerate(rows, 2):
+        p = Path(r["path"])
+        if not p.is_absolute():
+            raise ValueError(f"{path.name}, line {n}: {r['path']} is not an absolute path")
+        if r["action"] == MOVE and r["to_class"]:
+            out[p] = r["to_class"]
+        elif r["action"] == KEEP and r["label"]:
+            out[p] = r["label"]
+    return out
+
+
 def to_csv(decisions: Decisions) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)

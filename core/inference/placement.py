@@ -38,15 +38,16 @@ class JournalError(ValueError):
 class FilingRule:
     """Which folder a prediction goes to: the user's correction, its class when sure enough, else unsure."""
 
-    threshold: float = 0.0  # on the calibrated probability when there is one, else the softmax confidence
+    threshold: float = 0.0
     overrides: Mapping[Path, str] = field(default_factory=dict)
+    calibrated: bool = True  # compare the calibrated probability (the chance of being right), else the softmax
 
     def folder(self, p: Prediction) -> str:
         if p.path in self.overrides:
             return self.overrides[p.path]
         if p.label is None:
             return UNSURE
-        sure = p.calibrated if p.calibrated is not None else p.confidence
+        sure = p.calibrated if self.calibrated and p.calibrated is not None else p.confidence
         return p.label if sure >= self.threshold else UNSURE
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import ImageError, load_rgb
+from ..training.calibration import calibrate
 from ..training.model_io import load
 from .sort import Prediction, make_prediction
 
@@ -98,7 +99,9 @@ def predict_paths_ray(
     """
     ray = _import_ray()
     model_path = Path(model_path).resolve()
-    classes = load(model_path).classes  # also fails early, with the usual message, on a bad model file
+    bundle = load(model_path)  # also fails early, with the usual message, on a bad model file
+    classes, temperature = bundle.classes, bundle.temperature
+    del bundle
     started_here = not ray.is_initialized()
     if started_here:
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
@@ -135,7 +138,9 @@ def predict_paths_ray(
             if row["error"]:
                 yield Prediction(path, None, error=str(row["error"]))
             else:
-                yield make_prediction(path, np.asarray(row["probs"]), classes, top_k)
+                probs = np.asarray(row["probs"])
+                cal = float(calibrate(probs, temperature).max())
+                yield make_prediction(path, probs, classes, top_k, cal)
             if progress:
                 progress(done, len(paths))
     finally:

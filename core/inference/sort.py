@@ -16,6 +16,7 @@ import numpy as np
 from ..data.preprocess import eval_array
 from ..models import runtime
 from ..models.features import Progress, StopCheck, decode_batches
+from ..training.calibration import calibrate
 from ..training.model_io import ModelBundle
 
 UNSURE = "unsure"
@@ -51,14 +52,17 @@ def predict_paths(
             yield Prediction(Path(paths[i]), None, error=err)
         if len(idx):
             probs = forward(batch).softmax(1).numpy()
+            cal = calibrate(probs, bundle.temperature).max(axis=1)
             for j, i in enumerate(idx):
-                yield make_prediction(Path(paths[i]), probs[j], bundle.classes, top_k)
+                yield make_prediction(Path(paths[i]), probs[j], bundle.classes, top_k, float(cal[j]))
         done += len(idx) + len(failures)
         if progress:
             progress(done, len(paths))
 
 
-def make_prediction(path: Path, probs: np.ndarray, classes: list[str], top_k: int = 3) -> Prediction:
+def make_prediction(
+    path: Path, probs: np.ndarray, classes: list[str], top_k: int = 3, calibrated: float | None = None
+) -> Prediction:
     order = np.argsort(-probs)[:top_k]
     top = [(classes[k], float(probs[k])) for k in order]
-    return Prediction(path, top[0][0], top[0][1], top)
+    return Prediction(path, top[0][0], top[0][1], top, calibrated=calibrated)

@@ -128,11 +128,13 @@ class FeatureCache:
         batch_size: int = 16,  # 16 x 224 px keeps activation memory ~half of 32, at the same speed on CPU
         progress: Progress | None = None,
         should_stop: StopCheck | None = None,
+        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, list[int], list[tuple[int, str]]]:
         """Stacked features for ``paths`` (computing only the missing ones).
 
         Returns (features, indices that succeeded, failures); ``view`` names the
-        transform ("eval" or "aug3:<steps>") so augmented views never mix.
+        transform ("eval" or "aug3:<steps>") so augmented views never mix. ``forward``
+        replaces the default runner of stages[:boundary] (a trained model's trunk).
         """
         keys = [(tag, boundary, view, content_key(Path(p))) for p in paths]
         with self._lock:
@@ -144,7 +146,8 @@ class FeatureCache:
         if missing:
             net.eval()
             spatial = boundary < len(net.stages)
-            forward = runtime.forward_fn(net, 0, boundary, head=False, n_images=len(missing))
+            if forward is None:
+                forward = runtime.forward_fn(net, 0, boundary, head=False, n_images=len(missing))
             for idx, batch, fails in decode_batches(
                 [paths[i] for i in missing], transform, batch_size, min_side, should_stop=should_stop
             ):

@@ -237,22 +237,45 @@ def forward_fn(
     return run
 
 
-def predict_fn(
+def trunk_fn(
     net: nn.Module, frozen: int, n_images: int, engine: str | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Batch -> logits for a whole network whose stages before ``frozen`` never trained.
+    """Batch -> pooled features (everything but the head) of a network whose stages before ``frozen``
+    never trained.
 
-    The frozen prefix runs in the session training already exported for it (no second
-    export, no second memory arena); the trained rest runs in torch. With nothing
-    known to be frozen (``frozen=0``) the whole network is exported as one piece.
+    The frozen prefix runs in the session training already exported for it (no second export,
+    no second memory arena); the trained rest runs in torch. With nothing known to be frozen
+    (``frozen=0``) the whole trunk is exported as one piece. The head is left to the caller:
+    a tiny matrix product, and the features are what re-sorting with corrections reuses.
     """
+    n_stages = len(net.stages)
     if frozen <= 0:
-        return forward_fn(net, 0, len(net.stages), True, n_images, engine)
+        return forward_fn(net, 0, n_stages, False, n_images, engine)
     prefix = forward_fn(net, 0, frozen, False, n_images, engine)
+    if frozen >= n_stages:
+        return prefix
 
     def run(x: torch.Tensor) -> torch.Tensor:
         z = prefix(x)
         with torch.inference_mode():
-            return net.forward_from(z, frozen)
+            if z.dim() == 4:
+                z = z.contiguous(memory_format=torch.channels_last)
+            for stage in net.stages[frozen:]:
+                z = stage(z)
+            return z
+
+    return run
+
+
+def predict_fn(
+    net: nn.Module, frozen: int, n_images: int, engine: str | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Batch -> logits: the trunk (see :func:`trunk_fn`), then the head in torch."""
+    trunk = trunk_fn(net, frozen, n_images, engine)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        z = trunk(x)
+        with torch.inference_mode():
+            return net.head(z.float())
 
     return run

@@ -38,6 +38,11 @@ class ModelBundle:
         return cls(result.network, result.config.backbone, result.classes, result.metrics, result.config)
 
     @property
+    def temperature(self) -> float:
+        """Calibration from training (1.0 for a file that does not say)."""
+        return self.metrics.temperature if self.metrics is not None else 1.0
+
+    @property
     def preprocess(self):
         return get_spec(self.backbone).preprocess
 

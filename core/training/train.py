@@ -28,6 +28,7 @@ from ..events import Advance, Batch, Epoch, OnEvent, Plan, Status, Step, StopChe
 from ..models import runtime
 from ..models.backbones import UNFREEZE_CHOICES, Network, WeightsChoice, build_network, get_spec
 from ..models.features import FeatureCache, decode_batches, feature_tag
+from .calibration import fit_temperature
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "constant", "onecycle")
@@ -154,6 +155,7 @@ class Metrics:
     n_val: int
     stopped_early: bool
     rung: str = ""  # which quality rung produced this model, when a ladder ran
+    temperature: float = 1.0  # calibration: softmax(log p / T) is the chance of being right
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -585,6 +587,7 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
     net.eval()
     net.requires_grad_(False)
     vl, va, probs = evaluate(net, Xva, yva, inputs.boundary, nn.CrossEntropyLoss())
+    temperature = fit_temperature(probs.numpy(), yva.numpy()) if len(Xva) else 1.0
     metrics = Metrics(
         val_accuracy=va if len(Xva) else None,
         val_loss=vl if len(Xva) else None,
@@ -597,6 +600,7 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
         n_train=len(inputs.train_paths),
         n_val=len(va_paths),
         stopped_early=stopped,
+        temperature=round(temperature, 4),
     )
     return TrainResult(
         net,
