@@ -3,10 +3,11 @@ import time
 import pandas as pd
 import streamlit as st
 
+from core.data import decisions as rv
 from core.events import Advance, Plan, Step
 from core.inference.gallery import scan_gallery
-from core.inference.placement import FilingRule
-from core.inference.sort import UNSURE, predict_paths
+from core.inference.sort import UNSURE, Prediction
+from core.inference.teach import build_teacher
 from core.session.jobs import Job
 from core.words import plural
 from pages.ui.common import image_grid, job_progress, kept, settings, stale_model_warning, workspace
@@ -14,6 +15,7 @@ from pages.ui.gallery_source import gallery_source
 from pages.ui.model_file import model_file_box
 from pages.ui.single_image import single_image_test
 from pages.ui.sort_output import output_section, said_box, take_outcome, undo_box
+from pages.ui.sort_teach import check_batch, corrections_panel, filing_target, progress_view, take_resort
 
 ws = workspace()
 limits = settings()
@@ -55,9 +57,20 @@ except ValueError as exc:
 n = len(gs.photos) if gs else 0
 if gs is not None and gs.sorted_before:
     st.caption(f"{plural(gs.sorted_before, 'photo')} sorted before are left as they are.")
+
+
+def labelled_items(split: str) -> list[tuple]:
+    """(photo, class) of the current data in one split, for the classes this model knows."""
+    ds = ws.data.effective()
+    if ds is None:
+        return []
+    return [(i.path, i.label) for i in ds.split_items(split) if i.label in bundle.classes]
+
+
 c1, c2, _ = st.columns([1, 1, 4])
 if c1.button(f"Sort {plural(n, 'image')}", type="primary", disabled=running or not n, icon=":material/sort:"):
-    todo, ws.sort.scan = list(gs.photos), gs
+    todo, ws.sort.scan, cache = list(gs.photos), gs, ws.cache
+    train_items, val_items = labelled_items("train"), labelled_items("val")
 
     def work(on_event, should_stop):
         t0 = time.time()
@@ -68,7 +81,8 @@ if c1.button(f"Sort {plural(n, 'image')}", type="primary", disabled=running or n
 
         on_event(Plan((Step("images", len(todo)),)))
         on_event(Advance("images", 0, f"0/{len(todo)} images · preparing the model"))  # the first batch includes set-up
-        return list(predict_paths(bundle, todo, progress=prog, should_stop=should_stop))
+        teacher, failures = build_teacher(bundle, todo, cache, train_items, val_items, prog, should_stop)
+        return teacher, [Prediction(p, None, error=e) for p, e in failures]
 
     slot.start(Job("sort", work))
     st.rerun()
@@ -84,8 +98,12 @@ def progress() -> None:
 progress()
 fresh = slot.take()
 if fresh is not None:
-    ws.sort.preds = fresh
+    ws.sort.teacher, ws.sort.failures = fresh
+    ws.sort.preds = ws.sort.teacher.predictions() + ws.sort.failures
+    ws.sort.corrections = rv.Decisions()
+    ws.sort.batch, ws.sort.estimates = [], []
 take_outcome(ws)
+take_resort(ws, float(ws.widgets.values.get("sort-target", 0.95)))
 
 preds = ws.sort.preds
 if not preds:
@@ -93,13 +111,17 @@ if not preds:
     undo_box(ws)
     st.stop()
 
-threshold = st.slider("Minimum confidence (below it, images go to 'unsure')", 0.0, 1.0, 0.5, 0.05, key="threshold")
-rule = FilingRule(threshold, ws.sort.overrides)
+rule = filing_target(ws)
+if not ws.sort.estimates and ws.sort.teacher is not None:
+    ws.sort.estimates.append(ws.sort.teacher.estimate(preds, rule.overrides, rule.threshold))
+progress_view(ws, rule)
 groups: dict[str, list] = {}
 for p in preds:
     groups.setdefault(rule.folder(p), []).append(p)
 order = [c for c in bundle.classes if c in groups] + ([UNSURE] if UNSURE in groups else [])
 st.write(" · ".join(f"**{g}**: {len(groups[g])}" for g in order))
+check_batch(ws, bundle.classes)
+corrections_panel(ws)
 
 output_section(ws, rule, limits)
 view = st.radio("View", ["By class", "Table"], horizontal=True, key="sort_view")
@@ -134,17 +156,12 @@ else:
         column_config={"confidence": st.column_config.NumberColumn("confidence", format="%.2f%%")},
     )
 
-with st.expander("Override a prediction"):
-    names = [str(p.path.relative_to(root)) for p in preds if root]
-    pick = st.selectbox("Image", names, key="ov_img")
-    target = st.selectbox("Put it in", [*bundle.classes, UNSURE], key="ov_cls")
-    if st.button("Apply override", key="ov_btn") and pick:
-        ws.sort.overrides[root / pick] = target
+with st.expander("Correct any photo"):
+    names = [str(p.path.relative_to(root)) for p in preds if root and p.label is not None]
+    pick = st.selectbox("Photo", names, key="ov_img")
+    target = st.selectbox("It belongs to", bundle.classes, key="ov_cls")
+    if st.button("Apply correction", key="ov_btn") and pick:
+        chosen = next(p for p in preds if str(p.path.relative_to(root)) == pick)
+        ws.sort.corrections.decide(chosen.path, rv.MOVE, chosen.label, target, "sort")
+        ws.data.extra = ws.sort.labels()
         st.rerun()
-    if ws.sort.overrides:
-        st.caption("Your overrides (used by the download and the copy):")
-        st.dataframe(
-            [{"image": str(k.relative_to(root)), "goes to": v} for k, v in ws.sort.overrides.items()],
-            hide_index=True,
-            width="stretch",
-        )

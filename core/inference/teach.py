@@ -147,6 +147,18 @@ class Teacher:
     def probs(self) -> np.ndarray:
         return softmax_scores(self.W, self.b, self.X)
 
+    def val_probs(self) -> np.ndarray:
+        return softmax_scores(self.W, self.b, self.val_X) if len(self.val_y) else np.zeros((0, len(self.classes)))
+
+    def features_for(self, paths: Sequence[Path]) -> np.ndarray:
+        """Rows of the kept features for ``paths`` (zeros for photos that could not be read)."""
+        index = {p: i for i, p in enumerate(self.paths)}
+        out = np.zeros((len(paths), self.X.shape[1]), np.float32)
+        for k, p in enumerate(paths):
+            if p in index:
+                out[k] = self.X[index[p]]
+        return out
+
     def predictions(self, top_k: int = 3) -> list[Prediction]:
         p = self.probs
         cal = calibrate(p, self.temperature).max(axis=1)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..analysis.health import Finding, HealthReport, Item
     from ..inference.gallery import GalleryScan
     from ..inference.sort import Prediction
+    from ..inference.teach import Estimate, Teacher
     from ..training.model_io import ModelBundle
     from ..training.train import LrFinding, TrainConfig, TrainResult
 
@@ -80,6 +81,7 @@ class DataState:
     health: HealthEntry | None = None
     generation: int = 0  # counts datasets: a model from another generation was trained on other data
     from_groups: bool = False  # the dataset came from Discover's groups
+    extra: dict[Path, str] = field(default_factory=dict)  # photos labelled while sorting: trained on too
     taken_uploads: dict[str, tuple] = field(default_factory=dict)  # uploader -> signature already taken in
 
     def set_dataset(self, dataset: Dataset, source: str, skipped=(), from_groups: bool = False) -> None:
@@ -92,17 +94,28 @@ class DataState:
         self.health = None
         self.generation += 1
         self.from_groups = from_groups
+        self.extra = {}
 
     def effective(self) -> Dataset | None:
         """The dataset with the user's exclusions and relabels applied (what training sees)."""
         if self.dataset is None:
             return None
-        return self.dataset.with_changes(self.excluded, self.relabel)
+        ds = self.dataset.with_changes(self.excluded, self.relabel)
+        if self.extra:
+            from ..data.dataset import with_extra_labels
+
+            ds = with_extra_labels(ds, self.extra)
+        return ds
 
     @property
     def version(self) -> tuple:
         """Changes whenever the data training would see changes (new data, exclusions, relabels)."""
-        return (self.generation, frozenset(self.excluded), frozenset(self.relabel.items()))
+        return (
+            self.generation,
+            frozenset(self.excluded),
+            frozenset(self.relabel.items()),
+            frozenset(self.extra.items()),
+        )
 
     def exclude(self, paths) -> None:
         self.excluded.update(paths)
@@ -233,6 +246,18 @@ class SortState:
     destination: Path | None = None  # a local sort's class folders go here (the gallery itself: in place)
     last_journal: Path | None = None  # the last move, for "Undo last sort"
     said: tuple[str, str] | None = None  # (kind, text) about the last copy, move or undo, said once
+    teacher: Teacher | None = None  # the gallery's kept features and the head that re-sorts them
+    corrections: Decisions = field(default_factory=Decisions)  # what the user checked: right, or moved
+    resort_slot: JobSlot = field(default_factory=JobSlot)  # re-sorting with the corrections
+    batch: list[Path] = field(default_factory=list)  # the photos to check now
+    estimates: list[Estimate] = field(default_factory=list)  # after the first sort and each re-sort
+    failures: list[Prediction] = field(default_factory=list)  # photos that could not be read
+
+    def labels(self) -> dict[Path, str]:
+        """The user's word on each checked photo: its class."""
+        from ..data.decisions import labels_from
+
+        return labels_from(self.corrections)
 
     def set_gallery(self, root: Path, source: str, local: bool = False, skipped=()) -> None:
         self.root = root
@@ -242,6 +267,11 @@ class SortState:
         self.overrides = {}
         self.skipped = list(skipped)
         self.scan = None
+        self.teacher = None
+        self.corrections = Decisions()
+        self.batch = []
+        self.estimates = []
+        self.failures = []
 
     def clear(self) -> None:
         self.set_gallery(None, "")  # type: ignore[arg-type]

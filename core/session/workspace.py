@@ -145,7 +145,14 @@ class Workspace:
         return p
 
     def jobs(self) -> list[Job]:
-        slots = (self.train.slot, self.sort.slot, self.sort.place_slot, self.discover.slot, self.review.label_slot)
+        slots = (
+            self.train.slot,
+            self.sort.slot,
+            self.sort.place_slot,
+            self.sort.resort_slot,
+            self.discover.slot,
+            self.review.label_slot,
+        )
         return [s.job for s in slots if s.job is not None]
 
     def close(self) -> None:
