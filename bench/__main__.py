@@ -19,6 +19,7 @@ SUITES = {
     "scaling": "bench.scaling",
     "discover": "bench.discover_ari",
     "ray": "bench.ray_bench",
+    "teach": "bench.teach_bench",
     "train-default": "bench.train_bench:run_default",
     "sort-rss": "bench.sort_bench:run_rss",
     "sort-backbones": "bench.sort_bench:run_backbones",

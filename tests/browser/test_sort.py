@@ -34,19 +34,22 @@ def test_sort_check_a_batch_correct_two_re_sort_and_zip(page, app_url, tmp_path,
     assert checked.inner_text().strip().endswith("0")
 
     # the strictest target sends everything to unsure: the counts follow the target
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="likely to be right").locator('[role="slider"]')
+    slider = page.get_by_label("Auto-file photos when the model is at least this likely to be right")
     slider.focus()
     slider.press("End")
     page.get_by_text("unsure: 6").wait_for()
 
     # card 1: "Right"; card 2: moved to the other class
-    cards = page.locator('[data-testid="stVerticalBlockBorderWrapper"]').filter(has_text="likely")
+    cards = (
+        page.locator('[data-testid="stColumn"]')
+        .filter(has=page.get_by_role("button", name="Right"))
+        .filter(has=page.get_by_role("button", name="Move to…"))
+    )
     cards.nth(0).get_by_role("button", name="Right").click()
     page.wait_for_timeout(800)
     second = cards.nth(1)
-    said = second.inner_text()
-    predicted = "stripes" if "**stripes**" in said or said.strip().startswith("stripes") else "dots"
-    predicted = "stripes" if "stripes ·" in said else "dots"
+    line = next(t for t in second.inner_text().splitlines() if "likely" in t)
+    predicted = line.split("·")[0].strip()
     other = "dots" if predicted == "stripes" else "stripes"
     second.get_by_role("button", name="Move to…").click()
     page.get_by_role("button", name=other, exact=True).last.click()
