@@ -92,7 +92,7 @@ def one(name: str, items, train_share: float, seed: int, tmp: Path) -> dict:
     from core.models.features import FeatureCache
 
     cache = FeatureCache()
-    truth = {p: c for p, c in gallery}
+    truth = dict(gallery)
     t0 = time.perf_counter()
     teacher, _ = build_teacher(
         bundle,

@@ -34,7 +34,7 @@ def test_sort_check_a_batch_correct_two_re_sort_and_zip(page, app_url, tmp_path,
     assert checked.inner_text().strip().endswith("0")
 
     # the strictest target sends everything to unsure: the counts follow the target
-    slider = page.get_by_label("Auto-file photos when the model is at least this likely to be right")
+    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
     slider.focus()
     slider.press("End")
     page.get_by_text("unsure: 6").wait_for()
