@@ -40,6 +40,7 @@ def _zip(ws: Workspace, rule: FilingRule, limits: Settings) -> None:
         "Download sorted .zip",
         data=lambda: zip_bytes(pl),
         file_name="sorted-gallery.zip",
+        on_click="ignore",  # a rerun while the browser fetches the zip would cancel the download
         mime="application/zip",
         type="primary",
         icon=":material/download:",
