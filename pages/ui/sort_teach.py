@@ -172,10 +172,11 @@ def check_batch(ws: Workspace, classes: list[str]) -> None:
         "other. Say **Right** or move each to its class, then re-sort: every correction teaches the "
         "model about all the photos like it."
     )
-    cols = st.columns(6)
-    for k, p in enumerate(batch):
-        with cols[k % 6], st.container(border=True):
-            _card(ws, p, classes, k)
+    for row in range(0, len(batch), 4):
+        cols = st.columns(4)
+        for k, p in enumerate(batch[row : row + 4], row):
+            with cols[k - row], st.container(border=True):
+                _card(ws, p, classes, k)
     n_new = len(labels) - (ws.sort.estimates[-1].checked if ws.sort.estimates else 0)
     running = ws.sort.resort_slot.running
     c1, c2 = st.columns([2, 3])

@@ -46,13 +46,19 @@ def test_sort_check_a_batch_correct_two_re_sort_and_zip(page, app_url, tmp_path,
         .filter(has=page.get_by_role("button", name="Move to…"))
     )
     cards.nth(0).get_by_role("button", name="Right").click()
-    page.wait_for_timeout(800)
+    cards.nth(0).get_by_text("You:").wait_for()  # the answer is in before the next click
     second = cards.nth(1)
     line = next(t for t in second.inner_text().splitlines() if "likely" in t)
     predicted = line.split("·")[0].strip()
     other = "dots" if predicted == "stripes" else "stripes"
-    second.get_by_role("button", name="Move to…").click()
-    page.get_by_role("button", name=other, exact=True).last.click()
+    for _ in range(3):  # a rerun landing as the popover opens closes it again: open it until it stays
+        second.get_by_role("button", name="Move to…").click()
+        try:
+            page.get_by_role("button", name=other, exact=True).last.click(timeout=10_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+    second.get_by_text("You:").wait_for()
     page.get_by_role("button", name="Re-sort with my corrections (2 photos)").click()
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stMetric]')].some(m => m.innerText.includes('Checked by you') && m.innerText.trim().endsWith('2'))",
