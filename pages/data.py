@@ -115,9 +115,14 @@ warm_up(TrainConfig())  # a head start on the export Train (and Discover) will n
 eff = ws.data.effective()
 st.subheader("Your dataset")
 st.write(f"**Source:** {ws.data.source}")
+n_test = len(eff.split_items("test"))
 layout_words = {
     "classes": "class folders (a stratified 80/20 train/val split was made, seed 0)",
-    "splits": "train/val folders, used as given",
+    "splits": (
+        "train/val/test folders, used as given: the test images are held out, and scored once after training"
+        if n_test
+        else "train/val folders, used as given"
+    ),
     "flat": "no class folders: unlabelled images",
     "empty": "no images",
 }
@@ -165,7 +170,10 @@ c2.dataframe(
     width="stretch",
 )
 n_out = len(ds.labelled) - len(eff.labelled)
-c2.metric("Images for training", len(eff.labelled), help="labelled images, minus the ones you excluded")
+n_fit = len(eff.split_items("train")) + len(eff.split_items("val"))
+c2.metric("Images for training", n_fit, help="training and validation images, minus the ones you excluded")
+if n_test:
+    c2.metric("Test images", n_test, help="never trained on nor used to pick a model: scored once, after training")
 if n_out:
     c2.caption(f"{n_out} excluded (see the health report)")
 if len(eff.classes) < 2:

@@ -77,7 +77,26 @@ def overview():
     return ev
 
 
+def test_split() -> None:
+    """A given test/ split: scored once after training, shown apart from validation."""
+    if r is None or not r.test_paths or r.test_probs is None:
+        return
+    te = evaluate_probs(r.test_paths, r.test_true, r.test_probs, r.classes)
+    with st.container(border=True):
+        st.subheader("Test split")
+        st.caption(
+            "Held out as given: never trained on, never used to choose a model or an epoch. "
+            "Scored once, after training; this is the figure to expect on new photos."
+        )
+        c = st.columns(3)
+        c[0].metric("Test accuracy", f"{te.accuracy:.1%}")
+        c[1].metric("Test macro F1", f"{te.macro['f1']:.3f}")
+        c[2].metric("Test images", f"{len(te.rows)}")
+
+
 ev = guarded(overview) if has_val else None
+if has_val:
+    guarded(test_split)
 if not has_val and ws.model_staleness == "other data":
     st.info(
         "The model in use was trained on other data than the dataset loaded now, so its validation results "
@@ -92,6 +111,7 @@ elif not has_val:
 
 # ------------------------------------------------------------------ predictions with Grad-CAM
 SHOW = ["Mistakes", "Correct", "All"]
+SHORT_LIST = 6  # label-check photos shown before "Show all"
 
 
 def predictions() -> None:
@@ -136,7 +156,7 @@ def predictions() -> None:
     if not rows:
         st.success("No validation image matches these filters." if show == "Mistakes" else "No images here.")
         return
-    per_page = ui.remembered(ws, "rv_per_page", [8, 12], 8, st.sidebar.selectbox, "Images per page (Review)")
+    per_page = ui.remembered(ws, "rv_per_page", [9, 12], 9, st.sidebar.selectbox, "Images per page (Review)")
     sl = ui.page_slice(ws, "rv_page", len(rows), per_page, (show, true_c, pred_c))
     page = rows[sl]
     cidx = {c: k for k, c in enumerate(classes)}
@@ -184,7 +204,7 @@ def predictions() -> None:
             ws, Path(x["path"]), x["true"], classes, x["pred"] if not x["correct"] else None, "predictions"
         )
 
-    ui.cards(list(range(len(page))), draw)
+    ui.cards(list(range(len(page))), draw, cols=3)  # three a row: the heatmaps are big enough to read
 
 
 if ev is not None:
@@ -196,11 +216,12 @@ def label_errors() -> None:
     from core.analysis.evaluate import find_label_errors
     from core.training.train import TrainConfig
 
-    st.subheader("Likely label errors")
+    st.subheader("Photos to review: does their folder fit?")
     st.caption(
-        "A linear model is trained on the pretrained backbone's features five times, each time predicting "
-        "images it has not seen. Images whose folder label disagrees with that held-out prediction are "
-        "listed here, most confidently wrong first. It checks training and validation images."
+        "A model that never saw each photo (five-fold cross-validation on the pretrained features) says what it "
+        "thinks each one shows. Where that disagrees with the photo's folder, the photo is listed here, the most "
+        "confident disagreements first. These are photos to look at, not errors: most are hard photos any model "
+        "confuses, a few sit in the wrong folder. Training and validation photos are checked; a test split is not."
     )
     if ws.data.dataset is None:
         st.info("Load the training data on the **Data** page to check its labels.")
@@ -244,12 +265,13 @@ def label_errors() -> None:
         return
     if ws.review.label_sig != sig:
         st.caption("The labels changed since this check (decisions applied?); run it again to refresh.")
+    share = len(rep.suspects) / max(1, rep.n_checked)
     st.write(
-        f"Held-out accuracy of the linear check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} images "
-        f"({rep.folds} folds). **{len(rep.suspects)}** images disagree with their label."
+        f"Held-out accuracy of the check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} photos "
+        f"({rep.folds} folds); it disagrees with the folder of **{len(rep.suspects)}** ({share:.0%})."
     )
     if not rep.suspects:
-        st.success("No label looks wrong.")
+        st.success("Every folder agrees with what the check sees.")
         return
     min_conf = st.slider(
         "Only show disagreements at least this confident", 0.0, 1.0, 0.5, 0.05, key=kept(ws, "label_min_conf_w")
@@ -258,15 +280,21 @@ def label_errors() -> None:
     if not rows:
         st.caption("None at this confidence.")
         return
-    sl = ui.page_slice(ws, "le_page", len(rows), 8, (id(rep), min_conf))
+    show_all = st.toggle(f"Show all {len(rows)}", key=kept(ws, "le_all"), disabled=len(rows) <= SHORT_LIST)
+    if show_all:
+        shown = rows[ui.page_slice(ws, "le_page", len(rows), 8, (id(rep), min_conf))]
+    else:
+        shown = rows[:SHORT_LIST]
+        if len(rows) > SHORT_LIST:
+            st.caption(f"The {SHORT_LIST} most confident of {len(rows)} first.")
 
     def draw(s) -> None:
         ui.show_image(s.path)
-        st.markdown(f"labelled **{s.given}**, looks like **{s.suggested}** ({s.confidence:.0%})")
+        st.markdown(f"in **{s.given}**, looks like **{s.suggested}** ({s.confidence:.0%} sure)")
         st.caption(f"{s.split} · `{s.path.name}`")
         ui.decision_buttons(ws, s.path, s.given, rep.classes, s.suggested, "label errors")
 
-    ui.cards(rows[sl], draw)
+    ui.cards(shown, draw, cols=3)
 
 
 guarded(label_errors)

@@ -169,7 +169,8 @@ def likely_label_errors(
                     float(p[y[r]]),
                 )
             )
-    suspects.sort(key=lambda s: (s.given_prob, -s.confidence))
+    # most confidently contradicted first: the order the page shows them in, by the figure it shows
+    suspects.sort(key=lambda s: (-s.confidence, s.given_prob))
     return suspects, probs
 
 
@@ -184,8 +185,8 @@ def find_label_errors(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> LabelErrorReport:
-    """Check every labelled, included image (train and val) of ``dataset``."""
-    items = dataset.labelled
+    """Check every labelled, included training and validation image of ``dataset`` (a test split stays out)."""
+    items = [i for i in dataset.labelled if i.split != "test"]
     classes = list(dataset.classes)
     cidx = {c: k for k, c in enumerate(classes)}
     from ..models.features import pretrained_features

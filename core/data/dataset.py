@@ -141,7 +141,7 @@ def stratified_split(dataset: Dataset, val_fraction: float = 0.2, seed: int = 0)
     rng = random.Random(seed)
     by_class: dict[str, list[Item]] = {}
     for it in dataset.items:
-        if it.label is not None:
+        if it.label is not None and it.split != "test":  # a test split is held out as given
             by_class.setdefault(it.label, []).append(it)
     assigned: dict[Path, str] = {}
     for cls in sorted(by_class):

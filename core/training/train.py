@@ -156,6 +156,8 @@ class Metrics:
     stopped_early: bool
     rung: str = ""  # which quality rung produced this model, when a ladder ran
     temperature: float = 1.0  # calibration: softmax(log p / T) is the chance of being right
+    test_accuracy: float | None = None  # on a given test/ split, scored once after training
+    n_test: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -183,6 +185,9 @@ class TrainResult:
     val_probs: np.ndarray  # (n_val, n_classes)
     path_in_use: str
     skipped: list[tuple[str, str]]
+    test_paths: list[Path] = field(default_factory=list)  # a given test/ split: never trained or selected on
+    test_true: list[int] = field(default_factory=list)
+    test_probs: np.ndarray | None = None
 
 
 def seeded_head(net: Network, seed: int) -> None:
@@ -266,6 +271,8 @@ class Inputs:
     val_y: np.ndarray
     emit: OnEvent
     should_stop: StopCheck
+    test_paths: list[Path] = field(default_factory=list)
+    test_y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     skipped: list[tuple[str, str]] = field(default_factory=list)
     computed: int = 0  # feature images computed so far (the plan's "features" step)
     _views: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
@@ -342,6 +349,14 @@ class Inputs:
                 X, ok = torch.empty(0), []
             self._val = (X, torch.tensor(self.val_y[ok], dtype=torch.long), [self.val_paths[i] for i in ok])
         return self._val
+
+    def test(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
+        """The test split's inputs, computed once at the very end (nothing before looks at them)."""
+        if not self.test_paths:
+            return torch.empty(0), torch.empty(0, dtype=torch.long), []
+        self.emit(Status(f"Scoring the {len(self.test_paths)} test images once"))
+        X, ok = self._features(self.test_paths, "eval", self._eval_tf())
+        return X, torch.tensor(self.test_y[ok], dtype=torch.long), [self.test_paths[i] for i in ok]
 
     def _eval_tf(self):
         pre = get_spec(self.cfg.backbone).preprocess
@@ -477,6 +492,7 @@ def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: 
     net = build_network(cfg.backbone, len(classes), cfg.weights_choice)
     seeded_head(net, cfg.seed)
     train_items, val_items = dataset.split_items("train"), dataset.split_items("val")
+    test_items = [i for i in dataset.split_items("test") if i.label in cidx]
     inputs = Inputs(
         net,
         cfg,
@@ -489,6 +505,8 @@ def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: 
         np.array([cidx[i.label] for i in val_items], dtype=int),
         emit,
         should_stop,
+        [i.path for i in test_items],
+        np.array([cidx[i.label] for i in test_items], dtype=int),
     )
     n_batches = max(1, math.ceil(len(inputs.train_paths) / cfg.batch_size))
     weight = class_weight_tensor(inputs.train_y, len(classes)) if cfg.class_weights else None
@@ -588,6 +606,10 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
     net.requires_grad_(False)
     vl, va, probs = evaluate(net, Xva, yva, inputs.boundary, nn.CrossEntropyLoss())
     temperature = fit_temperature(probs.numpy(), yva.numpy()) if len(Xva) else 1.0
+    Xte, yte, te_paths = inputs.test()
+    _, te_acc, te_probs = (
+        evaluate(net, Xte, yte, inputs.boundary, nn.CrossEntropyLoss()) if len(Xte) else (None, None, None)
+    )
     metrics = Metrics(
         val_accuracy=va if len(Xva) else None,
         val_loss=vl if len(Xva) else None,
@@ -601,6 +623,8 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
         n_val=len(va_paths),
         stopped_early=stopped,
         temperature=round(temperature, 4),
+        test_accuracy=te_acc,
+        n_test=len(te_paths),
     )
     return TrainResult(
         net,
@@ -613,6 +637,9 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
         probs.numpy() if len(Xva) else np.zeros((0, len(inputs.classes))),
         describe_path(cfg, get_spec(cfg.backbone).label),
         list(inputs.skipped),
+        te_paths,
+        yte.tolist(),
+        te_probs.numpy() if te_probs is not None else None,
     )
 
 

@@ -247,8 +247,11 @@ def draw_health(ws: Workspace) -> None:
     elif not entry.outliers:
         c2.success("None found")
     if c2.button("Check again", key="health-rerun", icon=":material/refresh:"):
-        ws.data.health = None
+        _compute(ws)  # right away, in this run: the click's answer is the fresh report
+        st.session_state["health-rechecked"] = True
         st.rerun()
+    if st.session_state.pop("health-rechecked", None):
+        c1.success(f"Checked again just now: {report.n_checked:,} of {report.n_images:,} images read.")
     _stats(report)
 
 
