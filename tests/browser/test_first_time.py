@@ -57,7 +57,7 @@ def test_test_split_label_check_big_heatmaps_and_a_chart_that_stays_light(page, 
     nav(page, "Review")
     page.get_by_text("Test split").wait_for(timeout=60_000)
     page.get_by_text("Scored once, after training").wait_for()
-    page.get_by_role("radio", name="All").click()
+    page.locator('[data-testid="stRadio"]').filter(has_text="Mistakes").get_by_text("All", exact=True).click()
     page.wait_for_function("document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 3", timeout=120_000)
     widths = page.evaluate(
         "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
