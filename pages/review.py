@@ -181,8 +181,13 @@ def predictions() -> None:
                 exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
         else:  # slow method not requested: show what is already cached
             exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams, compute=False)
+        beside = st.toggle(
+            "Show each photo beside its heatmap",
+            key=kept(ws, "rv_beside"),
+            help="off: the heatmap over the photo, at the card's full width",
+        )
         pics = [
-            side_by_side(e.explanation.image, e.explanation.overlay)
+            (side_by_side(e.explanation.image, e.explanation.overlay) if beside else e.explanation.overlay)
             if e is not None and e.ok
             else (e.problem if e is not None else None)
             for e in exps
