@@ -35,7 +35,8 @@ UNFREEZE_CHOICES: dict[str, int] = {
     "head only": 0,
     "last block + head": 1,
     "last 2 blocks + head": 2,
-    "all": 3,
+    "last 3 blocks + head": 3,
+    "all": 99,  # every stage, whatever the backbone has
 }
 
 
@@ -215,14 +216,17 @@ def _lite_build(variant: int) -> Callable[[], nn.Module]:
 
 
 def _lite_stages(m: nn.Module) -> list[nn.Module]:
-    """[stem .. the stride-32 group], [that group but its last block], [last block + head conv], [pool]."""
+    """[stem .. all but the last three blocks], [block -3], [block -2], [last block + head conv], [pool].
+
+    One MBConv block per unfreeze step: "last 2 blocks + head" trains exactly two blocks and the
+    head conv, on cached 9x9 inputs (the stride-32 group), which is what makes it fast on a CPU.
+    """
     blocks = list(m._blocks)
-    widths = [b._block_args.output_filters for b in blocks]
-    start = widths.index(widths[-2])  # first block of the last-but-one channel group (192 in Lite0)
     stem = nn.Sequential(m._conv_stem, m._bn0, nn.ReLU6())
     return [
-        nn.Sequential(stem, *blocks[:start]),
-        nn.Sequential(*blocks[start:-1]),
+        nn.Sequential(stem, *blocks[:-3]),
+        blocks[-3],
+        blocks[-2],
         nn.Sequential(blocks[-1], m._conv_head, m._bn1, nn.ReLU6()),
         Pool(),
     ]
