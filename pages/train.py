@@ -1,23 +1,14 @@
 import streamlit as st
 
-from core.data import augment
-from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, check_weights
-from core.session.jobs import user_message
-from core.session.progress import eta_words
-from core.training.train import (
-    OPTIMIZERS,
-    PRESET_LABELS,
-    PRESETS,
-    SCHEDULES,
-    Phase,
-    TrainConfig,
-    describe_path,
-    lr_find,
-    warm_up,
-)
-from pages.ui.charts import lr_figure, training_figure
-from pages.ui.common import kept as kept_key
-from pages.ui.common import need_dataset, settings, stale_model_warning, workspace
+from core.models.backbones import REGISTRY, boundary_of
+from core.session.progress import duration_words, eta_words
+from core.training.costs import measure_in_background
+from core.training.ladder import LABELS, MODES, WORDS, LadderRequest, forecast, recipe
+from core.training.train import describe_path, warm_up
+from pages.ui.charts import training_figure
+from pages.ui.common import kept, need_dataset, settings, stale_model_warning, workspace
+from pages.ui.runs_table import model_in_use, runs_table
+from pages.ui.train_custom import custom_recipe
 
 ws = workspace()
 limits = settings()
@@ -32,230 +23,95 @@ if len(ds.classes) < 2:
     )
     st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
     st.stop()
-
 running = ws.train.slot.running
+CUSTOM = "custom"
+LITE = [n for n in REGISTRY if n.startswith("efficientnet_lite")]  # the backbones with offline weights
 
 
-def lr_finder(lr_key: str, backbone: str, weights: WeightsChoice) -> None:
-    """Range test on cached head features; one click copies the suggestion into the LR box."""
-    with st.expander("Learning-rate finder"):
-        if st.button("Run the LR range test", key="lrf_btn", disabled=running):
-            try:
-                with st.spinner("Computing features and sweeping learning rates…"):
-                    ws.train.lr_finding = lr_find(
-                        ds, TrainConfig(backbone=backbone, weights=weights.kind, weights_path=weights.path), ws.cache
-                    )
-            except Exception as exc:  # shown, never a trace
-                st.error(f"LR finder failed: {user_message(exc)}")
-        found = ws.train.lr_finding
-        if found:
-            st.plotly_chart(lr_figure(found), width="stretch", key="lrf_chart")
-
-            def use() -> None:
-                st.session_state[lr_key] = float(found.suggestion)
-
-            st.button(f"Use suggested LR {found.suggestion:.2e}", on_click=use, key="lrf_use")
+def expected(mode: str, backbone: str) -> str:
+    """'about 40 s' for this dataset here, or '' while this machine's costs are being measured."""
+    rungs = ("quick", "better") if mode == "auto" else (mode,)
+    cfgs = {r: recipe(r, backbone) for r in rungs}
+    if not measure_in_background(backbone, {boundary_of(backbone, c.deepest_unfreeze) for c in cfgs.values()}):
+        return ""
+    secs = [forecast(r, ds, c, ws.cache).seconds for r, c in cfgs.items()]
+    if mode == "auto":
+        return f"{duration_words(secs[0])}, up to {duration_words(sum(secs))}"
+    return duration_words(secs[0])
 
 
-def kept(key: str) -> str:
-    return kept_key(ws, key)
-
-
-def settings_form() -> TrainConfig | None:
-    preset = st.selectbox("Recipe", list(PRESETS), format_func=PRESET_LABELS.get, key=kept("preset"), disabled=running)
-    base = PRESETS[preset]()
-    c1, c2 = st.columns(2)
-    names = list(REGISTRY)
-    backbone = c1.selectbox(
+modes = [m for m in MODES if m != "best" or limits.allow_full_finetune] + [CUSTOM]
+c1, c2 = st.columns([2, 1])
+picked_custom = st.session_state.get("ladder-mode", ws.widgets.values.get("ladder-mode")) == CUSTOM
+backbone = ws.widgets.values.get("ladder-backbone", LITE[0])
+if not picked_custom:  # a custom recipe has its own backbone box
+    backbone = c2.selectbox(
         "Backbone",
-        names,
-        index=names.index(base.backbone),
+        LITE,
         format_func=lambda n: REGISTRY[n].label,
-        key=kept(f"backbone-{preset}"),
+        key=kept(ws, "ladder-backbone"),
         disabled=running,
+        help="EfficientNet-Lite models carry their ImageNet weights offline; Custom recipe offers the others",
     )
-    weights = WeightsChoice()
-    with st.spinner(f"Loading ImageNet weights for {REGISTRY[backbone].label} (downloaded on first use where online)…"):
-        problem = check_weights(backbone, weights)
-    if problem:
-        st.warning(problem)
-        how = st.radio(
-            "Weights",
-            ["a .pth file on this machine", "random initialisation (not pretrained)"],
-            key=kept(f"weights-{backbone}"),
-            horizontal=True,
-        )
-        if how.startswith("random"):
-            weights = WeightsChoice("random")
-            st.caption("Training from random weights needs far more data and epochs; results will be poor.")
-        else:
-            path = st.text_input("Path to a .pth state dict", key=kept(f"wpath-{backbone}"))
-            if not path:
-                return None
-            weights = WeightsChoice("file", path)
-            problem = check_weights(backbone, weights)
-            if problem:
-                st.error(problem)
-                return None
-    else:
-        c2.caption(f"Weights: {REGISTRY[backbone].weights_source}")
-
-    staged = st.toggle(
-        "Staged schedule (several phases)", value=len(base.phases) > 1, key=kept(f"staged-{preset}"), disabled=running
-    )
-    if staged:
-        # a data editor's state cannot be restored through session state: keep its rows instead,
-        # and start a re-created editor from the rows the user left it with
-        kept_rows = ws.widgets.values.setdefault("train-phase-rows", {})
-        first_rows = ws.widgets.values.setdefault("train-phase-rows-first", {})
-        if f"phases-{preset}" not in st.session_state or preset not in first_rows:
-            first_rows[preset] = kept_rows.get(preset) or [
-                {"layers": p.unfreeze, "epochs": p.epochs, "lr": p.lr} for p in base.phases
-            ]
-        edited = st.data_editor(
-            first_rows[preset],
-            num_rows="dynamic",
-            key=f"phases-{preset}",
-            disabled=running,
-            width="stretch",
-            column_config={
-                "layers": st.column_config.SelectboxColumn(
-                    "layers to train", options=list(UNFREEZE_CHOICES), required=True
-                ),
-                "epochs": st.column_config.NumberColumn(
-                    "epochs", min_value=1, max_value=limits.max_epochs, step=1, required=True
-                ),
-                "lr": st.column_config.NumberColumn(
-                    "learning rate", min_value=1e-6, max_value=1.0, format="%.5f", required=True
-                ),
-            },
-        )
-        kept_rows[preset] = edited
-        phases = [
-            Phase(r["layers"], int(r["epochs"]), float(r["lr"]))
-            for r in edited
-            if r.get("layers") and r.get("epochs") and r.get("lr")
-        ]
-        if not phases:
-            st.error("Add at least one phase.")
-            return None
-    else:
-        first = base.phases[0]
-        a, b, c = st.columns(3)
-        layers = a.selectbox(
-            "Layers to train",
-            list(UNFREEZE_CHOICES),
-            index=list(UNFREEZE_CHOICES).index(first.unfreeze),
-            key=kept(f"layers-{preset}"),
-            disabled=running,
-        )
-        epochs = b.number_input(
-            "Epochs",
+guesses = {m: expected(m, backbone) for m in modes if m != CUSTOM}
+mode = c1.radio(
+    "Quality",
+    modes,
+    key=kept(ws, "ladder-mode", "auto", modes),
+    disabled=running,
+    format_func=lambda m: (
+        "Custom recipe" if m == CUSTOM else (f"{LABELS[m]} · about {guesses[m]}" if guesses.get(m) else LABELS[m])
+    ),
+    captions=[("every setting by hand" if m == CUSTOM else WORDS[m]) for m in modes],
+)
+if not all(guesses.values()):
+    st.caption("Measuring what training costs on this machine…")
+if not limits.allow_full_finetune:
+    st.caption("Best (the whole network) is switched off on this server: it is too slow for a shared CPU.")
+request = cfg = None
+planned = None  # how the settings shown now would train: a finished run says so again only if it differs
+if mode == CUSTOM:
+    cfg = custom_recipe(ws, ds, limits, running)
+    if cfg is not None:
+        ws.train.settings = cfg  # what "Apply and retrain" on Review trains with
+        planned = describe_path(cfg, REGISTRY[cfg.backbone].label)
+else:
+    budget = 180
+    if mode == "auto":
+        budget = 60 * st.number_input(
+            "Time budget (minutes)",
             1,
-            limits.max_epochs,
-            min(first.epochs, limits.max_epochs),
-            key=kept(f"epochs-{preset}"),
+            120,
+            3,
+            key=kept(ws, "ladder-budget"),
             disabled=running,
+            help="Automatic goes beyond Quick only if the next rung is expected to finish within this",
         )
-        lr_key = kept(f"lr-{preset}")
-        st.session_state.setdefault(lr_key, first.lr)
-        lr = c.number_input("Learning rate", 1e-6, 1.0, format="%.5f", key=lr_key, disabled=running)
-        phases = [Phase(layers, int(epochs), float(lr))]
-        lr_finder(lr_key, backbone, weights)
-
-    c1, c2, c3 = st.columns(3)
-    aug = c1.selectbox(
-        "Augmentation",
-        list(augment.PRESETS),
-        index=list(augment.PRESETS).index(base.augment),
-        key=kept(f"aug-{preset}"),
-        disabled=running,
+    request = LadderRequest(mode, backbone, budget_s=budget, allow_best=limits.allow_full_finetune)
+    planned = f"{LABELS[mode]}: {WORDS[mode]}"
+    ws.train.settings = request
+    rung_cfg = recipe("quick" if mode == "auto" else mode, backbone)
+    st.info(
+        f"**{LABELS[mode]}**: {WORDS[mode]}." + (f" Expected here: about {guesses[mode]}." if guesses[mode] else "")
     )
-    steps = augment.PRESETS[aug]
-    if steps:
-        on = c2.multiselect("Steps", steps, default=steps, key=kept(f"steps-{preset}-{aug}"), disabled=running)
-        views = c3.number_input(
-            "Augmented views cached per image",
-            1,
-            20,
-            base.views,
-            key=kept(f"views-{preset}"),
-            disabled=running or not on,
-        )
-    else:
-        on, views = [], 1
-        c2.caption("No augmentation: every image is used once, as it is.")
-    with st.expander("Optimiser, schedule and more"):
-        a, b, c = st.columns(3)
-        optimizer = a.selectbox(
-            "Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(base.optimizer), key=kept(f"opt-{preset}")
-        )
-        schedule = b.selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(base.schedule), key=kept(f"sched-{preset}"))
-        batch = c.number_input("Batch size", 1, 512, base.batch_size, key=kept(f"bs-{preset}"))
-        smoothing = a.slider("Label smoothing", 0.0, 0.3, base.label_smoothing, 0.05, key=kept(f"ls-{preset}"))
-        class_weights = b.checkbox("Weight classes against imbalance", base.class_weights, key=kept(f"cw-{preset}"))
-        patience = c.number_input(
-            "Early stopping patience (0 = off)", 0, 50, base.early_stopping, key=kept(f"es-{preset}")
-        )
-        seed = a.number_input("Seed", 0, 2**31 - 1, base.seed, key=kept(f"seed-{preset}"))
-    cfg = TrainConfig(
-        backbone=backbone,
-        weights=weights.kind,
-        weights_path=weights.path,
-        phases=phases,
-        augment=aug,
-        disabled_steps=[s for s in steps if s not in on],
-        views=int(views),
-        batch_size=int(batch),
-        optimizer=optimizer,
-        schedule=schedule,
-        label_smoothing=float(smoothing),
-        class_weights=class_weights,
-        early_stopping=int(patience),
-        seed=int(seed),
-    )
-    try:
-        cfg.validate()
-    except ValueError as exc:
-        st.error(str(exc))
-        return None
-    if not limits.allow_full_finetune and any(p.unfreeze == "all" for p in cfg.phases):
-        st.error(
-            "Training all layers is switched off on this server (too slow for a shared CPU). "
-            "Choose 'last 2 blocks + head' or fewer."
-        )
-        return None
-    if cfg.total_epochs > limits.max_epochs:
-        st.error(f"At most {limits.max_epochs} epochs in total on this server.")
-        return None
-    st.info(describe_path(cfg, REGISTRY[backbone].label))
-    return cfg
-
-
-cfg = settings_form()
-if cfg is not None:
-    ws.train.settings = cfg  # what "Apply and retrain" on Review trains with
-planned = describe_path(cfg, REGISTRY[cfg.backbone].label) if cfg is not None else None
+    cfg = rung_cfg
 if cfg is not None and not running:
     warm_up(cfg)  # export the frozen part while the user reads this page
-
-
-def start(job_cfg: TrainConfig) -> None:
-    ws.start_training(job_cfg)
-    st.rerun()
-
 
 if not running:
     stale_model_warning(ws, "Press **Train** to train on the data as it is now.")
 b1, b2, _ = st.columns([1, 1, 4])
-if b1.button("Train", type="primary", disabled=running or cfg is None, icon=":material/play_arrow:"):
-    start(cfg)
+ready = request is not None or (mode == CUSTOM and cfg is not None)
+if b1.button("Train", type="primary", disabled=running or not ready, icon=":material/play_arrow:"):
+    ws.start_training(request if request is not None else cfg)
+    st.rerun()
 if b2.button("Stop", disabled=not running, icon=":material/stop:"):
     ws.train.slot.stop()
 
 
 @st.fragment(run_every=1.0 if running else None)
 def live() -> None:
+    ws.collect()  # a model the run already finished (Quick, before Better) is usable now
     job = ws.train.slot.job
     if job is None:
         st.caption("Press **Train** to start. Training runs in the background; you can switch pages and come back.")
@@ -265,8 +121,10 @@ def live() -> None:
     note_job, note = ws.train.run_note
     if note_job is job and note:
         st.info(note, icon=":material/fact_check:")
-    if view.description and view.description != planned:  # the info box above already says it
+    if view.description and view.description != planned:  # the box above says it already
         st.caption(f"This run: {view.description}")
+    for n in view.notes:
+        st.caption(f":material/route: {n.message}")
     eta = eta_words(view.eta_seconds)
     # while running the bar carries the status; once ended, the box below says it (not twice)
     text = " · ".join(t for t in (view.message, view.detail, eta) if t) if snap.active else view.detail
@@ -279,17 +137,12 @@ def live() -> None:
         st.success(snap.message)
     if view.epochs or view.batches:
         st.plotly_chart(training_figure(list(view.epochs), list(view.batches)), width="stretch", key="curves")
+    if view.candidates and snap.active:
+        st.caption(f"{len(view.candidates)} model(s) ready while this run goes on: the best is in use already.")
     if running and not snap.active:
         st.rerun(scope="app")  # job ended: redraw the page once, stop polling
 
 
 live()
-if ws.model.bundle is not None and not running and ws.model.run is not None:
-    m = ws.model.bundle.metrics
-    if m is not None and m.val_accuracy is not None:
-        st.metric(
-            "Validation accuracy",
-            f"{m.val_accuracy:.1%}",
-            help=f"best epoch {m.best_epoch} of {m.epochs}, {m.train_seconds:.0f}s",
-        )
-    st.page_link("pages/review.py", label="Next: Review the mistakes", icon=":material/arrow_forward:")
+runs_table(ws, running)
+model_in_use(ws, running)

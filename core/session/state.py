@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..inference.gallery import GalleryScan
     from ..inference.sort import Prediction
     from ..inference.teach import Estimate, Teacher
+    from ..training.ladder import LadderRequest
     from ..training.model_io import ModelBundle
     from ..training.train import LrFinding, TrainConfig, TrainResult
 
@@ -148,7 +149,7 @@ class TrainState:
     runs: list[RunRecord] = field(default_factory=list)
     job_data_version: tuple | None = None  # DataState.version when the running job started
     lr_finding: LrFinding | None = None
-    settings: TrainConfig | None = None  # the Train page's current settings (what a retrain uses)
+    settings: TrainConfig | LadderRequest | None = None  # the Train page's current choice (what a retrain uses)
     run_note: tuple[Job | None, str] = (None, "")  # why the current run started, said with it
 
     def start(self, job: Job, data_version: tuple, note: str = "") -> Job:

@@ -22,6 +22,7 @@ from .state import DataState, DiscoverState, ModelState, ReviewState, RunRecord,
 if TYPE_CHECKING:  # torch stays off the first page paint
     from ..analysis.explain import CamCache, Explainer
     from ..models.features import FeatureCache
+    from ..training.ladder import LadderRequest
     from ..training.train import TrainConfig, TrainResult
 
 IDLE_SECONDS = 2 * 3600
@@ -75,16 +76,19 @@ class Workspace:
         return self._explainer
 
     # -- data and model versions
-    def start_training(self, cfg: TrainConfig, note: str = "") -> Job:
-        """Train on the data as it is now, in the background; ``note`` says why, with the run."""
+    def start_training(self, what: TrainConfig | LadderRequest, note: str = "") -> Job:
+        """Train on the data as it is now, in the background: a quality rung (or the automatic climb),
+        or a custom recipe. ``note`` says why, with the run."""
+        from ..training.ladder import LadderRequest, climb
         from ..training.train import train
         from .progress import TrainingProgress
 
         data, cache = self.data.effective(), self.cache
-        job = Job(
-            "train", lambda on_event, should_stop: train(data, cfg, cache, on_event, should_stop), TrainingProgress()
-        )
-        return self.train.start(job, self.data.version, note)
+        if isinstance(what, LadderRequest):
+            work = lambda on_event, should_stop: climb(data, what, cache, on_event, should_stop)  # noqa: E731
+        else:
+            work = lambda on_event, should_stop: train(data, what, cache, on_event, should_stop)  # noqa: E731
+        return self.train.start(Job("train", work, TrainingProgress()), self.data.version, note)
 
     @property
     def model_staleness(self) -> str | None:
@@ -111,9 +115,12 @@ class Workspace:
             if id(cand) not in known:
                 self.train.record(cand, "stopped" if cand.metrics.stopped_early else "done")
                 known.add(id(cand))
-        result = self.train.slot.take()
-        if result is not None and id(result) not in known:
-            self.train.record(result, "stopped" if snap.state == "stopped" else "done")
+        done = self.train.slot.take()
+        results = getattr(done, "results", None) or ([done] if done is not None else [])  # a climb, or one run
+        for result in results:
+            if id(result) not in known:
+                self.train.record(result, "stopped" if result.metrics.stopped_early else "done")
+                known.add(id(result))
         self._choose_model()
 
     def add_run(self, result: TrainResult, state: str = "done") -> RunRecord:

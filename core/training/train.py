@@ -62,6 +62,10 @@ class TrainConfig:
     early_stopping: int = 0  # patience in epochs on val loss; 0 = off (best epoch still restored)
     seed: int = 0
     val_fraction: float = 0.2
+    head_lr_mult: float = 1.0  # the head learns this many times faster than the blocks being fine-tuned
+    lr_decay: float = 1.0  # each trainable stage further from the head learns this much slower
+    bn_frozen: bool = False  # BatchNorm in fine-tuned blocks keeps its ImageNet statistics (eval mode)
+    feature_flip: float = 0.0  # chance of mirroring a cached spatial input left-right (a free augmentation)
 
     @property
     def weights_choice(self) -> WeightsChoice:
@@ -108,6 +112,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if not 1 <= self.batch_size <= 1024 or not 1 <= self.views <= 50:
             raise ValueError("batch size must be 1..1024 and views 1..50")
+        if not (0 < self.head_lr_mult <= 1000 and 0 < self.lr_decay <= 1 and 0 <= self.feature_flip <= 1):
+            raise ValueError("head_lr_mult must be in (0, 1000], lr_decay in (0, 1] and feature_flip in [0, 1]")
 
 
 # Recipes a user picks by name; the seeds' recipes reproduced as presets.
@@ -225,6 +231,17 @@ def describe_path(cfg: TrainConfig, spec_label: str) -> str:
     return f"Full fine-tuning: every epoch runs the whole of {spec_label} on freshly augmented images (slow on CPU)."
 
 
+def param_groups(net: Network, unfreeze: int, lr: float, cfg: TrainConfig) -> list[dict]:
+    """The head at ``lr * head_lr_mult``; each trainable stage from the last backwards at ``lr * lr_decay**i``."""
+    groups = [{"params": list(net.head.parameters()), "lr": lr * cfg.head_lr_mult}]
+    first = net.boundary(unfreeze)
+    for i, stage in enumerate(reversed(list(net.stages)[first:])):
+        params = [p for p in stage.parameters() if p.requires_grad]
+        if params:
+            groups.append({"params": params, "lr": lr * cfg.lr_decay**i})
+    return groups
+
+
 def make_optimizer(params, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
@@ -238,7 +255,8 @@ def make_schedule(opt, name: str, lr: float, total_steps: int):
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
     if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps)
+        peaks = [g["lr"] for g in opt.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peaks, total_steps=total_steps)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
 
 
@@ -249,6 +267,22 @@ def class_weight_tensor(y: np.ndarray, n_classes: int) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- the inputs of a run
+
+
+def view_name(cfg: TrainConfig, v: int) -> str:
+    """The cache's name for augmented view ``v`` of a run's training images ("eval" without augmentation)."""
+    steps = cfg.augment_steps
+    return "eval" if not steps else f"aug{v}s{cfg.seed}:{','.join(steps)}"
+
+
+def features_to_compute(cfg: TrainConfig, cache: FeatureCache, boundary: int, train_paths, eval_paths) -> int:
+    """Cached inputs a run with ``cfg`` still has to compute: one per validation/test image, one per
+    training image and view the epochs will reach."""
+    views = min(cfg.views if cfg.augment_steps else 1, cfg.total_epochs)
+    todo = cache.count_missing(cfg.feature_tag, boundary, list(eval_paths), "eval")
+    for v in range(views):
+        todo += cache.count_missing(cfg.feature_tag, boundary, list(train_paths), view_name(cfg, v))
+    return todo
 
 
 @dataclass
@@ -295,7 +329,7 @@ class Inputs:
         return get_spec(self.cfg.backbone).preprocess.resize_to
 
     def view_name(self, v: int) -> str:
-        return "eval" if not self.steps else f"aug{v}s{self.cfg.seed}:{','.join(self.steps)}"
+        return view_name(self.cfg, v)
 
     def transform(self, k: int):
         """View k's (or epoch k's) augmentation: seeded by the run's seed, so reruns repeat."""
@@ -308,11 +342,9 @@ class Inputs:
         """Feature images this run still has to compute (what the plan counts)."""
         if not self.cached:
             return 0
-        views = min(self.n_views, self.cfg.total_epochs)
-        todo = self.cache.count_missing(self.cfg.feature_tag, self.boundary, self.val_paths, "eval")
-        for v in range(views):
-            todo += self.cache.count_missing(self.cfg.feature_tag, self.boundary, self.train_paths, self.view_name(v))
-        return todo
+        return features_to_compute(
+            self.cfg, self.cache, self.boundary, self.train_paths, self.val_paths + self.test_paths
+        )
 
     def _features(self, paths: list[Path], view: str, transform) -> tuple[torch.Tensor, list[int]]:
         base = {"computed": self.computed, "hits": None}
@@ -378,7 +410,11 @@ class Inputs:
             self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs}"))
             perm = torch.randperm(len(X), generator=generator)
             for s in range(0, len(X), bs):
-                yield X[perm[s : s + bs]], y[perm[s : s + bs]]
+                xb = X[perm[s : s + bs]]
+                if self.cfg.feature_flip and xb.dim() == 4:  # mirror some cached maps: a free augmentation
+                    flip = torch.rand(len(xb), generator=generator) < self.cfg.feature_flip
+                    xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+                yield xb, y[perm[s : s + bs]]
             return
         self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs} (decoding and augmenting every image)"))
         order = torch.randperm(len(self.train_paths), generator=generator).tolist()
@@ -457,9 +493,13 @@ def _trainable_state(net: Network, boundary: int) -> dict:
     }
 
 
-def _set_train_mode(net: Network, first_trainable: int) -> None:
+def _set_train_mode(net: Network, first_trainable: int, bn_frozen: bool = False) -> None:
     for i, stage in enumerate(net.stages):
         stage.train(i >= first_trainable)
+        if bn_frozen:
+            for m in stage.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()  # small data: ImageNet's statistics are better than a few batches' estimates
     net.head.train()
 
 
@@ -541,14 +581,13 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
         for ph_i, phase in enumerate(cfg.phases):
             k = UNFREEZE_CHOICES[phase.unfreeze]
             net.set_trainable(k)
-            params = [p for p in net.parameters() if p.requires_grad]
-            opt = make_optimizer(params, cfg.optimizer, phase.lr, cfg.weight_decay)
+            opt = make_optimizer(param_groups(net, k, phase.lr, cfg), cfg.optimizer, phase.lr, cfg.weight_decay)
             sched = make_schedule(opt, cfg.schedule, phase.lr, phase.epochs * run.n_batches)
             since_best = 0
             for _ in range(phase.epochs):
                 epoch += 1
                 te = time.perf_counter()
-                _set_train_mode(net, net.boundary(k))
+                _set_train_mode(net, net.boundary(k), cfg.bn_frozen)
                 tl, ta = train_one_epoch(
                     net,
                     run.criterion,
@@ -649,10 +688,17 @@ def train(
     cache: FeatureCache | None = None,
     on_event: OnEvent | None = None,
     should_stop: StopCheck | None = None,
+    head_from: Network | None = None,
 ) -> TrainResult:
-    """Fine-tune ``cfg.backbone`` on ``dataset``; returns the best epoch's model."""
+    """Fine-tune ``cfg.backbone`` on ``dataset``; returns the best epoch's model.
+
+    ``head_from``: start the head from this network's (a Quick run's head, as fastai trains the
+    head before unfreezing: the blocks then start from useful gradients, not a random head's).
+    """
     emit, stop = on_event or ignore, should_stop or never
     run = setup(dataset, cfg, cache, emit, stop)
+    if head_from is not None:
+        run.net.head.load_state_dict(head_from.head.state_dict())
     history, best, stopped = run_phases(run, emit, stop)
     return finish(run, history, best, stopped)
 

@@ -169,9 +169,9 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     if apply_now or retrain:
         changed = ws.review.apply(ws.data)
         if retrain:
-            from core.training.train import TrainConfig
+            from core.training.ladder import LadderRequest
 
-            ws.start_training(ws.train.settings or TrainConfig(), RETRAIN_NOTE.format(n=plural(changed, "image")))
+            ws.start_training(ws.train.settings or LadderRequest(), RETRAIN_NOTE.format(n=plural(changed, "image")))
             st.switch_page("pages/train.py")
         st.session_state["review-applied"] = True
         st.rerun()

@@ -91,6 +91,7 @@ def test_train_page_says_how_training_runs_once():
     at = run_page("data.py")
     at.button(key="demo_btn").click().run()
     at.switch_page("pages/train.py").run()
+    at.radio(key="ladder-mode").set_value("custom").run()
     at.number_input(key="epochs-recommended").set_value(2).run()
     at.button[[b.label for b in at.button].index("Train")].click().run()
     deadline = time.time() + 240
@@ -117,6 +118,7 @@ def test_train_settings_survive_leaving_the_page_and_a_refresh():
     at.button(key="demo_btn").click().run()
     ws_id = at.session_state["ws_id"]
     at.switch_page("pages/train.py").run()
+    at.radio(key="ladder-mode").set_value("custom").run()
     at.selectbox(key="aug-recommended").set_value("light").run()
     at.number_input(key="epochs-recommended").set_value(3).run()
     at.switch_page("pages/data.py").run()

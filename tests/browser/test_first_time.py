@@ -6,7 +6,7 @@ import re
 import time
 import zipfile
 
-from tests.helpers.browser import nav, open_demo, shot, start_training, wait_trained
+from tests.helpers.browser import nav, open_demo, shot, start_training, use_custom_recipe, wait_trained
 from tests.helpers.images import draw_image, make_class_folders
 
 
@@ -45,6 +45,7 @@ def test_test_split_label_check_big_heatmaps_and_a_chart_that_stays_light(page, 
     assert fit.inner_text().strip().endswith("22")  # 16 train + 6 val; the test images are not training images
 
     nav(page, "Train")
+    use_custom_recipe(page)
     page.get_by_text("Optimiser, schedule and more").click()
     _set_number(page, "Batch size", 2)  # 8 batches an epoch: 90 epochs make 720 batch points
     start_training(page, epochs=90)
@@ -81,6 +82,7 @@ def test_progress_says_what_runs_and_the_eta_does_not_climb(page, app_url):
     """Point 2: a run with cached augmented views, sampled while it runs."""
     open_demo(page, app_url)
     nav(page, "Train")
+    use_custom_recipe(page)
     page.get_by_label("Layers to train").click()
     page.get_by_role("option", name="last block + head").click()
     page.get_by_label("Augmentation").click()

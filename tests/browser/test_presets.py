@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers.browser import choose, nav, open_demo, shot, wait_trained
+from tests.helpers.browser import choose, nav, open_demo, shot, use_custom_recipe, wait_trained
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,7 @@ from tests.helpers.browser import choose, nav, open_demo, shot, wait_trained
 def test_seed_recipe_runs_from_the_train_page(page, app_url, preset, backbone, phases, epochs):
     open_demo(page, app_url)
     nav(page, "Train")
+    use_custom_recipe(page)
     choose(page, "Recipe", preset)
     backbone_box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Backbone").first.locator("input")
     expect(backbone_box).to_have_value(backbone, timeout=60_000)  # the recipe switched the backbone

@@ -119,8 +119,16 @@ def open_demo(page, app_url: str) -> None:
     page.get_by_text("Images per class").wait_for(timeout=60_000)
 
 
+def use_custom_recipe(page) -> None:
+    """On the Train page: choose 'Custom recipe' (every setting by hand) unless it is chosen already."""
+    if not page.get_by_label("Epochs").count():
+        page.locator('[data-testid="stRadio"]').filter(has_text="Quality").get_by_text("Custom recipe").click()
+    page.get_by_label("Epochs").wait_for()
+
+
 def start_training(page, epochs: int) -> None:
-    """On the Train page: set the epochs and press Train (does not wait for the end)."""
+    """On the Train page: a custom recipe with ``epochs`` epochs, then Train (does not wait for the end)."""
+    use_custom_recipe(page)
     box = page.get_by_label("Epochs")
     box.fill(str(epochs))
     box.press("Enter")

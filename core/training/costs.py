@@ -1,0 +1,110 @@
+"""What a training run will cost on this machine, from per-image costs measured here, not constants.
+
+Three costs per (backbone, where training starts): computing one cached input (the frozen
+prefix, in the runtime the cache uses), one training step's forward and backward per image
+of the trainable part, and a full forward + backward of the whole network (the Best rung).
+Each is measured once per process on a few random inputs (about a second), and replaced by
+what real runs measured as soon as there is one: :func:`learn` is told a run's own rates.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..models import runtime
+from ..models.backbones import build_network, get_spec
+
+DECODE_MS = 6.0  # decoding and resizing one photo (a 512 x 384 JPEG here); refined by real runs
+
+
+@dataclass(frozen=True)
+class Costs:
+    prefix_ms: float  # one cached input: decode + the frozen prefix
+    step_ms: float  # one image's forward + backward through the trainable part
+    full_ms: float  # one image's forward + backward through the whole network (full fine-tuning)
+
+
+_measured: dict[tuple[str, int], Costs] = {}
+_learned: dict[tuple[str, int, str], float] = {}
+_lock = threading.Lock()
+
+
+def _time(fn, n: int = 3) -> float:
+    fn()  # warm up (first call pays for allocation and kernels)
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n
+
+
+def _step_ms(net: nn.Module, boundary: int, x: torch.Tensor) -> float:
+    with torch.inference_mode():
+        z = net.prefix(x, boundary)
+    z = z.clone()
+    net.set_trainable(99 if boundary == 0 else len(net.stages) - 1 - boundary)
+    net.train()
+
+    def step():
+        net.zero_grad(set_to_none=True)
+        net.forward_from(z, boundary).sum().backward()
+
+    with torch.enable_grad():
+        return 1000 * _time(step) / len(x)
+
+
+def measure(backbone: str, boundary: int) -> Costs:
+    """Per-image costs of training ``backbone`` from stage ``boundary`` (measured once per process)."""
+    key = (backbone, boundary)
+    with _lock:
+        if key in _measured:
+            return _measured[key]
+    size = get_spec(backbone).preprocess.size
+    net = build_network(backbone, 4)
+    x = torch.randn(8, 3, size, size)
+    stop = min(boundary, len(net.stages)) or len(net.stages)
+    forward = runtime.forward_fn(net, 0, stop, head=False, n_images=runtime.MIN_IMAGES)
+    prefix = 1000 * _time(lambda: forward(x), 2) / len(x) + DECODE_MS
+    step = _step_ms(net, boundary, x[:8]) if boundary < len(net.stages) else 0.05
+    full = _step_ms(build_network(backbone, 4), 0, x[:4])
+    costs = Costs(prefix, step, full)
+    with _lock:
+        _measured[key] = costs
+    return costs
+
+
+def learn(backbone: str, boundary: int, kind: str, ms_per_unit: float) -> None:
+    """A real run's measured rate (``kind``: 'features' per image, 'step' per image) replaces the probe's."""
+    with _lock:
+        _learned[(backbone, boundary, kind)] = ms_per_unit
+
+
+def costs(backbone: str, boundary: int) -> Costs:
+    c = measure(backbone, boundary)
+    with _lock:
+        prefix = _learned.get((backbone, boundary, "features"), c.prefix_ms)
+        step = _learned.get((backbone, boundary, "step"), c.step_ms)
+    return Costs(prefix, step, c.full_ms)
+
+
+def measured_already(backbone: str, boundary: int) -> bool:
+    with _lock:
+        return (backbone, boundary) in _measured
+
+
+def measure_in_background(backbone: str, boundaries) -> bool:
+    """Start measuring what is not measured yet; True when every cost is known already."""
+    missing = [b for b in boundaries if not measured_already(backbone, b)]
+    if not missing:
+        return True
+
+    def work() -> None:
+        for b in missing:
+            measure(backbone, b)
+
+    runtime.warm_in_background(f"costs|{backbone}|{','.join(map(str, missing))}", work)
+    return False

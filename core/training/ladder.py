@@ -1,0 +1,235 @@
+"""The quality ladder: Quick, Better, Best, and a default that climbs only when validation says so.
+
+- **Quick** trains a new head on pooled features computed once per photo: a result in seconds.
+- **Better** also fine-tunes the last two blocks, on their inputs computed once per photo and
+  augmented view (the feature cache), starting from Quick's head, BatchNorm on ImageNet's
+  statistics, the blocks at a tenth of the head's learning rate.
+- **Best** fine-tunes the whole network as fastai's ``fine_tune`` does: one epoch with the body
+  frozen, then all of it with lower learning rates for the early layers, one-cycle, flips and
+  random resized crops; every epoch decodes and runs every photo (slow on a CPU).
+- **Automatic** (the default) runs Quick, and goes on to Better only when the validation images
+  say the head is the limit and Better fits in the time budget; it keeps whichever model
+  validates best, so it never hands over a worse model than Quick.
+
+Each rung's expected time comes from per-image costs measured on this machine
+(:mod:`core.training.costs`) and this dataset's counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+from ..data.dataset import Dataset
+from ..events import Advance, Candidate, Note, OnEvent, Plan, Status, Step, StopCheck, ignore, never
+from ..models.backbones import UNFREEZE_CHOICES, boundary_of, get_spec
+from ..models.features import FeatureCache
+from .costs import DECODE_MS, costs
+from .train import Phase, TrainConfig, TrainResult, features_to_compute, train
+
+RUNGS = ("quick", "better", "best")
+MODES = ("auto", *RUNGS)
+LABELS = {"auto": "Automatic", "quick": "Quick", "better": "Better", "best": "Best"}
+WORDS = {
+    "auto": "Quick first, then Better when the validation photos say it will help and it fits the time budget",
+    "quick": "a new head on features computed once per photo",
+    "better": "also fine-tunes the last two blocks, on inputs computed once per photo and view",
+    "best": "fine-tunes the whole network, every photo decoded and run every epoch (slow on a CPU)",
+}
+GOOD_ENOUGH = 0.985  # Quick at or above this on validation: nothing left that validation can measure
+DEFAULT_BUDGET_S = 180.0
+BEST_EPOCHS = 12  # the unfrozen epochs a Best run plans for (it stops earlier when validation stops improving)
+
+
+def recipe(rung: str, backbone: str = "efficientnet_lite0", seed: int = 0) -> TrainConfig:
+    """The training settings of a rung (what the Train page shows and a run uses)."""
+    if rung == "quick":
+        return TrainConfig(backbone=backbone, seed=seed)
+    if rung == "better":
+        return TrainConfig(
+            backbone=backbone,
+            seed=seed,
+            phases=[Phase("last 2 blocks + head", 8, 3e-4)],
+            augment="light",
+            views=3,
+            head_lr_mult=10.0,
+            bn_frozen=True,
+            schedule="cosine",
+        )
+    if rung == "best":
+        return TrainConfig(
+            backbone=backbone,
+            seed=seed,
+            phases=[Phase("head only", 1, 2e-3), Phase("all", BEST_EPOCHS, 1e-3)],
+            augment="light",
+            views=1,
+            schedule="onecycle",
+            lr_decay=0.3,
+            early_stopping=4,
+            weight_decay=1e-2,
+        )
+    raise ValueError(f"unknown quality rung {rung!r}; choose from {', '.join(RUNGS)}")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """What a rung will cost on this dataset here: feature images and batches, each at its measured rate."""
+
+    rung: str
+    features: int  # cached inputs still to compute (what is cached already is free)
+    feature_s: float  # seconds per feature image
+    batches: int
+    batch_s: float  # seconds per training batch (with its share of validation)
+
+    @property
+    def seconds(self) -> float:
+        return self.features * self.feature_s + self.batches * self.batch_s
+
+
+def forecast(rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None) -> Forecast:
+    """Expected seconds of ``cfg`` (a rung's recipe) on this dataset here, from measured per-image costs."""
+    tr = [i.path for i in dataset.split_items("train")]
+    ev = [i.path for i in dataset.split_items("val")] + [i.path for i in dataset.split_items("test")]
+    n_va = len(dataset.split_items("val"))
+    boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
+    c = costs(cfg.backbone, boundary)
+    per_epoch = max(1, -(-len(tr) // cfg.batch_size))
+    batches = cfg.total_epochs * per_epoch
+    if boundary == 0:  # full fine-tuning: every batch decodes and runs whole photos
+        per_image = c.full_ms + DECODE_MS
+        val_share = n_va * c.prefix_ms / per_epoch
+        return Forecast(rung, 0, 0.0, batches, (cfg.batch_size * per_image + val_share) / 1000)
+    feats = features_to_compute(cfg, cache or FeatureCache(), boundary, tr, ev)
+    val_share = n_va * c.step_ms / 3 / per_epoch  # validation: a forward pass, about a third of a step
+    return Forecast(rung, feats, c.prefix_ms / 1000, batches, (cfg.batch_size * c.step_ms + val_share) / 1000)
+
+
+@dataclass
+class LadderRequest:
+    mode: str = "auto"  # auto | quick | better | best
+    backbone: str = "efficientnet_lite0"
+    seed: int = 0
+    budget_s: float = DEFAULT_BUDGET_S  # auto: the whole climb should take about this long
+    allow_best: bool = True  # off on a shared server: full fine-tuning there is too slow
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown quality {self.mode!r}; choose from {', '.join(MODES)}")
+        if self.mode == "best" and not self.allow_best:
+            raise ValueError("Best (the whole network) is switched off on this server; choose Quick or Better")
+        get_spec(self.backbone)
+
+
+@dataclass
+class LadderResult:
+    results: list[TrainResult]
+    chosen: int  # index of the model that validates best
+    reasons: list[str] = field(default_factory=list)  # what the climb decided, in words
+
+    @property
+    def best(self) -> TrainResult:
+        return self.results[self.chosen]
+
+
+def _acc(r: TrainResult) -> float:
+    return r.metrics.val_accuracy if r.metrics.val_accuracy is not None else -1.0
+
+
+def _prefixed(emit: OnEvent, rung: str) -> OnEvent:
+    """A rung's own events, its steps renamed so several rungs fit in one plan; its own plan dropped."""
+
+    def on(e):
+        if isinstance(e, Plan):
+            return
+        if isinstance(e, Advance):
+            e = replace(e, step=f"{rung}:{e.step}")
+        emit(e)
+
+    return on
+
+
+def _plan(emit: OnEvent, forecasts: list[Forecast], words: str) -> None:
+    steps = []
+    for f in forecasts:
+        steps.append(Step(f"{f.rung}:features", f.features, f.feature_s))
+        steps.append(Step(f"{f.rung}:batches", f.batches, f.batch_s))
+    emit(Plan(tuple(steps), words))
+
+
+def _run(rung: str, dataset, cfg, cache, emit, stop, head_from=None) -> TrainResult:
+    emit(Status(f"{LABELS[rung]}: {WORDS[rung]}"))
+    r = train(dataset, cfg, cache, _prefixed(emit, rung), stop, head_from=head_from)
+    r.metrics.rung = rung
+    return r
+
+
+def climb(
+    dataset: Dataset,
+    request: LadderRequest,
+    cache: FeatureCache | None = None,
+    on_event: OnEvent | None = None,
+    should_stop: StopCheck | None = None,
+) -> LadderResult:
+    """Train at the requested rung, or (automatic) climb from Quick as far as validation and time say."""
+    request.validate()
+    emit, stop = on_event or ignore, should_stop or never
+    cache = cache if cache is not None else FeatureCache()
+    t0 = time.perf_counter()
+    if request.mode != "auto":
+        cfg = recipe(request.mode, request.backbone, request.seed)
+        _plan(emit, [forecast(request.mode, dataset, cfg, cache)], f"{LABELS[request.mode]}: {WORDS[request.mode]}")
+        r = _run(request.mode, dataset, cfg, cache, emit, stop)
+        return LadderResult([r], 0)
+    quick_cfg, better_cfg = (
+        recipe("quick", request.backbone, request.seed),
+        recipe("better", request.backbone, request.seed),
+    )
+    fq, fb = forecast("quick", dataset, quick_cfg, cache), forecast("better", dataset, better_cfg, cache)
+    _plan(emit, [fq, fb], f"Automatic: {WORDS['auto']}")
+    quick = _run("quick", dataset, quick_cfg, cache, emit, stop)
+    emit(Candidate(quick))  # usable now, while the climb goes on
+    results, reasons = [quick], []
+    acc = _acc(quick)
+    left = request.budget_s - (time.perf_counter() - t0)
+    if stop() or quick.metrics.stopped_early:
+        reasons.append("Stopped after Quick.")
+    elif quick.metrics.n_val == 0:
+        reasons.append("No validation images to tell whether fine-tuning helps: Quick is kept.")
+    elif acc >= GOOD_ENOUGH:
+        reasons.append(f"Quick reached {acc:.1%} on validation: the head is enough, nothing left to measure.")
+    elif fb.seconds > left:
+        reasons.append(
+            f"Quick reached {acc:.1%}. Better would take about {fb.seconds:.0f} s, beyond the "
+            f"{request.budget_s:.0f} s budget: choose Better on its own, or a larger budget."
+        )
+    else:
+        reasons.append(
+            f"Quick reached {acc:.1%}: the head alone is the limit, so the last blocks are "
+            f"fine-tuned too (Better, about {fb.seconds:.0f} s)."
+        )
+        emit(Note(reasons[-1]))
+        results.append(_run("better", dataset, better_cfg, cache, emit, stop, head_from=quick.network))
+    if len(results) == 1:
+        _plan(emit, [fq], f"Automatic: {WORDS['auto']}")  # the plan shrinks to what ran: the bar ends full
+        emit(Note(reasons[-1]))
+    chosen = max(range(len(results)), key=lambda i: (_acc(results[i]), not results[i].metrics.stopped_early, -i))
+    if chosen != len(results) - 1:
+        reasons.append(
+            f"{LABELS[results[chosen].metrics.rung]} validates best ({_acc(results[chosen]):.1%} against "
+            f"{_acc(results[-1]):.1%}): it stays the model in use."
+        )
+        emit(Note(reasons[-1]))
+    return LadderResult(results, chosen, reasons)
+
+
+__all__ = [
+    "LABELS",
+    "MODES",
+    "RUNGS",
+    "UNFREEZE_CHOICES",
+    "LadderRequest",
+    "LadderResult",
+    "climb",
+    "forecast",
+    "recipe",
+]

@@ -1,0 +1,104 @@
+"""The runs of this session side by side, and which one's model is in use (the best, unless you pick)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.session.workspace import Workspace
+from core.training.ladder import LABELS
+from core.words import plural
+
+
+def _settings(r) -> str:
+    cfg = r.result.config
+    layers = ", ".join(f"{p.unfreeze} x{p.epochs}" for p in cfg.phases)
+    aug = "no augmentation" if not cfg.augment_steps else f"{cfg.augment} x{cfg.views} views"
+    return f"{layers}; {aug}"
+
+
+def runs_table(ws: Workspace, running: bool) -> None:
+    runs = ws.train.runs
+    if not runs:
+        return
+    st.subheader("Runs")
+    in_use = ws.model.run
+    current = ws.data.version
+    rows = []
+    for r in reversed(runs):
+        m = r.result.metrics
+        rows.append(
+            {
+                "run": r.number,
+                "in use": "●" if r is in_use else "",
+                "quality": LABELS.get(m.rung, "Custom") if m.rung else "Custom",
+                "backbone": m.backbone,
+                "settings": _settings(r),
+                "validation accuracy": None if m.val_accuracy is None else round(100 * m.val_accuracy, 1),
+                "test accuracy": None if m.test_accuracy is None else round(100 * m.test_accuracy, 1),
+                "seconds": round(m.train_seconds),
+                "ended": "stopped early" if r.state == "stopped" else "finished",
+                "data": "current" if r.data_version == current else "earlier data",
+            }
+        )
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "validation accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+            "test accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+        },
+    )
+
+
+def model_in_use(ws: Workspace, running: bool) -> None:
+    """Which run's model Review, Sort and the export use, why, and the choice to use another."""
+    runs = ws.train.runs
+    if not runs or ws.model.bundle is None:
+        return
+    run = ws.model.run
+    if run is None:
+        st.info(f"In use on Review and Sort: {ws.model.source} (loaded on the Sort page).")
+    else:
+        m = run.result.metrics
+        why = (
+            "you chose it"
+            if ws.model.chosen_by_user
+            else ("it validates best of this session's runs on the current data" if len(runs) > 1 else "the only run")
+        )
+        st.success(f"In use on Review and Sort: **{ws.model.source}** ({why}).")
+        if m.val_accuracy is not None:
+            st.metric(
+                "Validation accuracy",
+                f"{m.val_accuracy:.1%}",
+                help=f"best epoch {m.best_epoch} of {m.epochs}, {m.train_seconds:.0f}s",
+            )
+    if len(runs) > 1:
+        numbers = [r.number for r in reversed(runs)]
+        labels = {
+            r.number: f"run {r.number} · {LABELS.get(r.result.metrics.rung, 'Custom')} · "
+            + ("n/a" if r.accuracy is None else f"{r.accuracy:.1%}")
+            + (" (stopped early)" if r.state == "stopped" else "")
+            for r in runs
+        }
+        c1, c2 = st.columns([3, 1])
+        pick = c1.selectbox(
+            "Use the model of",
+            numbers,
+            index=numbers.index(run.number) if run else 0,
+            format_func=labels.get,
+            key="use-run",
+            disabled=running,
+        )
+        if c2.button("Use it", disabled=running or (run is not None and pick == run.number)):
+            ws.choose_run(pick)
+            st.rerun()
+        if ws.model.chosen_by_user and st.button("Back to the best run", key="use-best"):
+            ws.model.chosen_by_user = False
+            ws.collect()
+            st.rerun()
+        st.caption(
+            f"{plural(len(runs), 'run')} this session; a stopped run never replaces a better one "
+            "unless you pick it here."
+        )
+    st.page_link("pages/review.py", label="Next: Review the mistakes", icon=":material/arrow_forward:")

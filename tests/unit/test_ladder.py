@@ -1,0 +1,68 @@
+"""The quality ladder: Quick first, Better only when validation says so and time allows, never a worse model."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.data.dataset import load_dataset
+from core.events import Candidate, Epoch, Note, Recorder
+from core.models.features import FeatureCache
+from core.training import ladder
+from core.training.ladder import LadderRequest, climb, forecast, recipe
+from tests.helpers.images import make_class_folders
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = make_class_folders(tmp_path_factory.mktemp("ladder") / "d", classes=("stripes", "dots", "plain"), n=8)
+    return load_dataset(root, val_fraction=0.25, seed=0)
+
+
+def test_easy_data_stops_at_quick_and_says_why(data):
+    events = Recorder()
+    out = climb(data, LadderRequest("auto"), FeatureCache(), events)
+    assert len(out.results) == 1 and out.best.metrics.rung == "quick"
+    assert "the head is enough" in out.reasons[0]
+    assert [n.message for n in events.of(Note)] == out.reasons[-1:]
+
+
+def test_automatic_climbs_to_better_keeps_the_better_model_and_hands_quick_over_first(data, monkeypatch):
+    monkeypatch.setattr(ladder, "GOOD_ENOUGH", 1.01)  # as if validation said the head is the limit
+    better = recipe("better")
+    better.phases[0].epochs = 2
+    monkeypatch.setattr(ladder, "recipe", lambda rung, *a, **k: better if rung == "better" else recipe(rung, *a, **k))
+    events = Recorder()
+    out = climb(data, LadderRequest("auto", budget_s=3600), FeatureCache(), events)
+    assert [r.metrics.rung for r in out.results] == ["quick", "better"]
+    cands = events.of(Candidate)
+    assert len(cands) == 1 and cands[0].result is out.results[0]  # Quick was usable before Better began
+    first_better = next(i for i, e in enumerate(events.events) if isinstance(e, Epoch) and e.unfreeze != "head only")
+    assert events.events.index(cands[0]) < first_better
+    accs = [r.metrics.val_accuracy for r in out.results]
+    assert out.best.metrics.val_accuracy == max(accs)  # never a worse model than Quick
+    assert "fine-tuned too" in out.reasons[0]
+
+
+def test_a_short_budget_keeps_quick_and_says_what_better_would_cost(data, monkeypatch):
+    monkeypatch.setattr(ladder, "GOOD_ENOUGH", 1.01)
+    out = climb(data, LadderRequest("auto", budget_s=0.001), FeatureCache())
+    assert len(out.results) == 1 and "beyond the" in out.reasons[0] and "budget" in out.reasons[0]
+
+
+def test_forecasts_come_from_measured_costs_and_cached_features_are_free(data):
+    cache = FeatureCache()
+    quick = forecast("quick", data, recipe("quick"), cache)
+    better = forecast("better", data, recipe("better"), cache)
+    best = forecast("best", data, recipe("best"), cache)
+    assert quick.features == len(data.labelled) and quick.seconds > 0
+    assert better.features == len(data.split_items("val")) + 3 * len(data.split_items("train"))
+    assert best.features == 0 and best.seconds > better.seconds > 0  # every epoch decodes and runs it all
+    from core.training.train import train
+
+    train(data, recipe("quick"), cache)
+    assert forecast("quick", data, recipe("quick"), cache).features == 0  # cached: nothing left to compute
+
+
+def test_best_is_refused_where_the_server_switches_it_off(data):
+    with pytest.raises(ValueError, match="switched off"):
+        climb(data, LadderRequest("best", allow_best=False))
