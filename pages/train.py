@@ -65,7 +65,15 @@ mode = c1.radio(
     captions=[("every setting by hand" if m == CUSTOM else WORDS[m]) for m in modes],
 )
 if not all(guesses.values()):
-    st.caption("Measuring what training costs on this machine…")
+
+    @st.fragment(run_every=1.0)
+    def measuring() -> None:
+        """Redraw the page once this machine's costs are known (they are measured in the background)."""
+        st.caption("Measuring what training costs on this machine…")
+        if all(expected(m, backbone) for m in guesses):
+            st.rerun(scope="app")
+
+    measuring()
 if not limits.allow_full_finetune:
     st.caption("Best (the whole network) is switched off on this server: it is too slow for a shared CPU.")
 request = cfg = None

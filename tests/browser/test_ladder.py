@@ -36,7 +36,7 @@ def test_each_rung_says_its_time_trains_and_a_stopped_run_stays_a_candidate(page
     for rung in RUNGS:
         assert re.search(rf"{rung} · about \d+ (s|min)", quality.inner_text()), quality.inner_text()
     accs = {}
-    for k, rung in enumerate(RUNGS, 1):
+    for rung in RUNGS:
         _quality(page, rung)
         page.get_by_role("button", name="Train", exact=True).click()
         wait_trained(page, 900_000)
