@@ -28,27 +28,22 @@ def runs_table(ws: Workspace, running: bool) -> None:
         m = r.result.metrics
         rows.append(
             {
-                "run": r.number,
+                "run": str(r.number),
                 "in use": "●" if r is in_use else "",
                 "quality": LABELS.get(m.rung, "Custom") if m.rung else "Custom",
                 "backbone": m.backbone,
                 "settings": _settings(r),
-                "validation accuracy": None if m.val_accuracy is None else round(100 * m.val_accuracy, 1),
-                "test accuracy": None if m.test_accuracy is None else round(100 * m.test_accuracy, 1),
-                "seconds": round(m.train_seconds),
+                "validation accuracy": "n/a" if m.val_accuracy is None else f"{m.val_accuracy:.1%}",
+                "test accuracy": "" if m.test_accuracy is None else f"{m.test_accuracy:.1%}",
+                "time": f"{m.train_seconds:.0f} s",
                 "ended": "stopped early" if r.state == "stopped" else "finished",
                 "data": "current" if r.data_version == current else "earlier data",
             }
         )
-    st.dataframe(
-        rows,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "validation accuracy": st.column_config.NumberColumn(format="%.1f%%"),
-            "test accuracy": st.column_config.NumberColumn(format="%.1f%%"),
-        },
-    )
+    if not any(row["test accuracy"] for row in rows):
+        for row in rows:
+            del row["test accuracy"]
+    st.table(rows)  # a short table, as text: readable everywhere (and by the browser tests)
 
 
 def model_in_use(ws: Workspace, running: bool) -> None:

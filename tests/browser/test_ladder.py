@@ -40,7 +40,7 @@ def test_each_rung_says_its_time_trains_and_a_stopped_run_stays_a_candidate(page
         _quality(page, rung)
         page.get_by_role("button", name="Train", exact=True).click()
         wait_trained(page, 900_000)
-        table = page.locator('[data-testid="stDataFrame"]').first
+        table = page.locator('[data-testid="stTable"]').first
         table.wait_for()
         assert rung in table.inner_text()
         shown = page.get_by_text("In use on Review and Sort:").first.inner_text()
