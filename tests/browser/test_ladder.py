@@ -17,6 +17,15 @@ def _quality(page, rung: str) -> None:
     page.get_by_text(re.compile(rf"^{rung}: ")).first.wait_for()  # the plan box for this rung
 
 
+def _runs_at_least(page, n: int, timeout: int = 900_000) -> None:
+    """Wait until the runs table lists n runs (the page's "Finished" may still be the last run's)."""
+    page.wait_for_function(
+        "n => { const t = document.querySelector('[data-testid=stTable] tbody'); return t && t.rows.length >= n }",
+        arg=n,
+        timeout=timeout,
+    )
+
+
 def test_each_rung_says_its_time_trains_and_a_stopped_run_stays_a_candidate(page, app_url, tmp_path):
     data = make_class_folders(tmp_path / "small", classes=("stripes", "dots", "plain"), n=6, size=80)
     page.goto(app_url)
@@ -36,9 +45,10 @@ def test_each_rung_says_its_time_trains_and_a_stopped_run_stays_a_candidate(page
     for rung in RUNGS:
         assert re.search(rf"{rung} · about \d+ (s|min)", quality.inner_text()), quality.inner_text()
     accs = {}
-    for rung in RUNGS:
+    for k, rung in enumerate(RUNGS, 1):
         _quality(page, rung)
         page.get_by_role("button", name="Train", exact=True).click()
+        _runs_at_least(page, k)
         wait_trained(page, 900_000)
         table = page.locator('[data-testid="stTable"]').first
         table.wait_for()
@@ -56,6 +66,8 @@ def test_each_rung_says_its_time_trains_and_a_stopped_run_stays_a_candidate(page
     page.get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile("^Stopped")).first.wait_for(timeout=300_000)
     page.wait_for_timeout(1500)
+    if page.locator('[data-testid="stTable"] tbody tr').count() == 4:  # stopped after its first epoch: a candidate
+        assert "stopped early" in page.locator('[data-testid="stTable"]').first.inner_text()
     assert page.get_by_text("In use on Review and Sort:").first.inner_text() == in_use
     nav(page, "Review")
     page.get_by_text(f"Model in use: run {best_run} ").wait_for()
