@@ -47,7 +47,7 @@ def test_demo_walkthrough(page, app_url, tmp_path):
     final = bar.inner_text()  # once ended the bar shows only where it stopped
     running = [t for t in seen if t != final]
     assert len(running) >= 2, seen  # the bar moved while the job ran, not only once at the end
-    page.get_by_text("Validation accuracy").wait_for()
+    page.get_by_text("Validation accuracy", exact=True).wait_for()  # the metric (the runs table says it in lower case)
     if not live_shot:
         shot(page, "03-train-live")
     shot(page, "04-train-done")
