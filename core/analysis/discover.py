@@ -17,7 +17,7 @@ import io
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +81,7 @@ class Group:
     name: str
     members: list[int]  # indices into Grouping.paths, most typical first
     doubtful: list[int]  # members that sit badly in this group
+    check_first: list[int] = field(default_factory=list)  # least typical first: where mistakes hide
 
     @property
     def size(self) -> int:
@@ -104,6 +105,9 @@ class Grouping:
     silhouette: np.ndarray  # (n,) per-image silhouette (0 for discarded)
     doubtful: np.ndarray  # (n,) bool
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    pinned: np.ndarray | None = None  # (n,) bool: images the user placed (re-assignment never moves them)
+    k_note: str = ""  # how sure the automatic number of groups is, in words
+    followed: int = 0  # images the last edit moved along with the user's (similar ones re-assigned)
 
     @property
     def group_ids(self) -> list[int]:
@@ -128,7 +132,7 @@ class Grouping:
         if not len(idx):
             raise DiscoverError(f"there is no group {gid}")
         order = [int(i) for i in idx[np.argsort(-self.typicality[idx], kind="stable")]]
-        return Group(gid, self.names[gid], order, [i for i in order if self.doubtful[i]])
+        return Group(gid, self.names[gid], order, [i for i in order if self.doubtful[i]], order[::-1])
 
     def name_of(self, gid: int) -> str:
         return "not a class" if gid == DISCARDED else self.names[gid]
@@ -181,7 +185,15 @@ def _silhouette(vectors: np.ndarray, labels: np.ndarray, centroids: dict[int, np
     return out
 
 
-def _finish(paths: list[Path], vectors: np.ndarray, labels: np.ndarray, names: dict[int, str], **meta) -> Grouping:
+def _finish(
+    paths: list[Path],
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    names: dict[int, str],
+    pinned=None,
+    followed: int = 0,
+    **meta,
+) -> Grouping:
     """Recompute centroids, typicality and doubt after any change of labels."""
     labels = np.asarray(labels, dtype=int).copy()
     live_ids = sorted({int(g) for g in labels if g != DISCARDED})
@@ -199,7 +211,19 @@ def _finish(paths: list[Path], vectors: np.ndarray, labels: np.ndarray, names: d
         sil = _silhouette(vectors, labels, centroids)
     doubtful |= sil < 0
     names = {g: names.get(g) or default_name(g) for g in live_ids}
-    return Grouping(paths, vectors, labels, names, typicality=typicality, silhouette=sil, doubtful=doubtful, **meta)
+    pinned = np.zeros(len(labels), bool) if pinned is None else np.asarray(pinned, bool).copy()
+    return Grouping(
+        paths,
+        vectors,
+        labels,
+        names,
+        typicality=typicality,
+        silhouette=sil,
+        doubtful=doubtful,
+        pinned=pinned,
+        followed=followed,
+        **meta,
+    )
 
 
 def _meta(g: Grouping) -> dict:
@@ -210,6 +234,7 @@ def _meta(g: Grouping) -> dict:
         k_scores=g.k_scores,
         k_auto=g.k_auto,
         failures=g.failures,
+        k_note=g.k_note,
     )
 
 
@@ -237,10 +262,20 @@ def cluster(vectors: np.ndarray, k: int, method: str = "kmeans", seed: int = 0) 
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(vectors)
 
 
+K_TOLERANCE = 0.02  # silhouettes this close are a tie: prefer more groups (merging two is one click)
+
+
 def choose_k(
     vectors: np.ndarray, method: str = "kmeans", seed: int = 0, ks: Iterable[int] | None = None
 ) -> tuple[np.ndarray, dict[int, float]]:
-    """Labels for the k with the best silhouette, and every k's score."""
+    """Labels for the chosen k, and every k's silhouette.
+
+    Why not simply the best silhouette: two broad kinds (animals, plants) often score a hair
+    above the four a person sees (birds, mammals, flowers, fruit), so the best score collapses
+    to 2. Every k within :data:`K_TOLERANCE` of the best is as good as far as the data can tell,
+    and the largest of them is kept: two groups of one kind are merged with one click, while one
+    group of two kinds hides the difference.
+    """
     from sklearn.metrics import silhouette_score
 
     n = len(vectors)
@@ -248,17 +283,56 @@ def choose_k(
     ks = [k for k in (ks or k_range(n)) if 2 <= k < distinct]
     if not ks:
         raise DiscoverError(f"need at least 3 different images to find groups (found {distinct})")
-    best: tuple[float, int, np.ndarray] | None = None
+    labels_of: dict[int, np.ndarray] = {}
     scores: dict[int, float] = {}
     sample = 3000 if n > 3000 else None
     for k in ks:
-        labels = cluster(vectors, k, method, seed)
+        labels_of[k] = cluster(vectors, k, method, seed)
         with _single_thread():
-            s = float(silhouette_score(vectors, labels, metric="cosine", sample_size=sample, random_state=seed))
-        scores[k] = s
-        if best is None or s > best[0]:
-            best = (s, k, labels)
-    return best[2], scores
+            scores[k] = float(
+                silhouette_score(vectors, labels_of[k], metric="cosine", sample_size=sample, random_state=seed)
+            )
+    return labels_of[pick_k(scores)], scores
+
+
+def _flat(scores: dict[int, float]) -> bool:
+    """Every number of groups scores about the same: the photos have no clear group structure."""
+    values = sorted(scores.values())
+    return max(values) - values[len(values) // 2] < K_TOLERANCE
+
+
+def pick_k(scores: dict[int, float]) -> int:
+    """The best silhouette, except that a best of 2 does not win ties against more groups.
+
+    Two broad kinds often edge out the four a person sees by a hair; when 2 is best and a
+    larger k scores within :data:`K_TOLERANCE`, the largest such k is kept. When every k
+    scores about the same (no clear structure), the best k of 3 or more is kept.
+    """
+    best_k = max(scores, key=scores.get)
+    if best_k != 2 or len(scores) < 2:
+        return best_k
+    if _flat(scores):
+        return max((k for k in scores if k >= 3), key=scores.get)
+    best = scores[best_k]
+    return max(k for k, v in scores.items() if v >= best - K_TOLERANCE)
+
+
+def k_confidence(scores: dict[int, float]) -> str:
+    """How sure the automatic choice is, in words a person can act on."""
+    if len(scores) < 2:
+        return ""
+    chosen, best = pick_k(scores), max(scores.values())
+    values = sorted(scores.values())
+    if best - values[len(values) // 2] < K_TOLERANCE:
+        return (
+            "unsure: the photos do not fall into clearly separate groups (every number scores about the same); "
+            "set the number of kinds you have"
+        )
+    close = sorted(k for k, v in scores.items() if v >= best - K_TOLERANCE and k != chosen)
+    if close:
+        return f"a close call with {' or '.join(map(str, close))} groups; try them with More / Fewer groups"
+    runner = max((v for k, v in scores.items() if k != chosen), default=best)
+    return f"clear: {chosen} groups score {scores[chosen] - runner:.2f} above any other number"
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:
@@ -295,8 +369,12 @@ def propose(
     method: str = "kmeans",
     seed: int = 0,
     coords: tuple[np.ndarray, str] | None = None,
+    known_scores: dict[int, float] | None = None,
 ) -> Grouping:
-    """Groups for an embedded gallery; k forced by the user or chosen by silhouette."""
+    """Groups for an embedded gallery; k forced by the user or chosen from the silhouettes.
+
+    ``known_scores``: the silhouettes of an earlier automatic choice, kept when the user forces k
+    (the page still shows why the automatic number was what it was)."""
     n = len(emb.paths)
     if n < 3:
         raise DiscoverError(f"need at least 3 readable images to find groups (found {n})")
@@ -305,7 +383,7 @@ def propose(
     else:
         if not 2 <= k <= n - 1:
             raise DiscoverError(f"k must be between 2 and {n - 1} for {n} images")
-        labels, scores = cluster(emb.vectors, k, method, seed), {}
+        labels, scores = cluster(emb.vectors, k, method, seed), dict(known_scores or {})
     xy, how = coords if coords is not None else map_2d(emb.vectors, seed)
     return _finish(
         list(emb.paths),
@@ -318,6 +396,7 @@ def propose(
         k_scores=scores,
         k_auto=k is None,
         failures=list(emb.failures),
+        k_note=k_confidence(scores) if k is None else "",
     )
 
 
@@ -342,7 +421,13 @@ def discover(
 def regroup(g: Grouping, k: int | None = None, method: str | None = None, seed: int = 0) -> Grouping:
     """Cluster again (new k or method) without embedding again; the map stays put."""
     emb = Embedding(g.paths, g.vectors, g.failures)
-    return propose(emb, k, method or g.method, seed, coords=(g.coords, g.map_method))
+    return propose(emb, k, method or g.method, seed, coords=(g.coords, g.map_method), known_scores=g.k_scores)
+
+
+def more_groups(g: Grouping, step: int = 1) -> Grouping:
+    """One more (or, with step=-1, one fewer) group, re-split from the kept embeddings."""
+    k = min(max(2, g.k + step), len(g.paths) - 1)
+    return regroup(g, k)
 
 
 # ---------------------------------------------------------------- edits (pure)
@@ -370,7 +455,7 @@ def rename(g: Grouping, gid: int, name: str) -> Grouping:
     name = clean_name(name)
     if any(n == name for other, n in g.names.items() if other != gid):
         raise DiscoverError(f"another group is already called {name!r}; merge the two or pick another name")
-    return _finish(g.paths, g.vectors, g.labels, {**g.names, gid: name}, **_meta(g))
+    return _finish(g.paths, g.vectors, g.labels, {**g.names, gid: name}, pinned=g.pinned, **_meta(g))
 
 
 def merge(g: Grouping, keep: int, other: int) -> Grouping:
@@ -380,7 +465,9 @@ def merge(g: Grouping, keep: int, other: int) -> Grouping:
     if keep == other:
         raise DiscoverError("pick two different groups to merge")
     labels = np.where(g.labels == other, keep, g.labels)
-    return _finish(g.paths, g.vectors, labels, {i: n for i, n in g.names.items() if i != other}, **_meta(g))
+    return _finish(
+        g.paths, g.vectors, labels, {i: n for i, n in g.names.items() if i != other}, pinned=g.pinned, **_meta(g)
+    )
 
 
 def split(g: Grouping, gid: int, parts: int = 2, seed: int = 0) -> Grouping:
@@ -397,11 +484,44 @@ def split(g: Grouping, gid: int, parts: int = 2, seed: int = 0) -> Grouping:
         labels[idx[sub == part]] = new
         names[new] = _unique_name(names, default_name(new))
         new += 1
-    return _finish(g.paths, g.vectors, labels, names, **_meta(g))
+    return _finish(g.paths, g.vectors, labels, names, pinned=g.pinned, **_meta(g))
 
 
-def move(g: Grouping, images: int | Path | str | Iterable, to: int | None) -> Grouping:
-    """Move images to group ``to``; DISCARDED means 'not a class', None makes a new group."""
+PIN_WEIGHT = 3.0  # a photo the user placed counts this many times in its group's centre
+
+
+def reassign(g: Grouping, rounds: int = 5) -> tuple[np.ndarray, int]:
+    """Nearest-centre re-assignment of every photo the user has not placed (labels, how many moved).
+
+    The centres lean towards the photos the user placed, so moving a few birds out of 'animals'
+    into a new group draws the other birds after them: a group is fixed by fixing a few members.
+    """
+    labels = g.labels.copy()
+    pinned = g.pinned if g.pinned is not None else np.zeros(len(labels), bool)
+    free = (~pinned) & (labels != DISCARDED)
+    start = labels.copy()
+    for _ in range(rounds):
+        ids = sorted({int(x) for x in labels if x != DISCARDED})
+        if len(ids) < 2:
+            break
+        w = np.where(pinned, PIN_WEIGHT, 1.0)
+        centres = np.stack(
+            [l2_normalise((g.vectors[labels == i] * w[labels == i, None]).sum(0, keepdims=True))[0] for i in ids]
+        )
+        nearest = np.array(ids)[np.argmax(g.vectors @ centres.T, axis=1)]
+        new = np.where(free, nearest, labels)
+        if (new == labels).all():
+            break
+        labels = new
+    return labels, int(((labels != start) & free).sum())
+
+
+def move(g: Grouping, images: int | Path | str | Iterable, to: int | None, propagate: bool = True) -> Grouping:
+    """Move images to group ``to``; DISCARDED means 'not a class', None makes a new group.
+
+    The moved images are pinned there; with ``propagate``, the photos like them follow
+    (:func:`reassign`), and ``Grouping.followed`` says how many did.
+    """
     one = isinstance(images, (int, np.integer, str, Path))
     idx = [i if isinstance(i, (int, np.integer)) else g.index_of(i) for i in ([images] if one else images)]
     if not idx:
@@ -416,15 +536,89 @@ def move(g: Grouping, images: int | Path | str | Iterable, to: int | None) -> Gr
         _live(g, to)
     labels = g.labels.copy()
     labels[idx] = to
+    pinned = g.pinned.copy() if g.pinned is not None else np.zeros(len(labels), bool)
+    pinned[idx] = True
+    followed = 0
+    if propagate:
+        staged = replace(g, labels=labels, pinned=pinned)
+        labels, followed = reassign(staged)
     live = {int(x) for x in labels if x != DISCARDED}
-    return _finish(g.paths, g.vectors, labels, {i: n for i, n in names.items() if i in live}, **_meta(g))
+    return _finish(
+        g.paths,
+        g.vectors,
+        labels,
+        {i: n for i, n in names.items() if i in live},
+        pinned=pinned,
+        followed=followed,
+        **_meta(g),
+    )
 
 
 def discard(g: Grouping, gid: int) -> Grouping:
     """The group is 'not a class': its images are left out of training."""
     _live(g, gid)
     labels = np.where(g.labels == gid, DISCARDED, g.labels)
-    return _finish(g.paths, g.vectors, labels, {i: n for i, n in g.names.items() if i != gid}, **_meta(g))
+    return _finish(
+        g.paths, g.vectors, labels, {i: n for i, n in g.names.items() if i != gid}, pinned=g.pinned, **_meta(g)
+    )
+
+
+# ---------------------------------------------------------------- suggestions
+
+SPLIT_MIN = 0.12  # a group whose best two-way split has at least this silhouette holds two kinds
+MERGE_GAP = 0.15  # two groups whose centres are this much closer (cosine) than a typical pair look like one kind
+
+
+@dataclass(frozen=True)
+class SplitHint:
+    group: int
+    score: float  # silhouette of the two-way split within the group
+    parts: tuple[list[int], list[int]]  # the two halves, most typical first
+
+
+def split_hints(g: Grouping, seed: int = 0, min_part: int = 3) -> list[SplitHint]:
+    """Groups that look like two kinds of photos (animals -> birds, mammals), best candidate first."""
+    from sklearn.metrics import silhouette_score
+
+    hints = []
+    for gid in g.group_ids:
+        idx = np.flatnonzero(g.labels == gid)
+        if len(idx) < 2 * min_part:
+            continue
+        sub = _by_size(cluster(g.vectors[idx], 2, "kmeans", seed))
+        if min(np.bincount(sub)) < min_part:
+            continue
+        with _single_thread():
+            score = float(silhouette_score(g.vectors[idx], sub, metric="cosine"))
+        if score >= SPLIT_MIN:
+            halves = []
+            for part in (0, 1):
+                members = idx[sub == part]
+                centre = l2_normalise(g.vectors[members].mean(0, keepdims=True))[0]
+                halves.append([int(i) for i in members[np.argsort(-(g.vectors[members] @ centre))]])
+            hints.append(SplitHint(gid, score, (halves[0], halves[1])))
+    return sorted(hints, key=lambda h: -h.score)
+
+
+def merge_hints(g: Grouping) -> list[tuple[int, int, float]]:
+    """Pairs of groups whose photos look alike (group, group, similarity of their centres), closest first.
+
+    Relative, not absolute: how similar two kinds' centres are depends on the backbone and the
+    photos, so a pair is suggested when it is :data:`MERGE_GAP` closer than the median pair
+    (two halves of one kind stand out that way; with only two groups there is nothing to compare).
+    """
+    ids = g.group_ids
+    cents = {i: l2_normalise(g.vectors[g.labels == i].mean(0, keepdims=True))[0] for i in ids}
+    pairs = [(a, b, float(cents[a] @ cents[b])) for x, a in enumerate(ids) for b in ids[x + 1 :]]
+    if len(pairs) < 3:
+        return []
+    typical = float(np.median([p[2] for p in pairs]))
+    return sorted([p for p in pairs if p[2] >= typical + MERGE_GAP], key=lambda p: -p[2])
+
+
+def split_as(g: Grouping, hint: SplitHint) -> Grouping:
+    """Accept a split hint: its second half becomes a new group (the first keeps the name)."""
+    return move(g, hint.parts[1], None, propagate=False)
 
 
 # ---------------------------------------------------------------- hand-off

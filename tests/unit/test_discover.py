@@ -191,9 +191,13 @@ def test_cli_discover(gallery, tmp_path, capsys):
     from core.cli import main
 
     out = tmp_path / "groups"
-    assert main(["discover", str(gallery), "--out", str(out)]) == 0
+    assert main(["discover", str(gallery), "--out", str(out), "--k", "auto"]) == 0
     text = capsys.readouterr().out
-    assert "k = 3 (chosen by silhouette" in text
+    assert "k = 3 (automatic" in text
+    said = text.split("confidence: ")[1].splitlines()[0]
+    assert said.split(":")[0].split(" with")[0] in ("clear", "a close call", "unsure")  # in words, always
+    scores = text.split("silhouette by k: ")[1].splitlines()[0]
+    assert [int(part.split(":")[0]) for part in scores.split(", ")][:2] == [2, 3]  # every k tried, in order
     assert sorted(p.name for p in out.iterdir()) == ["group_1", "group_2", "group_3", "groups.csv"]
     rows = list(csv.DictReader((out / "groups.csv").open()))
     assert len(rows) == len(KINDS) * PER_KIND
@@ -215,4 +219,96 @@ def test_cli_discover_forced_k(gallery, tmp_path, capsys):
         shutil.copy(p, small / p.name)
     assert main(["-q", "discover", str(small), "--out", str(tmp_path / "o"), "--k", "2"]) == 0
     assert "k = 2 (forced)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as bad:
+        main(["discover", str(small), "--out", str(tmp_path / "p"), "--k", "one"])
+    assert bad.value.code == 2
+    assert "'auto'" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["group_1", "group_2", "groups.csv"]
+
+
+# ---------------------------------------------------------------- the number of groups, as a person decides it
+
+
+def test_pick_k_does_not_collapse_to_two_on_a_near_tie():
+    # animals vs plants edges out the four kinds by a hair: the four are kept
+    assert D.pick_k({2: 0.210, 3: 0.170, 4: 0.200, 5: 0.150, 6: 0.120}) == 4
+    # a clear best of 2 stays 2
+    assert D.pick_k({2: 0.40, 3: 0.25, 4: 0.22, 5: 0.20}) == 2
+    # a best above 2 is kept as it is, even with a close larger k
+    assert D.pick_k({2: 0.10, 3: 0.30, 4: 0.29, 5: 0.10}) == 3
+    # no structure at all (every k about the same): not 2, the best of the rest
+    assert D.pick_k({2: 0.050, 3: 0.046, 4: 0.048, 5: 0.047}) == 4
+
+
+def test_k_confidence_words():
+    assert D.k_confidence({2: 0.40, 3: 0.25, 4: 0.22}).startswith("clear: 2 groups score 0.15 above")
+    assert "close call with 2" in D.k_confidence({2: 0.210, 3: 0.150, 4: 0.200, 5: 0.120, 6: 0.100})
+    assert D.k_confidence({2: 0.050, 3: 0.046, 4: 0.048, 5: 0.047}).startswith("unsure")
+
+
+def test_more_and_fewer_groups_reuse_the_embedding(grouping):
+    more = D.more_groups(grouping)
+    assert more.k == grouping.k + 1 and more.vectors is grouping.vectors
+    assert np.array_equal(more.coords, grouping.coords)  # the map stays put
+    assert more.k_scores == grouping.k_scores  # the page still shows why the automatic number was chosen
+    assert D.more_groups(more, -1).k == grouping.k
+    assert D.more_groups(D.regroup(grouping, k=2), -1).k == 2  # never below 2
+
+
+def test_check_first_is_least_typical_first(grouping):
+    grp = grouping.group(grouping.group_ids[0])
+    t = grouping.typicality[grp.check_first]
+    assert list(t) == sorted(t) and grp.check_first[0] == grp.members[-1]
+
+
+def test_moving_a_few_draws_the_similar_ones_after_them(embedding):
+    """Two kinds in one group: moving two of one kind out moves the rest of that kind too."""
+    kinds = np.array([kind_of(p) for p in embedding.paths])
+    merged = D.regroup(D.propose(embedding, k=3), k=2)  # k=2 of three kinds: one group mixes two
+    mixed = next(gid for gid in merged.group_ids if len(set(kinds[merged.labels == gid])) == 2)
+    kind = sorted(set(kinds[merged.labels == mixed]))[0]
+    mine = [int(i) for i in np.flatnonzero((merged.labels == mixed) & (kinds == kind))]
+    assert len(mine) >= 6
+    moved = D.move(merged, mine[:2], None)  # two photos into a new group
+    new = int(moved.labels[mine[0]])
+    assert moved.pinned[mine[:2]].all() and not moved.pinned[mine[2:]].any()
+    assert moved.followed >= 4 and (moved.labels[mine] == new).all()  # the rest of that kind followed
+    assert not (moved.labels[kinds != kind] == new).any()  # and nothing else did
+    alone = D.move(merged, mine[:2], None, propagate=False)
+    assert alone.followed == 0 and (alone.labels == new).sum() == 2
+
+
+def test_reassign_never_moves_a_pinned_photo(grouping):
+    i = grouping.group(grouping.group_ids[0]).members[0]  # the most typical photo of one group
+    other = grouping.group_ids[1]
+    moved = D.move(grouping, i, other)  # the user insists
+    assert int(moved.labels[i]) == other and moved.pinned[i]
+    again = D.move(moved, grouping.group(grouping.group_ids[2]).members[-1], grouping.group_ids[0])
+    assert int(again.labels[i]) == other  # a later edit re-assigns the rest, not what the user placed
+
+
+def test_split_hint_finds_the_group_that_holds_two_kinds(embedding):
+    kinds = np.array([kind_of(p) for p in embedding.paths])
+    two = D.regroup(D.propose(embedding, k=3), k=2)
+    mixed = next(gid for gid in two.group_ids if len(set(kinds[two.labels == gid])) == 2)
+    hints = D.split_hints(two)
+    assert hints and hints[0].group == mixed
+    done = D.split_as(two, hints[0])
+    assert done.k == 3
+    assert adjusted_rand_score(kinds, done.labels) >= 0.9  # one click recovers the three kinds
+    assert (
+        not D.split_hints(D.propose(embedding, k=3))
+        or D.split_hints(D.propose(embedding, k=3))[0].score < hints[0].score
+    )
+
+
+def test_merge_hint_for_two_halves_of_one_kind(embedding):
+    kinds = np.array([kind_of(p) for p in embedding.paths])
+    three = D.propose(embedding, k=3)
+    plain = int(three.labels[np.flatnonzero(kinds == "plain")[0]])
+    halves = D.split(three, plain, 2)
+    pairs = D.merge_hints(halves)
+    assert pairs, "two halves of one kind look alike"
+    a, b, sim = pairs[0]
+    assert {halves.names[a], halves.names[b]} >= {three.names[plain]}  # the two halves, not two kinds
+    assert not D.merge_hints(three)  # three different kinds: nothing to merge
