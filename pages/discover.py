@@ -7,26 +7,30 @@ from core.analysis.discover import (
     DiscoverError,
     discard,
     discover,
-    k_range,
     merge,
+    merge_hints,
+    more_groups,
     move,
     regroup,
     rename,
     split,
+    split_as,
+    split_hints,
     to_dataset,
 )
 from core.data.dataset import DatasetError
 from core.events import Advance, Plan, Status, Step
 from core.session.jobs import Job, user_message
-from pages.ui.charts import group_map_figure
-from pages.ui.common import image_grid, job_progress, need_dataset, workspace
+from core.words import plural
+from pages.ui.charts import group_map_figure, k_scores_figure
+from pages.ui.common import image_grid, job_progress, kept, need_dataset, thumb, workspace
 
 ws = workspace()
 st.title("Discover")
 st.caption(
     "No class folders? The pretrained model looks at every photo once and proposes groups of similar "
-    "ones. Name the groups you want as classes, fix the odd ones out, then train on them. "
-    "Your files are never moved or changed."
+    "ones. Name the groups you want as classes, fix a few odd ones out (the photos like them follow), then "
+    "train on them. Your files are never moved or changed."
 )
 
 disc = ws.discover
@@ -53,6 +57,9 @@ def apply(fn, *args, **kwargs) -> str | None:
     """Run one pure edit on the grouping; returns the error in words (never a trace), or None."""
     try:
         disc.set_grouping(fn(disc.grouping, *args, **kwargs))
+        followed = disc.grouping.followed
+        if followed:
+            disc.say("info", f"{plural(followed, 'similar photo')} followed the ones you moved.")
         return None
     except (DiscoverError, DatasetError) as exc:
         return str(exc)
@@ -89,19 +96,21 @@ n = len(paths)
 with st.container(border=True):
     st.write(f"**Looking at:** {what}")
     c1, c2, c3 = st.columns([2, 2, 3])
-    choose = c1.toggle(
-        "Let me choose k",
-        key="disc_choose_k",
+    how_many = c1.radio(
+        "How many kinds of photos?",
+        ["find out", "about"],
+        key=kept(ws, "disc-k-mode"),
+        format_func={"find out": "Find out for me", "about": "I have about…"}.get,
         disabled=n < 4,
-        help="Off: the number of groups is chosen automatically (best silhouette).",
+        horizontal=True,
     )
-    k_max = max(3, min(20, n - 1))
-    if choose and n >= 4:
-        k = c2.slider("k (number of groups)", 2, k_max, min(4, k_max), key="disc_k")
+    want_k = None
+    if how_many == "about" and n >= 4:
+        want_k = int(
+            c2.number_input("kinds of photos", 2, max(2, min(40, n - 1)), min(4, max(2, n - 1)), key=kept(ws, "disc-k"))
+        )
     else:
-        k = None
-        ks = k_range(n)
-        c2.caption(f"Number of groups: chosen automatically ({ks.start} to {ks.stop - 1}, best silhouette).")
+        c2.caption("The number of groups is chosen from how the photos fall apart; you can change it after.")
     method = c3.radio(
         "Grouping method",
         ["kmeans", "agglomerative"],
@@ -110,7 +119,6 @@ with st.container(border=True):
         format_func={"kmeans": "k-means", "agglomerative": "agglomerative (Ward)"}.get,
     )
     b1, b2, b3, _ = st.columns([1.3, 1.3, 1, 2])
-    want_k = int(k) if k is not None else None
     if b1.button("Find groups", type="primary", icon=":material/auto_awesome:", disabled=running or n < 3):
         todo, cache = list(paths), ws.cache
 
@@ -134,7 +142,7 @@ with st.container(border=True):
         "Regroup",
         icon=":material/refresh:",
         disabled=running or g is None,
-        help="Cluster the same images again with the k and method above (fast; replaces your edits).",
+        help="Group the same photos again with the number and method above (fast; replaces your edits).",
     ):
         edit(regroup, k=want_k, method=method)
     if b3.button("Stop", icon=":material/stop:", disabled=not running):
@@ -168,36 +176,83 @@ if g is None or running:
 rev = disc.revision
 if set(g.paths) != set(paths) and disc.dataset is not ws.data.dataset:
     st.warning("Your data changed since these groups were found. Press **Find groups** to group the new images.")
-how = (
-    f"chosen automatically: best silhouette over k = {min(g.k_scores)}..{max(g.k_scores)}"
-    if g.k_auto and g.k_scores
-    else "chosen by you"
-)
-st.success(
-    f"**{g.k} groups** among {len(g.paths)} images (k {how}; {g.method}). "
-    "Name the ones you want to train on; images marked ⚠ sit badly in their group."
-)
+
+# ---------------------------------------------------------------- how many groups, and what to do about it
+with st.container(border=True):
+    c1, c2, c3 = st.columns([4, 1, 1])
+    how = f"chosen automatically: {g.k_note}" if g.k_auto and g.k_note else "your number"
+    c1.markdown(f"**{g.k} groups** among {len(g.paths)} photos ({how}; {g.method}).")
+    if c2.button("Fewer groups", icon=":material/remove:", key=f"fewer-{rev}", disabled=g.k <= 2):
+        edit(more_groups, -1)
+    if c3.button("More groups", icon=":material/add:", key=f"more-{rev}", disabled=g.k >= len(g.paths) - 1):
+        edit(more_groups, 1)
+    if g.k_scores:
+        with st.expander("Why this number?"):
+            st.plotly_chart(k_scores_figure(g.k_scores, g.k), width="stretch", key=f"kscores-{rev}")
+            top = sorted(g.k_scores.values(), reverse=True)
+            if len(top) > 1 and top[0] - top[1] < 0.01:
+                st.caption(
+                    "The best scores are within 0.01 of each other: the photos could be grouped either way. "
+                    "Choose the number of kinds you know you have."
+                )
+            st.caption(
+                "Silhouette: how much closer each photo is to its own group than to the next one (higher "
+                "means better separated). A score of 2 does not win a tie against more groups: merging "
+                "two groups is one click, seeing that one group mixes two kinds is not."
+            )
 if g.failures:
     with st.expander(f"Unreadable images left out: {len(g.failures)}"):
         for p, why in g.failures[:500]:
             st.write(f"- `{Path(p).name}`: {why}")
-if g.k_scores:
-    with st.expander("Why this k?"):
-        st.bar_chart({"silhouette": {str(kk): s for kk, s in g.k_scores.items()}}, height=200)
-        st.caption(
-            "Silhouette: how much closer each image is to its own group than to the next one "
-            "(higher is better separated). Use **Let me choose k** to override."
-        )
 
 ids = g.group_ids
 label_of = {gid: g.names[gid] for gid in ids}
+targets = [*ids, DISCARDED, None]
+
+
+def target_label(t) -> str:
+    return "a new group" if t is None else g.name_of(t)
 
 
 def caption(i: int) -> str:
-    return ("⚠ " if g.doubtful[i] else "") + g.paths[i].name
+    return ("⚠ " if g.doubtful[i] else "") + ("📌 " if g.pinned is not None and g.pinned[i] else "") + g.paths[i].name
+
+
+# ---------------------------------------------------------------- suggestions: split one, merge two
+hints = split_hints(g)[:2]
+pairs = merge_hints(g)[:1]
+if hints or pairs:
+    st.subheader("Suggestions")
+for h in hints:
+    with st.container(border=True):
+        st.markdown(
+            f"**{g.names[h.group]}** looks like two kinds of photos (split score {h.score:.2f}). Split it into 2?"
+        )
+        for half in h.parts:
+            image_grid([g.paths[i] for i in half[:8]], None, cols=8, size=100)
+        if st.button(
+            f"Split {g.names[h.group]} into 2", key=f"hint-split-{rev}-{h.group}", icon=":material/call_split:"
+        ):
+            edit(split_as, h)
+for a, b, sim in pairs:
+    with st.container(border=True):
+        st.markdown(f"**{g.names[a]}** and **{g.names[b]}** look alike (similarity {sim:.2f}). Merge them?")
+        if st.button(f"Merge {g.names[b]} into {g.names[a]}", key=f"hint-merge-{rev}-{a}-{b}", icon=":material/merge:"):
+            edit(merge, a, b)
 
 
 # ---------------------------------------------------------------- the groups
+def move_menu(i: int, key: str) -> None:
+    with st.popover("Move to…", width="stretch"):
+        for t in targets:
+            if t != int(g.labels[i]):
+                st.button(target_label(t), key=f"{key}-{t}", width="stretch", on_click=lambda t=t: apply(move, i, t))
+
+
+st.caption(
+    "Check the photos that sit least well in each group first; move a few that are wrong, and the photos "
+    "like them follow. A moved photo stays where you put it (📌)."
+)
 tab_groups, tab_map, tab_edit = st.tabs(["Groups", "Map", "Merge · split · move"])
 with tab_groups:
     for gid in ids:
@@ -206,7 +261,6 @@ with tab_groups:
             c1, c2, c3 = st.columns([3, 3, 1])
             new_name = c1.text_input("Name", grp.name, key=f"gname-{rev}-{gid}", max_chars=60)
             c2.write(f"**{grp.size} images** · {len(grp.doubtful)} doubtful")
-            c2.caption("Most typical first.")
             if c3.button("Not a class", key=f"discard-{rev}-{gid}", help="Leave these images out of training"):
                 edit(discard, gid)
             if new_name.strip() and new_name != grp.name:
@@ -215,17 +269,20 @@ with tab_groups:
                     c1.error(err)
                 else:
                     st.rerun()
-            typical = [i for i in grp.members if not g.doubtful[i]][:12]
-            image_grid([g.paths[i] for i in typical], [caption(i) for i in typical], cols=6, size=140)
-            if grp.doubtful:
-                st.caption(
-                    f"⚠ Doubtful ({len(grp.doubtful)}): probably belong elsewhere; move them on the "
-                    "**Merge · split · move** tab or by lasso on the **Map**."
-                )
-                image_grid(
-                    [g.paths[i] for i in grp.doubtful[:12]], [caption(i) for i in grp.doubtful[:12]], cols=6, size=140
-                )
-            if grp.size > 12:
+            check = grp.check_first[:6]
+            st.caption("Check these first (the least typical of the group):")
+            cols = st.columns(6)
+            for k, i in enumerate(check):
+                with cols[k]:
+                    data = thumb(g.paths[i], 140)
+                    if data is not None:
+                        st.image(data, caption=caption(i), width="stretch")
+                    move_menu(i, f"mv-{rev}-{gid}-{k}")
+            typical = [i for i in grp.members if i not in check][:12]
+            if typical:
+                st.caption("Most typical:")
+                image_grid([g.paths[i] for i in typical], [caption(i) for i in typical], cols=6, size=140)
+            if grp.size > 18:
                 with st.expander(f"All {grp.size} images"):
                     shown = grp.members[:300]
                     image_grid([g.paths[i] for i in shown], [caption(i) for i in shown], cols=8, size=120)
@@ -235,16 +292,9 @@ with tab_groups:
                 [g.paths[i] for i in g.discarded[:120]], [g.paths[i].name for i in g.discarded[:120]], cols=8, size=120
             )
             if st.button("Bring them back as a group", key=f"undiscard-{rev}"):
-                edit(move, g.discarded, None)
+                edit(move, g.discarded, None, propagate=False)
 
 # ---------------------------------------------------------------- the map
-targets = [*ids, DISCARDED, None]
-
-
-def target_label(t) -> str:
-    return "a new group" if t is None else g.name_of(t)
-
-
 with tab_map:
     st.caption(
         f"Each dot is an image ({g.map_method} of the embeddings); similar images sit together. "

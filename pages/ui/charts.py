@@ -184,3 +184,18 @@ def group_map_figure(xy, group_names: list[str], hover: list[str], doubtful: lis
         legend=dict(orientation="h", y=-0.05),
     )
     return fig
+
+
+def k_scores_figure(scores: dict[int, float], chosen: int) -> go.Figure:
+    """Silhouette by number of groups, on a numeric axis (2, 3, ... 12, never sorted as text)."""
+    ks = sorted(scores)
+    fig = go.Figure(
+        go.Bar(x=ks, y=[scores[k] for k in ks], marker_color=["#ef553b" if k == chosen else "#636efa" for k in ks])
+    )
+    fig.update_layout(
+        height=220,
+        margin=dict(t=10, b=10, l=10, r=10),
+        xaxis=dict(title="groups", dtick=1),
+        yaxis=dict(title="silhouette"),
+    )
+    return fig

@@ -83,6 +83,19 @@ def test_page_find_groups_edit_and_train(gallery, cache, embedding):
     _button(at, "Split").click().run()
     assert not at.exception and ws.discover.grouping.k == 3
 
+    _button(at, "More groups").click().run()  # re-split from the kept embeddings: no job, no embedding
+    assert not at.exception and ws.discover.grouping.k == 4
+    _button(at, "Fewer groups").click().run()
+    assert not at.exception and ws.discover.grouping.k == 3
+    g = ws.discover.grouping
+    odd = g.group(g.group_ids[0]).check_first[0]  # the page's "check these first" photo
+    other = g.group_ids[1]
+    menu = [b for b in at.button if b.key and b.key.startswith(f"mv-{ws.discover.revision}-{g.group_ids[0]}-0-")]
+    next(b for b in menu if b.key.endswith(f"-{other}")).click().run()
+    assert not at.exception and int(ws.discover.grouping.labels[odd]) == other
+    assert ws.discover.grouping.pinned[odd]  # where the user put it, it stays
+
+    at.text_input[0].set_value("first").run()  # a new number of groups starts from fresh names
     _button(at, "Train on these groups").click().run()
     assert not at.exception
     assert ws.data.dataset.layout == "classes" and "first" in ws.data.dataset.classes

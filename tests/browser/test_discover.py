@@ -1,10 +1,20 @@
-"""Real browser, labelling-free start: upload a flat folder, let Discover group it, name two
-groups, merge two, train on the groups and sort."""
+"""Real browser, labelling-free start: a flat folder -> groups -> a different number of groups
+-> the suggested split -> two photos corrected -> named groups -> training -> sorting."""
 
 from __future__ import annotations
 
 from tests.helpers.browser import nav, shot, start_training, wait_trained
 from tests.helpers.images import draw_image
+
+NAME_BOXES = """() => [...document.querySelectorAll('input[aria-label="Name"]')]
+    .filter(e => !e.closest('[data-stale="true"]')).length"""
+
+
+def settled_group_count(page) -> int:
+    """Name boxes on the page once the rerun is over (Streamlit keeps last run's widgets, marked stale, until then)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(700)
+    return page.evaluate(NAME_BOXES)
 
 
 def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
@@ -20,27 +30,48 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     page.get_by_text("images without class folders").wait_for(timeout=60_000)
 
     nav(page, "Discover")
-    page.get_by_text("Let me choose k").click()  # k = 4 (the slider's default)
-    page.get_by_text("k (number of groups)").wait_for()  # the toggle's rerun has landed
+    page.get_by_text("I have about…").click()  # the user knows roughly how many kinds: says 2, one too few
+    box = page.get_by_label("kinds of photos", exact=True)
+    box.wait_for()
+    box.fill("2")
+    box.press("Enter")
+    page.wait_for_timeout(800)
     page.get_by_role("button", name="Find groups").click()
-    page.get_by_text("4 groups among").wait_for(timeout=300_000)
-    names = page.get_by_label("Name")
-    names.nth(3).wait_for()  # the page streams its groups in: count them once all are drawn
-    n_groups = names.count()
-    assert n_groups == 4
+    page.get_by_text("2 groups among 18 photos").wait_for(timeout=300_000)
+
+    # the number of groups changes at once, from the kept embeddings
+    page.get_by_role("button", name="More groups").click()
+    page.get_by_text("3 groups among 18 photos").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Fewer groups").click()
+    page.get_by_text("2 groups among 18 photos").wait_for(timeout=60_000)
+
+    # two kinds in one group: the page offers the split, one click takes it
+    split = page.get_by_role("button", name="into 2")
+    split.first.wait_for(timeout=60_000)
+    split.first.click()
+    page.get_by_text("3 groups among 18 photos").wait_for(timeout=60_000)
+    n_groups = settled_group_count(page)
+    assert n_groups == 3
+
+    # correct two photos from the "check these first" row; each stays where it was put (📌)
+    for moved in (1, 2):
+        page.get_by_role("button", name="Move to…").first.click()
+        page.locator('[data-testid="stPopoverBody"]').get_by_role("button").first.click()
+        page.wait_for_function(
+            "n => (document.body.innerText.match(/📌/g) || []).length >= n", arg=moved, timeout=60_000
+        )
+        page.wait_for_timeout(500)
+    n_groups = settled_group_count(page)
+    assert n_groups >= 2  # a move into another group can at most empty one: still groups to train on
+
     for i, new in enumerate(("alpha", "beta")):
-        box = page.get_by_label("Name").nth(i)
+        box = page.get_by_label("Name", exact=True).nth(i)
         box.fill(new)
         box.press("Enter")
         page.wait_for_function("n => document.body.innerText.includes(n + ' (')", arg=new, timeout=60_000)
         page.wait_for_timeout(500)
     body = page.locator("body").inner_text()
     assert "alpha" in body and "beta" in body
-    page.get_by_role("tab", name="Merge · split · move").click()
-    page.get_by_role("button", name="Merge", exact=True).click()
-    page.wait_for_function(
-        "n => document.querySelectorAll('input[aria-label=\"Name\"]').length === n - 1", arg=n_groups, timeout=60_000
-    )
     shot(page, "15-discover-groups")
 
     page.get_by_role("button", name="Train on these groups").click()
@@ -60,5 +91,5 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     page.get_by_role("button", name="Download sorted .zip").wait_for(timeout=120_000)
     caption = page.get_by_text("Model: efficientnet_lite0, classes:").inner_text()
     classes = caption.split("classes:")[1].split(",")
-    assert "alpha" in caption and len(classes) == n_groups - 1  # the named groups, two merged, are the classes
+    assert "alpha" in caption and len(classes) == n_groups  # the named, split and corrected groups are the classes
     shot(page, "16-discover-sorted")
