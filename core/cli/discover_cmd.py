@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -37,10 +38,9 @@ def cmd_discover(args) -> int:
     for p, why in g.failures:
         print(f"skipped {p.name}: {why}", file=sys.stderr)
     if g.k_auto:
-        best = g.k_scores[g.k]
-        print(f"k = {g.k} (chosen by silhouette over k = {min(g.k_scores)}..{max(g.k_scores)}; best {best:.3f})")
-        if not args.quiet:
-            print("silhouette by k: " + ", ".join(f"{k}: {s:.3f}" for k, s in g.k_scores.items()))
+        print(f"k = {g.k} (automatic, from the silhouette of k = {min(g.k_scores)}..{max(g.k_scores)})")
+        print(f"confidence: {g.k_note}")
+        print("silhouette by k: " + ", ".join(f"{k}: {s:.3f}" for k, s in sorted(g.k_scores.items())))
     else:
         print(f"k = {g.k} (forced)")
     for grp in g.groups:
@@ -49,13 +49,28 @@ def cmd_discover(args) -> int:
     return 0
 
 
+def k_arg(text: str) -> int | None:
+    """`--k auto` (or no --k) lets Discover choose; otherwise a number of groups of at least 2."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--k takes a number of groups or 'auto', not {text!r}") from None
+    if k < 2:
+        raise argparse.ArgumentTypeError("--k must be at least 2")
+    return k
+
+
 def register(sub) -> None:
     from ..models.backbones import REGISTRY
 
     d = sub.add_parser("discover", help="propose groups in an unlabelled gallery (copies, never moves)")
     d.add_argument("gallery", help="folder or .zip of images (sub-folders are ignored as labels)")
     d.add_argument("--out", required=True, help="OUT_DIR for one folder per group and groups.csv")
-    d.add_argument("--k", type=int, help="number of groups (default: chosen by silhouette)")
+    d.add_argument(
+        "--k", type=k_arg, default=None, help="number of groups, or 'auto' (default): chosen and its scores printed"
+    )
     d.add_argument("--method", default="kmeans", choices=["kmeans", "agglomerative"])
     d.add_argument("--backbone", choices=list(REGISTRY))
     d.set_defaults(func=cmd_discover)
