@@ -39,6 +39,28 @@ def _config_from_args(args):
     return cfg
 
 
+def _climb(ds, args, cfg):
+    """`--quality`: the Train page's quality ladder; prints what each rung reached and which is kept."""
+    import time
+
+    from ..training.ladder import LABELS, LadderRequest, climb
+
+    t0 = time.perf_counter()
+    req = LadderRequest(args.quality, cfg.backbone, cfg.seed, args.budget)
+    ladder = climb(ds, req, on_event=Printer(args.quiet))
+    for r in ladder.results:
+        m = r.metrics
+        te = f" test_accuracy {m.test_accuracy:.4f}" if m.test_accuracy is not None else ""
+        va = f"{m.val_accuracy:.4f}" if m.val_accuracy is not None else "n/a"
+        print(f"rung {m.rung} val_accuracy {va}{te} seconds {m.train_seconds:.1f}")
+    for why in ladder.reasons:
+        print(why, file=sys.stderr)
+    chosen = ladder.results[ladder.chosen]
+    print(f"quality {LABELS[args.quality]}: kept {LABELS[chosen.metrics.rung]}")
+    print(f"ladder_seconds {time.perf_counter() - t0:.1f}")
+    return chosen
+
+
 def cmd_train(args) -> int:
     import torch
 
@@ -69,7 +91,10 @@ def cmd_train(args) -> int:
                 f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
                 f"({'given split' if ds.layout == 'splits' else f'stratified split, seed {cfg.seed}'})"
             )
-        result = train(ds, cfg, on_event=Printer(args.quiet))
+        if args.quality:
+            result = _climb(ds, args, cfg)
+        else:
+            result = train(ds, cfg, on_event=Printer(args.quiet))
     bundle = model_io.ModelBundle.from_result(result)
     path = model_io.save_dir(bundle, Path(args.out))
     (Path(args.out) / "history.json").write_text(json.dumps(result.history, indent=1))
@@ -85,12 +110,19 @@ def cmd_train(args) -> int:
 def register(sub) -> None:
     from ..data.augment import PRESETS as AUG
     from ..models.backbones import REGISTRY, UNFREEZE_CHOICES
+    from ..training.ladder import DEFAULT_BUDGET_S, MODES
     from ..training.train import OPTIMIZERS, PRESETS, SCHEDULES
 
     t = sub.add_parser("train", help="fine-tune a pretrained backbone on a folder (or .zip) of class folders")
     t.add_argument("data", help="folder or .zip: class/… or train|val/class/…")
     t.add_argument("--out", required=True, help="MODEL_DIR to write model.pt and metrics.json into")
     t.add_argument("--preset", default="recommended", choices=list(PRESETS))
+    t.add_argument(
+        "--quality",
+        choices=list(MODES),
+        help="the Train page's quality ladder instead of a preset: auto climbs from quick while validation gains",
+    )
+    t.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, help="auto: seconds the climb may take")
     t.add_argument("--backbone", choices=list(REGISTRY))
     t.add_argument(
         "--weights",

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.helpers.images import ROOT, draw_image, make_class_folders
 
 
@@ -144,3 +146,19 @@ def test_fifo_and_outside_link_are_reported_as_skipped_by_every_command(tmp_path
     disc = run_briefly("discover", data, "--out", tmp_path / "groups", "--k", "2")
     skipped(disc)
     assert sum(1 for _ in (tmp_path / "groups").rglob("*.jpg")) == 12
+
+
+def test_train_quality_ladder_from_the_cli(tmp_path, capsys):
+    """`--quality` runs the Train page's ladder: each rung's accuracy printed, the kept one saved."""
+    from core.cli import main
+
+    data = make_class_folders(tmp_path / "data", n=8)
+    assert main(["train", str(data), "--out", str(tmp_path / "m"), "--quality", "quick"]) == 0
+    out = capsys.readouterr().out
+    assert "rung quick val_accuracy" in out and "kept Quick" in out
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["rung"] == "quick" and (tmp_path / "m" / "model.pt").is_file()
+    with pytest.raises(SystemExit) as bad:
+        main(["train", str(data), "--out", str(tmp_path / "n"), "--quality", "fastest"])
+    assert bad.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
