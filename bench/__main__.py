@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|app|cam|scaling|discover|ray|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|app|cam|scaling|discover|ray|teach|ladder|anchor|report ...] [--runs N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -20,6 +20,8 @@ SUITES = {
     "discover": "bench.discover_ari",
     "ray": "bench.ray_bench",
     "teach": "bench.teach_bench",
+    "ladder": "bench.ladder_bench",
+    "anchor": "bench.ladder_bench:run_anchor",
     "train-default": "bench.train_bench:run_default",
     "sort-rss": "bench.sort_bench:run_rss",
     "sort-backbones": "bench.sort_bench:run_backbones",
