@@ -96,7 +96,7 @@ def methods(vectors: np.ndarray, truth: list[str], k: int) -> dict[str, float]:
         n_clusters=k, affinity="nearest_neighbors", n_neighbors=min(10, len(vectors) - 1), random_state=0
     )
     out["ARI spectral"] = ari(truth, spectral.fit_predict(vectors))
-    dense = HDBSCAN(min_cluster_size=max(5, len(vectors) // 50)).fit_predict(vectors)
+    dense = HDBSCAN(min_cluster_size=max(5, len(vectors) // 50), copy=True).fit_predict(vectors)
     out["ARI HDBSCAN"] = ari(truth, dense)
     out["HDBSCAN groups"] = len(set(dense) - {-1})
     out["HDBSCAN noise"] = float(np.mean(dense == -1))
