@@ -126,6 +126,23 @@ def _onnx_session(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Ten
     return run
 
 
+def give_back_memory() -> None:
+    """Return freed heap to the OS after a heavy phase (a backward pass, a batch of big photos).
+
+    glibc keeps freed blocks for reuse, so a process's RSS stays at its highest point long after
+    the work that needed it: a measured 600 MB after the cost probe's backward pass. On a 1.5 GB
+    host that is the difference between fitting and not.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
+
+
 def _torch_run(part: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

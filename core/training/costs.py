@@ -1,8 +1,8 @@
 """What a training run will cost on this machine, from per-image costs measured here, not constants.
 
-Three costs per (backbone, where training starts): computing one cached input (the frozen
-prefix, in the runtime the cache uses), one training step's forward and backward per image
-of the trainable part, and a full forward + backward of the whole network (the Best rung).
+Two costs per (backbone, where training starts): computing one cached input (the frozen
+prefix, in the runtime the cache uses) and one training step's forward and backward per image
+of the trainable part (the whole network when training starts at stage 0: the Best rung).
 Each is measured once per process on a few random inputs (about a second), and replaced by
 what real runs measured as soon as there is one: :func:`learn` is told a run's own rates.
 """
@@ -25,8 +25,7 @@ DECODE_MS = 6.0  # decoding and resizing one photo (a 512 x 384 JPEG here); refi
 @dataclass(frozen=True)
 class Costs:
     prefix_ms: float  # one cached input: decode + the frozen prefix
-    step_ms: float  # one image's forward + backward through the trainable part
-    full_ms: float  # one image's forward + backward through the whole network (full fine-tuning)
+    step_ms: float  # one image's forward + backward through the trainable part (boundary 0: all of it)
 
 
 _measured: dict[tuple[str, int], Costs] = {}
@@ -57,21 +56,27 @@ def _step_ms(net: nn.Module, boundary: int, x: torch.Tensor) -> float:
         return 1000 * _time(step) / len(x)
 
 
-def measure(backbone: str, boundary: int) -> Costs:
-    """Per-image costs of training ``backbone`` from stage ``boundary`` (measured once per process)."""
-    key = (backbone, boundary)
-    with _lock:
-        if key in _measured:
-            return _measured[key]
+def _probe(backbone: str, boundary: int) -> Costs:
     size = get_spec(backbone).preprocess.size
     net = build_network(backbone, 4)
     x = torch.randn(8, 3, size, size)
     stop = min(boundary, len(net.stages)) or len(net.stages)
     forward = runtime.forward_fn(net, 0, stop, head=False, n_images=runtime.MIN_IMAGES)
     prefix = 1000 * _time(lambda: forward(x), 2) / len(x) + DECODE_MS
-    step = _step_ms(net, boundary, x[:8]) if boundary < len(net.stages) else 0.05
-    full = _step_ms(build_network(backbone, 4), 0, x[:4])
-    costs = Costs(prefix, step, full)
+    # the whole network's backward only when full fine-tuning is asked about: its activations
+    # cost ~1 GB of RSS that glibc keeps afterwards, too much for Quick and Better on a 1.5 GB host
+    step = _step_ms(net, boundary, x[:4] if boundary == 0 else x[:8]) if boundary < len(net.stages) else 0.05
+    return Costs(prefix, step)
+
+
+def measure(backbone: str, boundary: int) -> Costs:
+    """Per-image costs of training ``backbone`` from stage ``boundary`` (measured once per process)."""
+    key = (backbone, boundary)
+    with _lock:
+        if key in _measured:
+            return _measured[key]
+    costs = _probe(backbone, boundary)
+    runtime.give_back_memory()  # the probe's network and activations are gone: give their pages back
     with _lock:
         _measured[key] = costs
     return costs
@@ -88,7 +93,7 @@ def costs(backbone: str, boundary: int) -> Costs:
     with _lock:
         prefix = _learned.get((backbone, boundary, "features"), c.prefix_ms)
         step = _learned.get((backbone, boundary, "step"), c.step_ms)
-    return Costs(prefix, step, c.full_ms)
+    return Costs(prefix, step)
 
 
 def measured_already(backbone: str, boundary: int) -> bool:

@@ -24,6 +24,7 @@ from ..data.dataset import Dataset
 from ..events import Advance, Candidate, Note, OnEvent, Plan, Status, Step, StopCheck, ignore, never
 from ..models.backbones import UNFREEZE_CHOICES, boundary_of, get_spec
 from ..models.features import FeatureCache
+from ..models.runtime import give_back_memory
 from .costs import DECODE_MS, costs
 from .train import Phase, TrainConfig, TrainResult, features_to_compute, train
 
@@ -96,7 +97,7 @@ def forecast(rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache 
     per_epoch = max(1, -(-len(tr) // cfg.batch_size))
     batches = cfg.total_epochs * per_epoch
     if boundary == 0:  # full fine-tuning: every batch decodes and runs whole photos
-        per_image = c.full_ms + DECODE_MS
+        per_image = c.step_ms + DECODE_MS
         val_share = n_va * c.prefix_ms / per_epoch
         return Forecast(rung, 0, 0.0, batches, (cfg.batch_size * per_image + val_share) / 1000)
     feats = features_to_compute(cfg, cache or FeatureCache(), boundary, tr, ev)
@@ -159,6 +160,7 @@ def _plan(emit: OnEvent, forecasts: list[Forecast], words: str) -> None:
 def _run(rung: str, dataset, cfg, cache, emit, stop, head_from=None) -> TrainResult:
     emit(Status(f"{LABELS[rung]}: {WORDS[rung]}"))
     r = train(dataset, cfg, cache, _prefixed(emit, rung), stop, head_from=head_from)
+    give_back_memory()  # the next rung (or the page) starts from a small heap
     r.metrics.rung = rung
     return r
 

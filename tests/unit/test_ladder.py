@@ -66,3 +66,18 @@ def test_forecasts_come_from_measured_costs_and_cached_features_are_free(data):
 def test_best_is_refused_where_the_server_switches_it_off(data):
     with pytest.raises(ValueError, match="switched off"):
         climb(data, LadderRequest("best", allow_best=False))
+
+
+def test_quick_and_better_forecasts_never_run_a_whole_network_backward(data, monkeypatch):
+    """The whole network's backward costs ~1 GB of RSS: only a Best forecast may pay for it."""
+    from core.training import costs
+
+    seen: list[int] = []
+    real = costs._step_ms
+    monkeypatch.setattr(costs, "_measured", {})
+    monkeypatch.setattr(costs, "_step_ms", lambda net, boundary, x: seen.append(boundary) or real(net, boundary, x))
+    for rung in ("quick", "better"):
+        forecast(rung, data, recipe(rung))
+    assert seen and 0 not in seen
+    forecast("best", data, recipe("best"))
+    assert seen[-1] == 0
