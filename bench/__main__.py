@@ -21,6 +21,8 @@ SUITES = {
     "ray": "bench.ray_bench",
     "teach": "bench.teach_bench",
     "ladder": "bench.ladder_bench",
+    "page-open": "bench.page_open",
+    "int8": "bench.int8_bench",
     "anchor": "bench.ladder_bench:run_anchor",
     "train-default": "bench.train_bench:run_default",
     "sort-rss": "bench.sort_bench:run_rss",

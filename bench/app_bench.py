@@ -61,7 +61,7 @@ def bare_first_paint() -> float:
 
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, start_app
+    from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS, start_app
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         script = Path(tmp) / "bare.py"
@@ -84,7 +84,7 @@ def bare_first_paint() -> float:
 def one_session(full: bool, gallery: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import CHROMIUM, CHROMIUM_FLAGS, start_app
+    from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS, start_app
 
     res: dict = {}
     with sync_playwright() as p:
