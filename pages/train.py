@@ -3,7 +3,7 @@ import streamlit as st
 from core.models.backbones import REGISTRY, boundary_of
 from core.session.progress import duration_words, eta_words
 from core.training.costs import measure_in_background
-from core.training.ladder import LABELS, MODES, WORDS, LadderRequest, forecast, recipe
+from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderRequest, forecast, recipe
 from core.training.train import describe_path, warm_up
 from pages.ui.charts import training_figure
 from pages.ui.common import kept, need_dataset, settings, stale_model_warning, workspace
@@ -84,13 +84,13 @@ if mode == CUSTOM:
         ws.train.settings = cfg  # what "Apply and retrain" on Review trains with
         planned = describe_path(cfg, REGISTRY[cfg.backbone].label)
 else:
-    budget = 180
+    budget = DEFAULT_BUDGET_S
     if mode == "auto":
         budget = 60 * st.number_input(
             "Time budget (minutes)",
             1,
             120,
-            3,
+            int(DEFAULT_BUDGET_S // 60),
             key=kept(ws, "ladder-budget"),
             disabled=running,
             help="Automatic goes beyond Quick only if the next rung is expected to finish within this",
