@@ -319,6 +319,21 @@ def section_teach(d: dict) -> str:
             f"{checks('random')} | {med(lambda r: r['start']['filed_at_98']):.0%} | "
             f"{med(lambda r: r['start']['precision_at_98']):.3f} | {med(lambda r: r['resort_1000_s']):.2f} |"
         )
+    first = next((r for r in d["rows"] if r["suggested"]["curve"] and len(r["suggested"]["curve"]) > 5), None)
+    if first:
+        lines += [
+            "",
+            f"The curve ({first['dataset']}, seed {first['seed']}): share of the gallery filed right after "
+            "each number of checked photos (auto-filed share at 98% in brackets).",
+            "",
+            "| checked | suggested order | random order |",
+            "|---|---|---|",
+        ]
+        rand = {c[0]: c for c in first["random"]["curve"]}
+        for c in first["suggested"]["curve"][::4]:
+            r = rand.get(c[0])
+            other = f"{r[1]:.3f} ({r[2]:.0%})" if r else ""
+            lines.append(f"| {c[0]} | {c[1]:.3f} ({c[2]:.0%}) | {other} |")
     return "\n".join(lines) + "\n"
 
 
