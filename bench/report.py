@@ -10,7 +10,7 @@ HEAD = """# Benchmarks
 
 Written by `make bench` (`python -m bench`) from the results in `bench/out/`. Every figure is
 the median of the runs named beside it; ratios come from runs made in the same process, side
-by side. Data: `../shared/data` (hymenoptera, gallery_mix). Targets from the issues are shown
+by side. Data: `../shared/data` (hymenoptera, gallery_mix, trashnet). Targets from the issues are shown
 next to each figure. The machine is a shared 2-core VM whose speed drifts: on 2026-11-26 the same
 code measured the ONNX Runtime forward pass at 74 images/s at 08:30 and 52-60 at 11:00 (nothing
 else running on it either time). Compare figures within one section (one run), not across sections
@@ -345,7 +345,7 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
         "Quick and Better come from the automatic climbs (it runs Quick, then Better when validation says "
         f"so); Best ran {d['best_runs']} seed(s) on its own. Validation accuracy on the seeded 80/20 split "
         "(given val/ for hymenoptera); median over seeds.\n",
-        "| data | rung | runs | val accuracy | seconds | peak RSS MB |",
+        "| data | rung | runs | val accuracy | seconds | peak RSS MB (highest of the data set's runs) |",
         "|---|---|---|---|---|---|",
     ]
     for r in d["summary"]:
