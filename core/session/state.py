@@ -254,6 +254,11 @@ class SortState:
     estimates: list[Estimate] = field(default_factory=list)  # after the first sort and each re-sort
     failures: list[Prediction] = field(default_factory=list)  # photos that could not be read
 
+    @property
+    def busy(self) -> bool:
+        """A sort, re-sort, copy or move is under way: what is on screen is about to change."""
+        return self.slot.running or self.resort_slot.running or self.place_slot.running
+
     def labels(self) -> dict[Path, str]:
         """The user's word on each checked photo: its class."""
         from ..data.decisions import labels_from

@@ -29,6 +29,11 @@ def _size_mb(paths) -> float:
 
 
 def _zip(ws: Workspace, rule: FilingRule, limits: Settings) -> None:
+    """The zip of what is on screen; held back while a job is about to change it.
+
+    While a job runs, its progress fragment reruns every second, and each run lets Streamlit prune a
+    generated download the browser has not fetched yet: the download would be cancelled.
+    """
     gs = ws.sort.scan
     pl = plan(ws.sort.preds, None, rule, gs.companions if gs else {}, gs.kept if gs else [], root=ws.sort.root)
     mb = _size_mb(p.source for p in pl.placements)
@@ -42,6 +47,8 @@ def _zip(ws: Workspace, rule: FilingRule, limits: Settings) -> None:
         file_name="sorted-gallery.zip",
         on_click="ignore",  # a rerun while the browser fetches the zip would cancel the download
         mime="application/zip",
+        disabled=ws.sort.busy,
+        help="ready when the re-sort, copy or move under way has finished" if ws.sort.busy else None,
         type="primary",
         icon=":material/download:",
     )
