@@ -145,10 +145,12 @@ def _rel(p: Path, root: Path | None) -> str:
 
 
 def predictions_csv(pl: Plan, files: Mapping[Path, str] | None = None) -> str:
-    """One row per photo: its class, confidence, calibrated probability, folder and new file name."""
+    """One row per photo: its class, confidence, calibrated probability, folder, new file name, and who decided."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["path", "class", "confidence", "calibrated", "folder", "top3", "file", "companions", "error"])
+    w.writerow(
+        ["path", "class", "confidence", "calibrated", "folder", "top3", "file", "companions", "error", "decided_by"]
+    )
     together: dict[Path, list[str]] = {}
     for p in pl.placements:
         if p.owner is not None:
@@ -167,6 +169,7 @@ def predictions_csv(pl: Plan, files: Mapping[Path, str] | None = None) -> str:
                 (files or {}).get(p.path, ""),
                 ";".join(together.get(p.path, [])),
                 p.error or "",
+                "" if p.error else ("you" if p.path in pl.rule.overrides else "model"),
             ]
         )
     return buf.getvalue()

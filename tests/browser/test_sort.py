@@ -45,6 +45,7 @@ def test_sort_check_a_batch_correct_two_re_sort_and_zip(page, app_url, tmp_path,
         .filter(has=page.get_by_role("button", name="Right"))
         .filter(has=page.get_by_role("button", name="Move to…"))
     )
+    first_said = next(t for t in cards.nth(0).inner_text().splitlines() if "likely" in t).split("·")[0].strip()
     cards.nth(0).get_by_role("button", name="Right").click()
     cards.nth(0).get_by_text("You:").wait_for()  # the answer is in before the next click
     second = cards.nth(1)
@@ -59,16 +60,23 @@ def test_sort_check_a_batch_correct_two_re_sort_and_zip(page, app_url, tmp_path,
         except Exception:
             page.keyboard.press("Escape")
     second.get_by_text("You:").wait_for()
-    page.get_by_role("button", name="Re-sort with my corrections (2 photos)").click()
+    resort = page.get_by_role("button", name="Re-sort with my corrections (2 photos)")
+    page.get_by_text("2 new answers since the last re-sort").wait_for()
+    resort.click()
+    # the re-sort ran: its answers are no longer new, and the zip (held back meanwhile) is offered again
+    page.get_by_text("2 new answers since the last re-sort").wait_for(state="detached", timeout=60_000)
+    download = page.get_by_role("button", name="Download sorted .zip")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stMetric]')].some(m => m.innerText.includes('Checked by you') && m.innerText.trim().endsWith('2'))",
+        "() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Download sorted .zip') && !b.disabled)",
         timeout=60_000,
     )
+    checked = page.locator('[data-testid="stMetric"]').filter(has_text="Checked by you")
+    assert checked.inner_text().strip().endswith("2")
     page.get_by_text("unsure: 4").wait_for()  # the two checked photos left unsure for their folders
     shot(page, "11-sort-teach")
 
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Download sorted .zip").click()
+        download.click()
     zf = zipfile.ZipFile(io.BytesIO(open(dl.value.path(), "rb").read()))
     images = sorted(n for n in zf.namelist() if n.endswith(".jpg"))
     assert len(images) == 6
@@ -77,8 +85,10 @@ def test_sort_check_a_batch_correct_two_re_sort_and_zip(page, app_url, tmp_path,
     assert sorted(r["path"] for r in rows) == [
         f"holiday/{n}" for n in ("day2/d0.jpg", "day2/d1.jpg", "day2/d2.jpg", "s0.jpg", "s1.jpg", "s2.jpg")
     ]
-    moved = [r for r in rows if r["folder"] == other and r["class"] != other]
-    assert moved, rows  # the corrected photo sits in the class the user gave it, whatever the model said
+    yours = [r for r in rows if r["decided_by"] == "you"]
+    assert len(yours) == 2, rows
+    # the moved photo sits in the class the user gave it (and the confirmed one in its own), whatever the model says now
+    assert sorted(r["folder"] for r in yours) == sorted([first_said, other]), rows
 
 
 def test_single_image_answer_with_top5_and_gradcam(page, app_url, tmp_path, trained_bundle):

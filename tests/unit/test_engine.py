@@ -189,11 +189,19 @@ def test_zip_export_layout_with_threshold_and_override(trained_bundle, tmp_path)
     preds = list(predict_paths(bundle, paths))
     buf = io.BytesIO()
     counts = write_zip(plan(preds, None, FilingRule(1.01, {paths[0]: "dots"})), buf)
-    names = zipfile.ZipFile(io.BytesIO(buf.getvalue())).namelist()
+    zf = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    names = zf.namelist()
     assert "predictions.csv" in names
     assert "dots/s0.jpg" in names
     assert sum(n.startswith("unsure/") for n in names) == 3  # nothing reaches 101 % confidence
     assert counts == {"dots": 1, "unsure": 3}
+    rows = {r["path"]: r for r in csv.DictReader(io.StringIO(zf.read("predictions.csv").decode()))}
+    assert {p: r["decided_by"] for p, r in rows.items()} == {
+        "s0.jpg": "you",
+        "s1.jpg": "model",
+        "s2.jpg": "model",
+        "s3.jpg": "model",
+    }
 
 
 def test_augmented_training_repeats_exactly_with_the_same_seed(tmp_path):
