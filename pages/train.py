@@ -40,74 +40,77 @@ def expected(mode: str, backbone: str) -> str:
     return duration_words(secs[0])
 
 
-modes = [m for m in MODES if m != "best" or limits.allow_full_finetune] + [CUSTOM]
-c1, c2 = st.columns([2, 1])
-picked_custom = st.session_state.get("ladder-mode", ws.widgets.values.get("ladder-mode")) == CUSTOM
-backbone = ws.widgets.values.get("ladder-backbone", LITE[0])
-if not picked_custom:  # a custom recipe has its own backbone box
-    backbone = c2.selectbox(
-        "Backbone",
-        LITE,
-        format_func=lambda n: REGISTRY[n].label,
-        key=kept(ws, "ladder-backbone"),
-        disabled=running,
-        help="EfficientNet-Lite models carry their ImageNet weights offline; Custom recipe offers the others",
-    )
-guesses = {m: expected(m, backbone) for m in modes if m != CUSTOM}
-mode = c1.radio(
-    "Quality",
-    modes,
-    key=kept(ws, "ladder-mode", "auto", modes),
-    disabled=running,
-    format_func=lambda m: (
-        "Custom recipe" if m == CUSTOM else (f"{LABELS[m]} · about {guesses[m]}" if guesses.get(m) else LABELS[m])
-    ),
-    captions=[("every setting by hand" if m == CUSTOM else WORDS[m]) for m in modes],
-)
-if not all(guesses.values()):
-
-    @st.fragment(run_every=1.0)
-    def measuring() -> None:
-        """Redraw the page once this machine's costs are known (they are measured in the background)."""
-        st.caption("Measuring what training costs on this machine…")
-        if all(expected(m, backbone) for m in guesses):
-            st.rerun(scope="app")
-
-    measuring()
-if not limits.allow_full_finetune:
-    st.caption("Best (the whole network) is switched off on this server: it is too slow for a shared CPU.")
-request = cfg = None
-planned = None  # how the settings shown now would train: a finished run says so again only if it differs
-if mode == CUSTOM:
-    cfg = custom_recipe(ws, ds, limits, running)
-    if cfg is not None:
-        ws.train.settings = cfg  # what "Apply and retrain" on Review trains with
-        planned = describe_path(cfg, REGISTRY[cfg.backbone].label)
-else:
-    budget = DEFAULT_BUDGET_S
-    if mode == "auto":
-        budget = 60 * st.number_input(
-            "Time budget (minutes)",
-            1,
-            120,
-            int(DEFAULT_BUDGET_S // 60),
-            key=kept(ws, "ladder-budget"),
+# One container for everything above the buttons: whatever it shows (a measuring note, a custom recipe,
+# a stale-model warning), Train and Stop keep their place, so a rerun never shows a stale copy of them.
+with st.container():
+    modes = [m for m in MODES if m != "best" or limits.allow_full_finetune] + [CUSTOM]
+    c1, c2 = st.columns([2, 1])
+    picked_custom = st.session_state.get("ladder-mode", ws.widgets.values.get("ladder-mode")) == CUSTOM
+    backbone = ws.widgets.values.get("ladder-backbone", LITE[0])
+    if not picked_custom:  # a custom recipe has its own backbone box
+        backbone = c2.selectbox(
+            "Backbone",
+            LITE,
+            format_func=lambda n: REGISTRY[n].label,
+            key=kept(ws, "ladder-backbone"),
             disabled=running,
-            help="Automatic goes beyond Quick only if the next rung is expected to finish within this",
+            help="EfficientNet-Lite models carry their ImageNet weights offline; Custom recipe offers the others",
         )
-    request = LadderRequest(mode, backbone, budget_s=budget, allow_best=limits.allow_full_finetune)
-    planned = f"{LABELS[mode]}: {WORDS[mode]}"
-    ws.train.settings = request
-    rung_cfg = recipe("quick" if mode == "auto" else mode, backbone)
-    st.info(
-        f"**{LABELS[mode]}**: {WORDS[mode]}." + (f" Expected here: about {guesses[mode]}." if guesses[mode] else "")
+    guesses = {m: expected(m, backbone) for m in modes if m != CUSTOM}
+    mode = c1.radio(
+        "Quality",
+        modes,
+        key=kept(ws, "ladder-mode", "auto", modes),
+        disabled=running,
+        format_func=lambda m: (
+            "Custom recipe" if m == CUSTOM else (f"{LABELS[m]} · about {guesses[m]}" if guesses.get(m) else LABELS[m])
+        ),
+        captions=[("every setting by hand" if m == CUSTOM else WORDS[m]) for m in modes],
     )
-    cfg = rung_cfg
-if cfg is not None and not running:
-    warm_up(cfg)  # export the frozen part while the user reads this page
+    if not all(guesses.values()):
 
-if not running:
-    stale_model_warning(ws, "Press **Train** to train on the data as it is now.")
+        @st.fragment(run_every=1.0)
+        def measuring() -> None:
+            """Redraw the page once this machine's costs are known (they are measured in the background)."""
+            st.caption("Measuring what training costs on this machine…")
+            if all(expected(m, backbone) for m in guesses):
+                st.rerun(scope="app")
+
+        measuring()
+    if not limits.allow_full_finetune:
+        st.caption("Best (the whole network) is switched off on this server: it is too slow for a shared CPU.")
+    request = cfg = None
+    planned = None  # how the settings shown now would train: a finished run says so again only if it differs
+    if mode == CUSTOM:
+        cfg = custom_recipe(ws, ds, limits, running)
+        if cfg is not None:
+            ws.train.settings = cfg  # what "Apply and retrain" on Review trains with
+            planned = describe_path(cfg, REGISTRY[cfg.backbone].label)
+    else:
+        budget = DEFAULT_BUDGET_S
+        if mode == "auto":
+            budget = 60 * st.number_input(
+                "Time budget (minutes)",
+                1,
+                120,
+                int(DEFAULT_BUDGET_S // 60),
+                key=kept(ws, "ladder-budget"),
+                disabled=running,
+                help="Automatic goes beyond Quick only if the next rung is expected to finish within this",
+            )
+        request = LadderRequest(mode, backbone, budget_s=budget, allow_best=limits.allow_full_finetune)
+        planned = f"{LABELS[mode]}: {WORDS[mode]}"
+        ws.train.settings = request
+        rung_cfg = recipe("quick" if mode == "auto" else mode, backbone)
+        st.info(
+            f"**{LABELS[mode]}**: {WORDS[mode]}." + (f" Expected here: about {guesses[mode]}." if guesses[mode] else "")
+        )
+        cfg = rung_cfg
+    if cfg is not None and not running:
+        warm_up(cfg)  # export the frozen part while the user reads this page
+
+    if not running:
+        stale_model_warning(ws, "Press **Train** to train on the data as it is now.")
 b1, b2, _ = st.columns([1, 1, 4])
 ready = request is not None or (mode == CUSTOM and cfg is not None)
 if b1.button("Train", type="primary", disabled=running or not ready, icon=":material/play_arrow:"):
