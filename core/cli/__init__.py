@@ -1,6 +1,6 @@
 """Command line: the same engine as the app, without a screen.
 
-python -m core train DATA --out MODEL_DIR [--backbone B] [--epochs N] [--preset P]
+python -m core train DATA --out MODEL_DIR [--quality auto|quick|better|best] [--backbone B] [--epochs N] [--preset P]
 python -m core sort MODEL_DIR GALLERY --out OUT_DIR [--min-confidence P] [--engine local|ray]
 python -m core predict MODEL_DIR IMAGE...
 python -m core evaluate MODEL_DIR DATA [--json]

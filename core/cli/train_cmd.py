@@ -39,6 +39,35 @@ def _config_from_args(args):
     return cfg
 
 
+# options that spell out a recipe of their own: with any of them, the command trains that recipe
+RECIPE_OPTIONS = (
+    "unfreeze",
+    "epochs",
+    "lr",
+    "augment",
+    "views",
+    "batch_size",
+    "optimizer",
+    "schedule",
+    "label_smoothing",
+    "early_stopping",
+    "weights",
+)
+
+
+def quality_of(args) -> str | None:
+    """The ladder mode to run: --quality, else the automatic climb unless a recipe was spelled out."""
+    if args.quality:
+        return args.quality
+    custom = (
+        args.preset != "recommended"
+        or args.random_init
+        or args.class_weights
+        or any(getattr(args, name) is not None for name in RECIPE_OPTIONS)
+    )
+    return None if custom else "auto"
+
+
 def _climb(ds, args, cfg):
     """`--quality`: the Train page's quality ladder; prints what each rung reached and which is kept."""
     import time
@@ -46,7 +75,8 @@ def _climb(ds, args, cfg):
     from ..training.ladder import LABELS, LadderRequest, climb
 
     t0 = time.perf_counter()
-    req = LadderRequest(args.quality, cfg.backbone, cfg.seed, args.budget)
+    mode = quality_of(args)
+    req = LadderRequest(mode, cfg.backbone, cfg.seed, args.budget)
     ladder = climb(ds, req, on_event=Printer(args.quiet))
     for r in ladder.results:
         m = r.metrics
@@ -56,7 +86,7 @@ def _climb(ds, args, cfg):
     for why in ladder.reasons:
         print(why, file=sys.stderr)
     chosen = ladder.results[ladder.chosen]
-    print(f"quality {LABELS[args.quality]}: kept {LABELS[chosen.metrics.rung]}")
+    print(f"quality {LABELS[mode]}: kept {LABELS[chosen.metrics.rung]}")
     print(f"ladder_seconds {time.perf_counter() - t0:.1f}")
     return chosen
 
@@ -91,7 +121,7 @@ def cmd_train(args) -> int:
                 f"{len(ds.classes)} classes ({', '.join(ds.classes)}); {n_tr} train / {n_va} val images "
                 f"({'given split' if ds.layout == 'splits' else f'stratified split, seed {cfg.seed}'})"
             )
-        if args.quality:
+        if quality_of(args):
             result = _climb(ds, args, cfg)
         else:
             result = train(ds, cfg, on_event=Printer(args.quiet))
@@ -120,7 +150,8 @@ def register(sub) -> None:
     t.add_argument(
         "--quality",
         choices=list(MODES),
-        help="the Train page's quality ladder instead of a preset: auto climbs from quick while validation gains",
+        help="the Train page's quality ladder: auto (the default when no recipe option is given) climbs "
+        "from quick while validation gains",
     )
     t.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, help="auto: seconds the climb may take")
     t.add_argument("--backbone", choices=list(REGISTRY))

@@ -162,3 +162,18 @@ def test_train_quality_ladder_from_the_cli(tmp_path, capsys):
         main(["train", str(data), "--out", str(tmp_path / "n"), "--quality", "fastest"])
     assert bad.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_train_with_no_recipe_options_runs_the_automatic_ladder():
+    """`python -m core train DATA --out M` does what the Train page's default does: Automatic."""
+    from core.cli import build_parser
+    from core.cli.train_cmd import quality_of
+
+    parse = build_parser().parse_args
+    assert quality_of(parse(["train", "d", "--out", "m"])) == "auto"
+    assert quality_of(parse(["train", "d", "--out", "m", "--seed", "2", "--backbone", "efficientnet_lite2"])) == "auto"
+    assert quality_of(parse(["train", "d", "--out", "m", "--quality", "quick"])) == "quick"
+    # a recipe spelled out is trained as written
+    assert quality_of(parse(["train", "d", "--out", "m", "--epochs", "5"])) is None
+    assert quality_of(parse(["train", "d", "--out", "m", "--unfreeze", "last block + head"])) is None
+    assert quality_of(parse(["train", "d", "--out", "m", "--preset", "seed-resnet34"])) is None
