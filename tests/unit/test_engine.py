@@ -79,7 +79,7 @@ def test_feature_cache_reuses_and_keys_by_content(tmp_path):
     cfg = TrainConfig(phases=[Phase("head only", 2, 1e-3)], augment="none")
     train(ds, cfg, cache=cache)
     n = len(cache)
-    assert n == len(ds.items)
+    assert n == 2 * len(ds.items)  # per image: its pooled vector, and the map Better would start from
     events = []
     train(ds, cfg, cache=cache, on_event=events.append)
     assert len(cache) == n  # nothing recomputed
