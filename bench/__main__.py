@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|app|cam|scaling|discover|ray|teach|ladder|anchor|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|app|cam|scaling|discover|ray|teach|ladder|anchor|report ...] [--runs N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -28,6 +28,7 @@ SUITES = {
     "sort-rss": "bench.sort_bench:run_rss",
     "sort-backbones": "bench.sort_bench:run_backbones",
     "sort-limit": "bench.sort_limit",
+    "finetune": "bench.finetune_speed",
 }
 
 INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run
