@@ -36,6 +36,7 @@ def start_app(env_extra: dict | None = None, script: str = "app.py"):
 
     port = _free_port()
     env = dict(os.environ, GS_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", **(env_extra or {}))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # a bench run on a fresh clone has no artifacts folder yet
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
         [
