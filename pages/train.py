@@ -12,6 +12,8 @@ from pages.ui.train_custom import custom_recipe
 
 ws = workspace()
 limits = settings()
+CHART_EVERY_S = 5.0  # see curves()
+
 st.title("Train")
 if not need_dataset(ws):
     st.stop()
@@ -146,14 +148,23 @@ def live() -> None:
         st.warning(snap.message)
     elif snap.state == "done":
         st.success(snap.message)
-    if view.epochs or view.batches:
-        st.plotly_chart(training_figure(list(view.epochs), list(view.batches)), width="stretch", key="curves")
     if view.candidates and snap.active:
         st.caption(f"{len(view.candidates)} model(s) ready while this run goes on: the best is in use already.")
     if running and not snap.active:
         st.rerun(scope="app")  # job ended: redraw the page once, stop polling
 
 
+# Drawing the three charts costs the server and the browser far more than the bar, on the cores
+# the run trains on: while it runs they are redrawn every few seconds, the bar every second.
+@st.fragment(run_every=CHART_EVERY_S if running else None)
+def curves() -> None:
+    job = ws.train.slot.job
+    view = job.snapshot().progress if job is not None else None
+    if view is not None and (view.epochs or view.batches):
+        st.plotly_chart(training_figure(list(view.epochs), list(view.batches)), width="stretch", key="curves")
+
+
 live()
+curves()
 runs_table(ws, running)
 model_in_use(ws, running)
