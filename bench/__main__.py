@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|app|cam|scaling|discover|ray|teach|ladder|anchor|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|ray|teach|ladder|anchor|report ...] [--runs N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -29,6 +29,7 @@ SUITES = {
     "sort-backbones": "bench.sort_bench:run_backbones",
     "sort-limit": "bench.sort_limit",
     "finetune": "bench.finetune_speed",
+    "intake": "bench.intake",
 }
 
 INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run

@@ -28,24 +28,27 @@ def _newest_seconds(pg) -> float:
     return float(re.search(r"(\d+) s\b", row).group(1))
 
 
-def _rows(pg) -> int:
-    return pg.locator('[data-testid="stTable"] tbody tr').count()
+def _newest_row(pg) -> str:
+    rows = pg.locator('[data-testid="stTable"] tbody tr')
+    return rows.first.inner_text() if rows.count() else ""
 
 
 def _one(pg, open_page: bool, wait_hint: float) -> float:
-    from tests.helpers.browser import nav
-
-    before = _rows(pg)
+    before = _newest_row(pg)
     pg.get_by_role("button", name="Train", exact=True).click()
     pg.get_by_text("Stop", exact=True).first.wait_for()
     if open_page:
         pg.get_by_text("Finished", exact=True).wait_for()
     else:
-        nav(pg, "Home")
+        pg.get_by_role("link", name="Home", exact=True).first.click()  # Home's heading is the app's name
+        pg.get_by_role("heading", name="Gallery Sorter", exact=True).first.wait_for()
         time.sleep(wait_hint)  # away from the page; the run's own clock is what is measured
-        nav(pg, "Train")
+        pg.get_by_role("link", name="Train", exact=True).first.click()
     # a run that ended while the page was closed is collected into the runs table on return
-    pg.wait_for_function("n => document.querySelectorAll('[data-testid=\"stTable\"] tbody tr').length > n", arg=before)
+    for _ in range(600):
+        if _newest_row(pg) not in ("", before):
+            break
+        time.sleep(0.5)
     time.sleep(1.5)
     return _newest_seconds(pg)
 
