@@ -30,5 +30,7 @@ format:  ## apply ruff's fixes and formatting
 
 bench:  ## run the benchmarks (needs ../shared/data) and write BENCHMARKS.md
 	bash .ci/setup.sh test
-	.venv/bin/python -m bench train sort sort-backbones app scaling discover ray
+	.venv/bin/python -m bench train sort sort-backbones sort-limit finetune app scaling discover ray \
+		teach ladder page-open int8 intake
 	OMP_WAIT_POLICY=PASSIVE .venv/bin/python -m bench cam
+	# the accuracy anchor takes hours here; run it on its own: .venv/bin/python -m bench anchor
