@@ -391,7 +391,7 @@ def write() -> str:
     d = _load("teach")
     if d:
         parts.append(section_teach(d))
-    for name in ("sort-limit", "finetune", "intake", "page-open", "int8", "cam", "ray"):
+    for name in ("tried", "sort-limit", "finetune", "intake", "page-open", "int8", "cam", "ray"):
         d = _load(name)
         if d:
             parts.append(section_generic(name, d))
