@@ -27,7 +27,7 @@ from .common import SHARED, peak_rss_mb, save
 WORK = Path("/tmp/gs-bench-intake")
 SIZES = (1000, 3000)
 MODES = ("local path", "zip upload", "folder upload")
-TIMEOUT_S = 900
+TIMEOUT_S = 300  # a folder upload of 3,000 files runs for many minutes (the case the issue met)
 
 
 def roll(n: int) -> Path:
@@ -114,7 +114,7 @@ def one_case(mode: str, n: int, folder: Path) -> dict:
             t = time.perf_counter()
             if mode == "local path":
                 pg.get_by_role("tab", name="Local folder").click()
-                box = pg.get_by_label("Folder on this machine")
+                box = pg.get_by_role("textbox", name="Folder on this machine")
                 box.fill(str(folder))
                 box.press("Enter")
                 pg.get_by_role("button", name="Load folder").click()
@@ -125,7 +125,8 @@ def one_case(mode: str, n: int, folder: Path) -> dict:
                 up = pg.locator('[data-testid="stFileUploader"]').filter(has_text=label)
                 up.locator("input[type=file]").set_input_files(str(folder) if folder_mode else str(zipped(folder)))
             try:
-                pg.get_by_text(re.compile(rf"\b{n} images\b")).first.wait_for()
+                # the Source line names the new dataset (the folder picker counts the photos before Load)
+                pg.get_by_text(re.compile(rf"Source:.*\b{n} images\b")).first.wait_for()
                 row["loaded_s"] = time.perf_counter() - t
                 pg.get_by_text("Readable images").first.wait_for()
                 row["health_s"] = time.perf_counter() - t
