@@ -93,3 +93,25 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     classes = caption.split("classes:")[1].split(",")
     assert "alpha" in caption and len(classes) == n_groups  # the named, split and corrected groups are the classes
     shot(page, "16-discover-sorted")
+
+
+def test_why_this_number_reads_k_as_numbers_in_order(page, app_url, tmp_path):
+    """First-time point 5: the automatic choice's chart puts k on a numeric axis, in order (not 10, 11, 2, ...)."""
+    flat = tmp_path / "roll"
+    flat.mkdir()
+    for kind in ("stripes", "dots", "plain"):
+        for k in range(6):
+            draw_image(kind, 7000 + 10 * k + len(kind), size=120).save(flat / f"IMG_{kind[0]}{k:02d}.jpg")
+    page.goto(app_url)
+    nav(page, "Data")
+    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Choose a folder of photos")
+    up.locator("input[type=file]").set_input_files(str(flat))
+    page.get_by_text("images without class folders").wait_for(timeout=60_000)
+    nav(page, "Discover")
+    page.get_by_role("button", name="Find groups").click()  # "Find out for me" is the default
+    page.get_by_text("Why this number?").click(timeout=300_000)
+    chart = "document.querySelector('[data-testid=\"stExpander\"] .js-plotly-plot')"  # the chart in that box
+    page.wait_for_function(f"() => {{ const p = {chart}; return p && p.data; }}")
+    xs = page.evaluate(f"() => {chart}.data[0].x")
+    assert xs and all(isinstance(x, int | float) for x in xs), xs  # numbers, not labels sorted as text
+    assert xs == sorted(xs) and xs[0] == 2, xs
