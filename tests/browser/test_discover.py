@@ -17,17 +17,22 @@ def settled_group_count(page) -> int:
     return page.evaluate(NAME_BOXES)
 
 
-def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
-    flat = tmp_path / "camera-roll"
+def upload_flat_roll(page, app_url: str, flat, seed: int) -> None:
+    """18 photos of three kinds in one folder, no class folders, uploaded on the Data page."""
     flat.mkdir()
     for kind in ("stripes", "dots", "plain"):
         for k in range(6):
-            draw_image(kind, 5000 + 10 * k + len(kind), size=120).save(flat / f"IMG_{kind[0]}{k:02d}.jpg")
+            draw_image(kind, seed + 10 * k + len(kind), size=120).save(flat / f"IMG_{kind[0]}{k:02d}.jpg")
     page.goto(app_url)
     nav(page, "Data")
     up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Choose a folder of photos")
     up.locator("input[type=file]").set_input_files(str(flat))
     page.get_by_text("images without class folders").wait_for(timeout=60_000)
+
+
+def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
+    flat = tmp_path / "camera-roll"
+    upload_flat_roll(page, app_url, flat, 5000)
 
     nav(page, "Discover")
     page.get_by_text("I have about…").click()  # the user knows roughly how many kinds: says 2, one too few
@@ -97,16 +102,7 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
 
 def test_why_this_number_reads_k_as_numbers_in_order(page, app_url, tmp_path):
     """First-time point 5: the automatic choice's chart puts k on a numeric axis, in order (not 10, 11, 2, ...)."""
-    flat = tmp_path / "roll"
-    flat.mkdir()
-    for kind in ("stripes", "dots", "plain"):
-        for k in range(6):
-            draw_image(kind, 7000 + 10 * k + len(kind), size=120).save(flat / f"IMG_{kind[0]}{k:02d}.jpg")
-    page.goto(app_url)
-    nav(page, "Data")
-    up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Choose a folder of photos")
-    up.locator("input[type=file]").set_input_files(str(flat))
-    page.get_by_text("images without class folders").wait_for(timeout=60_000)
+    upload_flat_roll(page, app_url, tmp_path / "roll", 7000)
     nav(page, "Discover")
     page.get_by_role("button", name="Find groups").click()  # "Find out for me" is the default
     page.get_by_text("Why this number?").click(timeout=300_000)
