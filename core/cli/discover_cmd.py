@@ -72,5 +72,7 @@ def register(sub) -> None:
         "--k", type=k_arg, default=None, help="number of groups, or 'auto' (default): chosen and its scores printed"
     )
     d.add_argument("--method", default="kmeans", choices=["kmeans", "agglomerative"])
-    d.add_argument("--backbone", choices=list(REGISTRY))
+    d.add_argument(
+        "--backbone", choices=list(REGISTRY), help="model that compares the photos (default: EfficientNet-Lite2)"
+    )
     d.set_defaults(func=cmd_discover)

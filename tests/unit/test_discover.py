@@ -55,7 +55,10 @@ def cache() -> FeatureCache:
 @pytest.fixture(scope="module")
 def embedding(gallery, cache) -> D.Embedding:
     seen = []
-    emb = D.embed(sorted(gallery.iterdir()), cache=cache, progress=lambda d, t: seen.append((d, t)))
+    # training's backbone (Discover's own default is Lite2), so training on the groups reuses these features
+    emb = D.embed(
+        sorted(gallery.iterdir()), "efficientnet_lite0", cache=cache, progress=lambda d, t: seen.append((d, t))
+    )
     assert seen and seen[-1][0] == seen[-1][1] == len(KINDS) * PER_KIND + 1
     return emb
 
