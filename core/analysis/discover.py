@@ -490,33 +490,65 @@ def split(g: Grouping, gid: int, parts: int = 2, seed: int = 0) -> Grouping:
     return _finish(g.paths, g.vectors, labels, names, pinned=g.pinned, **_meta(g))
 
 
-PIN_WEIGHT = 3.0  # a photo the user placed counts this many times in its group's centre
+PIN_WEIGHT = 3.0  # a photo the user placed counts at least this many times
+PIN_SHARE = 0.15  # ... and at least this share of a typical group: one photo is a hint, a handful a decision
+HEAD_C = 1.0  # the head's regularisation: strong enough that it generalises instead of learning the groups by heart
 
 
-def reassign(g: Grouping, rounds: int = 5) -> tuple[np.ndarray, int]:
-    """Nearest-centre re-assignment of every photo the user has not placed (labels, how many moved).
+def _pin_weight(labels: np.ndarray) -> float:
+    sizes = np.unique(labels[labels != DISCARDED], return_counts=True)[1]
+    return max(PIN_WEIGHT, PIN_SHARE * float(np.median(sizes))) if len(sizes) else PIN_WEIGHT
 
-    The centres lean towards the photos the user placed, so moving a few birds out of 'animals'
-    into a new group draws the other birds after them: a group is fixed by fixing a few members.
+
+def _follow(g: Grouping, labels: np.ndarray, pinned: np.ndarray, free: np.ndarray, w: float, to: int) -> np.ndarray:
+    """Unplaced photos now nearer group ``to``'s centre (placed photos weighted) than their own join it.
+
+    Only towards the group the user just moved photos into, and one step: the photos like the
+    ones moved follow them, while the rest of the grouping keeps what earlier edits made of it
+    (re-running k-means pulls every group back to the clustering the user is correcting)."""
+    ids = sorted({int(x) for x in labels if x != DISCARDED})
+    if len(ids) < 2 or to not in ids:
+        return labels
+    weight = np.where(pinned, w, 1.0)[:, None]
+    centres = np.stack(
+        [l2_normalise((g.vectors[labels == i] * weight[labels == i]).sum(0, keepdims=True))[0] for i in ids]
+    )
+    nearest = np.array(ids)[np.argmax(g.vectors @ centres.T, axis=1)]
+    return np.where(free & (nearest == to), to, labels)
+
+
+def _head(g: Grouping, labels: np.ndarray, pinned: np.ndarray, free: np.ndarray, w: float) -> np.ndarray:
+    """A logistic regression learns the groups (placed photos weighted) and re-labels the unplaced ones."""
+    from sklearn.linear_model import LogisticRegression
+
+    live = labels != DISCARDED
+    if len({int(x) for x in labels[live]}) < 2 or not free.any():
+        return labels
+    with _single_thread():
+        head = LogisticRegression(C=HEAD_C, max_iter=200)
+        head.fit(g.vectors[live], labels[live], sample_weight=np.where(pinned, w, 1.0)[live])
+        out = labels.copy()
+        out[free] = head.predict(g.vectors[free])
+    return out
+
+
+def reassign(g: Grouping, to: int | None = None) -> tuple[np.ndarray, int]:
+    """Re-assign every photo the user has not placed (labels, how many moved).
+
+    A head trained in a blink on the cached embeddings (placed photos weighted) learns the
+    boundary the user's corrections draw; a group's centre, the mean of everything in it, right or
+    wrong, barely feels a few of them. On trashnet the simulated user of `bench discover` reaches
+    95% in 247 moves this way against 376 with nearest centres. When the user starts a new group
+    (``to``), the photos nearer its centre first join it: a head cannot learn a group from two
+    photos, while two birds moved out of 'animals' should draw the other birds after them.
     """
     labels = g.labels.copy()
     pinned = g.pinned if g.pinned is not None else np.zeros(len(labels), bool)
     free = (~pinned) & (labels != DISCARDED)
-    start = labels.copy()
-    for _ in range(rounds):
-        ids = sorted({int(x) for x in labels if x != DISCARDED})
-        if len(ids) < 2:
-            break
-        w = np.where(pinned, PIN_WEIGHT, 1.0)
-        centres = np.stack(
-            [l2_normalise((g.vectors[labels == i] * w[labels == i, None]).sum(0, keepdims=True))[0] for i in ids]
-        )
-        nearest = np.array(ids)[np.argmax(g.vectors @ centres.T, axis=1)]
-        new = np.where(free, nearest, labels)
-        if (new == labels).all():
-            break
-        labels = new
-    return labels, int(((labels != start) & free).sum())
+    w = _pin_weight(labels)
+    followed = labels if to is None else _follow(g, labels, pinned, free, w, to)
+    new = _head(g, followed, pinned, free, w)
+    return new, int((new != labels).sum())
 
 
 def move(g: Grouping, images: int | Path | str | Iterable, to: int | None, propagate: bool = True) -> Grouping:
@@ -532,7 +564,8 @@ def move(g: Grouping, images: int | Path | str | Iterable, to: int | None, propa
     if any(not 0 <= i < len(g.paths) for i in idx):
         raise DiscoverError("image index out of range")
     names = dict(g.names)
-    if to is None:
+    fresh = to is None
+    if fresh:
         to = _next_id(g)
         names[to] = _unique_name(names, default_name(to))
     elif to != DISCARDED:
@@ -544,7 +577,7 @@ def move(g: Grouping, images: int | Path | str | Iterable, to: int | None, propa
     followed = 0
     if propagate:
         staged = replace(g, labels=labels, pinned=pinned)
-        labels, followed = reassign(staged)
+        labels, followed = reassign(staged, to if fresh else None)
     live = {int(x) for x in labels if x != DISCARDED}
     return _finish(
         g.paths,

@@ -281,6 +281,23 @@ def test_moving_a_few_draws_the_similar_ones_after_them(embedding):
     assert alone.followed == 0 and (alone.labels == new).sum() == 2
 
 
+def test_fixing_a_few_misplaced_photos_brings_the_rest_back(embedding):
+    """Item 4 of #15: half of one kind sits in the wrong group; moving two of them back fixes all of them."""
+    from dataclasses import replace
+
+    kinds = np.array([kind_of(p) for p in embedding.paths])
+    clean = D.propose(embedding, k=3)
+    home = {kind: int(np.bincount(clean.labels[kinds == kind]).argmax()) for kind in KINDS}
+    strays = np.flatnonzero(kinds == "dots")[: PER_KIND // 2]
+    labels = clean.labels.copy()
+    labels[strays] = home["stripes"]  # as a poor clustering might have left them, nothing placed by the user
+    messy = replace(clean, labels=labels)
+    fixed = D.move(messy, [int(i) for i in strays[:2]], home["dots"])
+    assert fixed.followed >= len(strays) - 2
+    assert (fixed.labels[kinds == "dots"] == home["dots"]).all()
+    assert (fixed.labels[kinds == "stripes"] == home["stripes"]).all()  # and nothing else moved
+
+
 def test_reassign_never_moves_a_pinned_photo(grouping):
     i = grouping.group(grouping.group_ids[0]).members[0]  # the most typical photo of one group
     other = grouping.group_ids[1]
