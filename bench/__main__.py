@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|ray|teach|ladder|anchor|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|ladder|anchor|anchor-annealed|report ...] [--runs N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -18,12 +18,14 @@ SUITES = {
     "cam": "bench.cam_latency",
     "scaling": "bench.scaling",
     "discover": "bench.discover_ari",
+    "discover-embeddings": "bench.discover_embeddings",
     "ray": "bench.ray_bench",
     "teach": "bench.teach_bench",
     "ladder": "bench.ladder_bench",
     "page-open": "bench.page_open",
     "int8": "bench.int8_bench",
     "anchor": "bench.ladder_bench:run_anchor",
+    "anchor-annealed": "bench.ladder_bench:run_anchor_annealed",
     "train-default": "bench.train_bench:run_default",
     "sort-rss": "bench.sort_bench:run_rss",
     "sort-backbones": "bench.sort_bench:run_backbones",
