@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis.discover import DISCOVER_BACKBONE
+from core.analysis.discover import DISCOVER_BACKBONE  # the local default (hosted uses Lite0)
 
 from .common import SHARED, median, save
 

@@ -4,10 +4,10 @@ import streamlit as st
 
 from core.analysis.discover import (
     DISCARDED,
-    DISCOVER_BACKBONE,
     DiscoverError,
     discard,
     discover,
+    discover_backbone,
     merge,
     merge_hints,
     more_groups,
@@ -124,13 +124,13 @@ with st.container(border=True):
     backbone = c3.selectbox(
         "Model that compares the photos",
         LITE,
-        index=LITE.index(DISCOVER_BACKBONE),
+        index=LITE.index(discover_backbone()),
         format_func=lambda b: REGISTRY[b].label,
         key=kept(ws, "disc-backbone"),
         help=(
-            "Lite2 (default) separates everyday subjects better (ants and bees: ARI 0.90 against 0.81 "
-            "for Lite0, BENCHMARKS.md). Lite0 is 1.7x faster and shares its features with training, "
-            "so training on the groups starts at once."
+            "Lite2 separates everyday subjects better (ants and bees: ARI 0.90 against 0.81 for Lite0, "
+            "BENCHMARKS.md). Lite0 is 1.7x faster and shares its features with training, so training on "
+            "the groups starts at once; it is the default on the hosted demo, where memory is tight."
         ),
     )
     b1, b2, b3, _ = st.columns([1.3, 1.3, 1, 2])

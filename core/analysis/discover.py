@@ -32,6 +32,17 @@ DISCARDED = -1  # label of images in a group the user said is "not a class"
 # better than Lite0's (hymenoptera ARI 0.90 against 0.81, gallery_mix 0.96 both; `bench discover`)
 # for 1.7x the embedding time (38 against 22 ms per photo). Training keeps Lite0 as its default.
 DISCOVER_BACKBONE = "efficientnet_lite2"
+
+
+def discover_backbone() -> str:
+    """Lite2, except on the hosted demo: there Discover then training on Lite0 in one process
+    peaked at 1.63 GB (Lite0 for both: 1.51-1.57 GB; trashnet), past the 1.5 GB it must fit in."""
+    from ..models.backbones import DEFAULT_BACKBONE
+    from ..settings import load_settings
+
+    return DEFAULT_BACKBONE if load_settings().hosted else DISCOVER_BACKBONE
+
+
 MAX_K = 12
 TSNE_MAX = 1000  # above this the 2-D map uses PCA: t-SNE gets slow on 2 CPU cores
 FULL_SILHOUETTE_MAX = 3000  # above this, per-image silhouette uses centroids (O(n k) not O(n^2))
@@ -66,10 +77,15 @@ def embed(
     should_stop: StopCheck | None = None,
 ) -> Embedding:
     """Pooled pretrained features, cached under the same key head-only training uses."""
+    from ..models.backbones import DEFAULT_BACKBONE
     from ..models.features import pretrained_features
+    from ..models.runtime import release_sessions
 
     paths = [Path(p) for p in paths]
-    f = pretrained_features(paths, backbone or DISCOVER_BACKBONE, weights, cache, progress, should_stop)
+    backbone = backbone or discover_backbone()
+    f = pretrained_features(paths, backbone, weights, cache, progress, should_stop)
+    if backbone != DEFAULT_BACKBONE:  # training will not use this session: do not keep it beside Lite0's
+        release_sessions()
     return Embedding(
         [paths[i] for i in f.ok], l2_normalise(f.X) if len(f.ok) else f.X, [(paths[i], e) for i, e in f.failures]
     )
@@ -418,7 +434,11 @@ def discover(
     emb = embed(paths, backbone, cache, progress=progress, should_stop=should_stop)
     if on_status:
         on_status(f"Finding groups among {len(emb.paths)} images")
-    return propose(emb, k, method, seed)
+    grouping = propose(emb, k, method, seed)
+    from ..models.runtime import give_back_memory
+
+    give_back_memory()  # t-SNE and the silhouettes' scratch: training is usually next, and needs the room
+    return grouping
 
 
 def regroup(g: Grouping, k: int | None = None, method: str | None = None, seed: int = 0) -> Grouping:

@@ -146,6 +146,18 @@ def give_back_memory() -> None:
         pass
 
 
+def release_sessions() -> None:
+    """Close every ONNX Runtime session and hand the memory back (a later run exports again).
+
+    For after work on a backbone the next step will not use (Discover's Lite2 before training
+    on Lite0): its session and arena would otherwise sit beside the next one until evicted.
+    """
+    with _lock:
+        for key in [k for k in _onnx if k not in _inflight]:
+            del _onnx[key]
+    give_back_memory()
+
+
 def _torch_run(part: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

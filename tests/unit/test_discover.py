@@ -332,3 +332,13 @@ def test_merge_hint_for_two_halves_of_one_kind(embedding):
     a, b, sim = pairs[0]
     assert {halves.names[a], halves.names[b]} >= {three.names[plain]}  # the two halves, not two kinds
     assert not D.merge_hints(three)  # three different kinds: nothing to merge
+
+
+def test_discover_compares_with_lite2_locally_and_lite0_on_the_hosted_demo(monkeypatch):
+    """Lite2 groups better; on the 1.5 GB host Discover shares training's backbone instead."""
+    from core.models.backbones import DEFAULT_BACKBONE
+
+    monkeypatch.delenv("GS_HOSTED", raising=False)
+    assert D.discover_backbone() == D.DISCOVER_BACKBONE == "efficientnet_lite2"
+    monkeypatch.setenv("GS_HOSTED", "1")
+    assert D.discover_backbone() == DEFAULT_BACKBONE != D.DISCOVER_BACKBONE
