@@ -17,6 +17,7 @@ import io
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -79,13 +80,13 @@ def embed(
     """Pooled pretrained features, cached under the same key head-only training uses."""
     from ..models.backbones import DEFAULT_BACKBONE
     from ..models.features import pretrained_features
-    from ..models.runtime import release_sessions
+    from ..models.runtime import closing_new_sessions
 
     paths = [Path(p) for p in paths]
     backbone = backbone or discover_backbone()
-    f = pretrained_features(paths, backbone, weights, cache, progress, should_stop)
-    if backbone != DEFAULT_BACKBONE:  # training will not use this session: do not keep it beside Lite0's
-        release_sessions()
+    # training will not use another backbone's session: do not keep it beside Lite0's
+    with closing_new_sessions() if backbone != DEFAULT_BACKBONE else nullcontext():
+        f = pretrained_features(paths, backbone, weights, cache, progress, should_stop)
     return Embedding(
         [paths[i] for i in f.ok], l2_normalise(f.X) if len(f.ok) else f.X, [(paths[i], e) for i, e in f.failures]
     )

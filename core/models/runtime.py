@@ -21,7 +21,8 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,16 +147,23 @@ def give_back_memory() -> None:
         pass
 
 
-def release_sessions() -> None:
-    """Close every ONNX Runtime session and hand the memory back (a later run exports again).
+@contextmanager
+def closing_new_sessions() -> Iterator[None]:
+    """Close, on the way out, the ONNX Runtime sessions opened inside, and hand the memory back.
 
-    For after work on a backbone the next step will not use (Discover's Lite2 before training
-    on Lite0): its session and arena would otherwise sit beside the next one until evicted.
+    For work on a backbone the next step will not use (Discover's Lite2 before training on
+    Lite0): its session and arena would otherwise sit beside the next one until evicted. The
+    sessions that were open before (the ones training and sorting share) stay open.
     """
     with _lock:
-        for key in [k for k in _onnx if k not in _inflight]:
-            del _onnx[key]
-    give_back_memory()
+        before = set(_onnx)
+    try:
+        yield
+    finally:
+        with _lock:
+            for key in [k for k in _onnx if k not in before and k not in _inflight]:
+                del _onnx[key]
+        give_back_memory()
 
 
 def _torch_run(part: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

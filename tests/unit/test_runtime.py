@@ -194,3 +194,16 @@ def test_warm_up_exports_before_training_so_training_does_not(monkeypatch, tmp_p
     train(load_dataset(root, val_fraction=0.4, seed=0), cfg)
     assert exports == [1]
     assert warm_up(TrainConfig(weights="random")) is None  # random weights: nothing to share
+
+
+@needs_ort
+def test_closing_new_sessions_keeps_the_ones_open_before(exports):
+    net = build_network("efficientnet_lite0", 2).eval()
+    x = torch.randn(2, 3, 224, 224)
+    runtime.session(net, 0, 3, False, x, "onnxruntime")  # the session training and sorting share
+    with runtime.closing_new_sessions():
+        runtime.session(net, 0, 5, False, x, "onnxruntime")  # another piece, used only inside
+        assert len(runtime._onnx) == 2
+    assert len(runtime._onnx) == 1
+    runtime.session(net, 0, 3, False, x, "onnxruntime")
+    assert len(exports) == 2  # the first was kept: using it again exported nothing
