@@ -107,7 +107,13 @@ ANCHOR_RECIPES = {
 }
 
 
-def run_anchor(runs: int = 1, datasets: tuple[str, ...] = ("trashnet",), recipe: str = "patience") -> None:
+def run_anchor(
+    runs: int = 1,
+    datasets: tuple[str, ...] = ("trashnet",),
+    recipe: str = "patience",
+    seeds: tuple[int, ...] | None = None,
+) -> None:
+    """``seeds`` (default ``range(runs)``) lets a long anchor add seeds to rows already measured."""
     from core.data.dataset import load_dataset
     from core.models.backbones import DEFAULT_BACKBONE, get_spec
 
@@ -117,7 +123,7 @@ def run_anchor(runs: int = 1, datasets: tuple[str, ...] = ("trashnet",), recipe:
     settings["size"] = settings["size"] or get_spec(DEFAULT_BACKBONE).preprocess.size
     rows = []
     for name in datasets:
-        for seed in range(runs):
+        for seed in seeds if seeds is not None else range(runs):
             ds = load_dataset(SHARED / DATASETS[name], 0.2, seed)
             tr = [(i.path, i.label) for i in ds.split_items("train")]
             va = [(i.path, i.label) for i in ds.split_items("val")]
@@ -145,4 +151,4 @@ def run_anchor(runs: int = 1, datasets: tuple[str, ...] = ("trashnet",), recipe:
 
 
 def run_anchor_annealed(runs: int = 1) -> None:
-    run_anchor(runs, recipe="annealed")
+    run_anchor(runs, tuple(DATASETS), recipe="annealed")

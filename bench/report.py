@@ -344,6 +344,29 @@ def section_teach(d: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+ANCHOR_RECIPE = "annealed"  # the anchor the acceptance compares against: the recipe that validates higher
+
+
+def _ladder_vs_anchor(d: dict, anchor: dict) -> list[str]:
+    """The issue's table: each data set x (Quick, Better, Best, default, anchor) x (accuracy, seconds)."""
+    rungs = ("quick", "better", "best", "auto (default)")
+    lines = [
+        f"Every rung against the anchor ({ANCHOR_RECIPE} recipe; median over its seeds). Accuracy / seconds.",
+        "",
+        "| data | Quick | Better | Best | default | anchor (seeds) | default time / anchor time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for ds in dict.fromkeys(r["dataset"] for r in d["summary"]):
+        got = {r["rung"]: r for r in d["summary"] if r["dataset"] == ds}
+        cells = [f"{got[k]['val_acc']:.3f} / {got[k]['seconds']:.0f}" if k in got else "not run" for k in rungs]
+        rows = [a for a in anchor["rows"] if a["dataset"] == ds and a.get("recipe", "").startswith(ANCHOR_RECIPE)]
+        acc, secs = _median([a["val_acc"] for a in rows]), _median([a["seconds"] for a in rows])
+        a_cell = f"{acc:.3f} / {secs:.0f} ({len(rows)})" if rows else "not run"
+        ratio = f"{got['auto (default)']['seconds'] / secs:.2f}" if rows and "auto (default)" in got else ""
+        lines.append(f"| {ds} | {' | '.join(cells)} | {a_cell} | {ratio} |")
+    return lines
+
+
 def section_ladder(d: dict, anchor: dict | None) -> str:
     lines = [
         "## The quality ladder (Train page Quality; `python -m core train DATA --quality MODE`)\n",
@@ -360,6 +383,8 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
             f"| {r['dataset']} | {r['rung']} | {r['runs']} | {r['val_acc']:.3f} | {r['seconds']:.0f} | "
             f"{r['peak_rss_mb']:.0f} |"
         )
+    if anchor:
+        lines += ["", *_ladder_vs_anchor(d, anchor)]
     if anchor:
         lines += [
             "",
