@@ -371,6 +371,7 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
     lines = [
         "## The quality ladder (Train page Quality; `python -m core train DATA --quality MODE`)\n",
         _stamp(d),
+        *([f"_{d['note']}._\n"] if d.get("note") else []),
         "Each run is its own process (`bench.rss`), fresh caches: seconds include computing every feature. "
         "Quick and Better come from the automatic climbs (it runs Quick, then Better when validation says "
         f"so); Best ran {d['best_runs']} seed(s) on its own. Validation accuracy on the seeded 80/20 split "
