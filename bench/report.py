@@ -364,6 +364,18 @@ def _ladder_vs_anchor(d: dict, anchor: dict) -> list[str]:
         a_cell = f"{acc:.3f} / {secs:.0f} ({len(rows)})" if rows else "not run"
         ratio = f"{got['auto (default)']['seconds'] / secs:.2f}" if rows and "auto (default)" in got else ""
         lines.append(f"| {ds} | {' | '.join(cells)} | {a_cell} | {ratio} |")
+    t = {r["dataset"]: r for r in d["summary"] if r["rung"] == "auto (default)"}
+    a = [x for x in anchor["rows"] if x["dataset"] == "trashnet" and x.get("recipe", "").startswith(ANCHOR_RECIPE)]
+    if "trashnet" in t and "hymenoptera" in t and a:
+        acc, secs = t["trashnet"]["val_acc"], t["trashnet"]["seconds"]
+        a_acc, a_secs = _median([x["val_acc"] for x in a]), _median([x["seconds"] for x in a])
+        lines += [
+            "",
+            f"Targets (#20): trashnet default >= 0.90 ({acc:.3f}: {_ok(acc >= 0.90)}), at least the anchor "
+            f"({a_acc:.3f}: {_ok(acc >= a_acc)}), in <= 1/4 of its time ({secs / a_secs:.2f}: "
+            f"{_ok(secs <= a_secs / 4)}), <= 180 s ({secs:.0f} s: {_ok(secs <= 180)}); hymenoptera default >= 0.97 "
+            f"({t['hymenoptera']['val_acc']:.3f}: {_ok(t['hymenoptera']['val_acc'] >= 0.97)}).",
+        ]
     return lines
 
 
@@ -398,7 +410,7 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
         lines += [
             f"| {a['dataset']} | {a['seed']} | {a.get('recipe', 'patience: 224 px, 25 epochs planned, patience 4')} | "
             f"{a['val_acc']:.3f} | {a['best_epoch']} | {a['seconds']:.0f} | {a['seconds_to_best']:.0f} |"
-            for a in anchor["rows"]
+            for a in sorted(anchor["rows"], key=lambda r: (r["dataset"], r.get("recipe", ""), r["seed"]))
         ]
     return "\n".join(lines) + "\n"
 
