@@ -479,9 +479,13 @@ def train_one_epoch(
 
 
 def evaluate(
-    net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int, criterion: nn.Module, batch_size: int = 64
+    net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int, criterion: nn.Module, batch_size: int = MICRO_BATCH
 ) -> tuple[float, float, torch.Tensor]:
-    """(loss, accuracy, probabilities) of a network on cached inputs."""
+    """(loss, accuracy, probabilities) of a network on cached inputs.
+
+    Micro-batches, as in training: 64 cached maps through two expanded blocks held ~70 MB more at
+    each validation, the peak of a Discover-then-train session on the hosted demo.
+    """
     net.eval()
     if len(X) == 0:
         return float("nan"), float("nan"), torch.empty(0)
