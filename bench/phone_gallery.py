@@ -1662,7 +1662,9 @@ def build(
             else:
                 img, meta = make_receipt(rng, nrs, small, lambda: photo_from(misc))
             if small and max(img.size) > SMALL_MAX:
+                old_w = img.width
                 img = resize_long(img, SMALL_MAX)
+                _scale_boxes(meta, img.width / old_w)
             data, ext = encode(img, kind, rng)
             name = f"IMG_{order[j] + 1:04d}{ext}" if flat else f"{kind}/IMG_{i + 1:04d}{ext}"
             (out_dir / name).write_bytes(data)
@@ -1682,6 +1684,14 @@ def build(
                 wr.writerow([name, info.truth[name]])
     info.seconds = time.perf_counter() - t0
     return info
+
+
+def _scale_boxes(meta: dict, k: float) -> None:
+    """Keep a recipe's pixel boxes true after the picture was scaled by k."""
+    if "photo_box" in meta:
+        meta["photo_box"] = [round(v * k) for v in meta["photo_box"]]
+    if "bands" in meta:
+        meta["bands"] = [[round(v * k) for v in b] for b in meta["bands"]]
 
 
 def write_manifest(info: GalleryInfo) -> Path:
