@@ -2,6 +2,10 @@
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
+
+Data makers are not suites and run on their own: `python -m bench.phone_gallery OUT
+--per-kind N [--flat]` writes a generated phone gallery (photos, memes, screenshots,
+documents, receipts) for measuring text-aware sorting.
 """
 
 from __future__ import annotations
