@@ -1225,7 +1225,17 @@ def make_screenshot(rng: random.Random, small: bool, thumb: Callable[[], Image.I
         lum = sum(top_col) / 3
         _status_bar(c, d, w, sb / c.s, (255, 255, 255) if lum < 128 else (0, 0, 0))
         _bottom_bar(c, d, w, h, nav)
-    return img, {"form": form, "screen": screen if form != "desktop" else "desktop", "dark": c.dark, "device": [w, h]}
+    # Device-exact sizes are real but make a trivial cue: users crop screenshots, messengers shrink them.
+    post = rng.choices(["as_is", "crop", "shared"], [0.55, 0.25, 0.2])[0]
+    if post == "crop":
+        ch = int(h * rng.uniform(0.3, 0.9))
+        cw = w if rng.random() < 0.7 else int(w * rng.uniform(0.6, 1.0))
+        x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
+        img = img.crop((x0, y0, x0 + cw, y0 + ch))
+    elif post == "shared":
+        img = resize_long(img, min(max(w, h), rng.choice([960, 1024, 1280, 1600])))
+    screen = screen if form != "desktop" else "desktop"
+    return img, {"form": form, "screen": screen, "dark": c.dark, "device": [w, h], "post": post}
 
 
 # --------------------------------------------------------------------------- documents and receipts
