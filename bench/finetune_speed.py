@@ -31,7 +31,8 @@ RECIPE = ["--unfreeze", "last 2 blocks + head", "--epochs", "12", "--augment", "
 def ours(depth: str, epochs: int = 3) -> dict:
     from core.data.dataset import load_dataset
     from core.models.features import FeatureCache
-    from core.training.train import Phase, TrainConfig, train
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train
 
     ds = load_dataset(SHARED / "trashnet", 0.2, 0)
     cfg = TrainConfig(phases=[Phase(depth, epochs, 3e-4)], augment="none", views=1, bn_frozen=True)

@@ -58,7 +58,8 @@ def run(runs: int = 3) -> None:
     from core.inference.sort import predict_paths
     from core.models.features import FeatureCache
     from core.training import model_io
-    from core.training.train import TrainConfig, train
+    from core.training.config import TrainConfig
+    from core.training.train import train
 
     pool = make(max(SIZES))
     rows = []

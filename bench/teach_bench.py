@@ -42,7 +42,8 @@ def _split(items, train_share: float, seed: int):
 
 def _train_quick(part, tmp: Path, seed: int):
     from core.data.dataset import Dataset, Item, stratified_split
-    from core.training.train import TrainConfig, train
+    from core.training.config import TrainConfig
+    from core.training.train import train
 
     classes = sorted({c for _, c in part})
     ds = stratified_split(Dataset(tmp, [Item(p, c, "train") for p, c in part], "classes", classes), 0.2, seed)

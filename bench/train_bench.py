@@ -18,7 +18,8 @@ from torch import nn
 from core.data.dataset import load_dataset
 from core.models.backbones import UNFREEZE_CHOICES, build_network, get_spec
 from core.models.features import FeatureCache
-from core.training.train import Phase, TrainConfig, train
+from core.training.config import Phase, TrainConfig
+from core.training.train import train
 
 from .common import SHARED, median, save
 

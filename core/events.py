@@ -90,7 +90,7 @@ class Note:
 class Candidate:
     """A usable model finished while the work goes on (a ladder's Quick rung before Better runs)."""
 
-    result: Any  # a core.training.train.TrainResult (typed loosely: events sit below the training layer)
+    result: Any  # a core.training.config.TrainResult (typed loosely: events sit below the training layer)
 
 
 Event = Status | Plan | Advance | Batch | Epoch | Note | Candidate

@@ -8,7 +8,8 @@ from core.data.files import scan
 from core.data.images import FORMAT_WORDS, UPLOAD_TYPES, first_readable
 from core.data.intake import IntakeError, save_uploads, skipped_in
 from core.session.jobs import user_message
-from core.training.train import TrainConfig, warm_up
+from core.training.config import TrainConfig
+from core.training.train import warm_up
 from core.words import plural
 from pages.ui.common import image_grid, load_demo, settings, workspace
 from pages.ui.folder_picker import folder_picker

@@ -219,7 +219,7 @@ if ev is not None:
 # ------------------------------------------------------------------ likely label errors
 def label_errors() -> None:
     from core.analysis.evaluate import find_label_errors
-    from core.training.train import TrainConfig
+    from core.training.config import TrainConfig
 
     st.subheader("Photos to review: does their folder fit?")
     st.caption(

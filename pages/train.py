@@ -2,9 +2,10 @@ import streamlit as st
 
 from core.models.backbones import REGISTRY, boundary_of
 from core.session.progress import duration_words, eta_words
+from core.training.config import describe_path
 from core.training.costs import measure_in_background
 from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderRequest, forecast, recipe
-from core.training.train import describe_path, warm_up
+from core.training.train import warm_up
 from pages.ui.charts import training_figure
 from pages.ui.common import kept, need_dataset, settings, stale_model_warning, workspace
 from pages.ui.runs_table import model_in_use, runs_table

@@ -22,8 +22,9 @@ def class_folders(tmp_path: Path) -> Path:
 def trained_bundle(tmp_path_factory):
     """A real EfficientNet-Lite0 model trained briefly on generated stripes vs dots."""
     from core.data.dataset import load_dataset
+    from core.training.config import Phase, TrainConfig
     from core.training.model_io import ModelBundle
-    from core.training.train import Phase, TrainConfig, train
+    from core.training.train import train
 
     root = make_class_folders(tmp_path_factory.mktemp("bundle") / "data", n=12)
     ds = load_dataset(root, val_fraction=0.25, seed=0)

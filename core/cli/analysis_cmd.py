@@ -132,7 +132,7 @@ def cmd_label_errors(args) -> int:
     from ..models.backbones import WeightsChoice
     from ..models.features import FeatureCache
     from ..training import model_io
-    from ..training.train import TrainConfig
+    from ..training.config import TrainConfig
 
     if args.model:
         bundle = model_io.load(Path(args.model))

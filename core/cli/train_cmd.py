@@ -11,7 +11,7 @@ from .output import Printer, print_skipped
 
 
 def _config_from_args(args):
-    from ..training.train import PRESETS, Phase
+    from ..training.config import PRESETS, Phase
 
     cfg = PRESETS[args.preset]()
     if args.backbone:
@@ -140,8 +140,8 @@ def cmd_train(args) -> int:
 def register(sub) -> None:
     from ..data.augment import PRESETS as AUG
     from ..models.backbones import REGISTRY, UNFREEZE_CHOICES
+    from ..training.config import OPTIMIZERS, PRESETS, SCHEDULES
     from ..training.ladder import DEFAULT_BUDGET_S, MODES
-    from ..training.train import OPTIMIZERS, PRESETS, SCHEDULES
 
     t = sub.add_parser("train", help="fine-tune a pretrained backbone on a folder (or .zip) of class folders")
     t.add_argument("data", help="folder or .zip: class/… or train|val/class/…")

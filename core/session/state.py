@@ -24,9 +24,10 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..inference.gallery import GalleryScan
     from ..inference.sort import Prediction
     from ..inference.teach import Estimate, Teacher
+    from ..training.config import TrainConfig, TrainResult
     from ..training.ladder import LadderRequest
+    from ..training.lr_find import LrFinding
     from ..training.model_io import ModelBundle
-    from ..training.train import LrFinding, TrainConfig, TrainResult
 
 R = TypeVar("R")
 

@@ -22,8 +22,8 @@ from .state import DataState, DiscoverState, ModelState, ReviewState, RunRecord,
 if TYPE_CHECKING:  # torch stays off the first page paint
     from ..analysis.explain import CamCache, Explainer
     from ..models.features import FeatureCache
+    from ..training.config import TrainConfig, TrainResult
     from ..training.ladder import LadderRequest
-    from ..training.train import TrainConfig, TrainResult
 
 IDLE_SECONDS = 2 * 3600
 

@@ -25,8 +25,10 @@ from ..events import Advance, Candidate, Note, OnEvent, Plan, Status, Step, Stop
 from ..models.backbones import UNFREEZE_CHOICES, boundary_of, get_spec
 from ..models.features import FeatureCache
 from ..models.runtime import give_back_memory
+from .config import Phase, TrainConfig, TrainResult
 from .costs import DECODE_MS, costs
-from .train import Phase, TrainConfig, TrainResult, features_to_compute, train
+from .inputs import features_to_compute
+from .train import train
 
 RUNGS = ("quick", "better", "best")
 MODES = ("auto", *RUNGS)

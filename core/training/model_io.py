@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..models.backbones import Network, build_network, get_spec
-from .train import Metrics, TrainConfig, TrainResult
+from .config import Metrics, TrainConfig, TrainResult
 
 FORMAT = "gallery-sorter/1"
 MODEL_FILE = "model.pt"

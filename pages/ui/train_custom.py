@@ -9,7 +9,7 @@ from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, che
 from core.session.jobs import user_message
 from core.session.workspace import Workspace
 from core.settings import Settings
-from core.training.train import (
+from core.training.config import (
     OPTIMIZERS,
     PRESET_LABELS,
     PRESETS,
@@ -17,8 +17,8 @@ from core.training.train import (
     Phase,
     TrainConfig,
     describe_path,
-    lr_find,
 )
+from core.training.lr_find import lr_find
 from pages.ui.charts import lr_figure
 from pages.ui.common import kept as kept_key
 

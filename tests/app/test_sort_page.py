@@ -113,7 +113,8 @@ def test_local_folder_dry_run_move_in_place_and_undo(trained_bundle, tmp_path):
 def test_check_a_batch_correct_two_re_sort_and_the_counts_move(tmp_path):
     from core.data.dataset import load_dataset
     from core.session.workspace import REGISTRY
-    from core.training.train import Phase, TrainConfig, train
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train
     from tests.helpers.images import make_class_folders
 
     ws = REGISTRY.get(None)

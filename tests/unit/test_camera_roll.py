@@ -97,7 +97,8 @@ def test_uploads_keep_companions_for_sorting_and_list_them_for_training(tmp_path
 
 
 def test_heic_and_avif_through_the_health_check_and_training(tmp_path):
-    from core.training.train import Phase, TrainConfig, train
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train
 
     root = heic_and_avif_folders(tmp_path / "d")
     ds = load_dataset(root, val_fraction=0.34, seed=0)

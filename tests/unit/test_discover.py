@@ -138,7 +138,8 @@ def test_rename_merge_split_move_discard(grouping):
 
 
 def test_to_dataset_trains_on_cached_features_and_leaves_files_alone(gallery, grouping, cache):
-    from core.training.train import Phase, TrainConfig, train
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train
 
     before = _snapshot(gallery)
     g = grouping

@@ -20,7 +20,9 @@ from core.inference.sort import predict_paths
 from core.models.backbones import REGISTRY, UNFREEZE_CHOICES, WeightsChoice, build_network, check_weights
 from core.models.features import FeatureCache, content_key
 from core.training import model_io
-from core.training.train import Phase, TrainConfig, lr_find, train
+from core.training.config import Phase, TrainConfig
+from core.training.lr_find import lr_find
+from core.training.train import train
 from tests.helpers.images import draw_image, make_class_folders
 
 

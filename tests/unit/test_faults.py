@@ -15,7 +15,8 @@ from core.inference.placement import FilingRule, copy_out, plan
 from core.inference.sort import predict_paths
 from core.session.jobs import Job
 from core.training import model_io
-from core.training.train import Phase, TrainConfig, train
+from core.training.config import Phase, TrainConfig
+from core.training.train import train
 from tests.helpers.images import draw_image, make_class_folders
 
 

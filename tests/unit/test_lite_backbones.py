@@ -10,8 +10,9 @@ from core.data.files import list_images
 from core.inference.export import export
 from core.inference.sort import predict_paths
 from core.models.backbones import build_network, check_weights
+from core.training.config import Phase, TrainConfig
 from core.training.model_io import ModelBundle, from_bytes, to_bytes
-from core.training.train import Phase, TrainConfig, train
+from core.training.train import train
 from tests.helpers.images import make_class_folders
 
 

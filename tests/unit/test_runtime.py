@@ -142,7 +142,7 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
     bundle = trained_bundle[0]
     net = bundle.network
     assert bundle.frozen_boundary() == net.boundary(0)  # head only: everything before the head is pretrained
-    from core.training.train import Phase, TrainConfig
+    from core.training.config import Phase, TrainConfig
 
     two_phase = type(bundle)(
         net,
@@ -158,8 +158,9 @@ def test_frozen_boundary_follows_the_recipe(trained_bundle):
 def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exports):
     """Training exports the frozen prefix once; predicting with the trained net must not export again."""
     from core.data.dataset import load_dataset
+    from core.training.config import Phase, TrainConfig
     from core.training.model_io import ModelBundle
-    from core.training.train import Phase, TrainConfig, train
+    from core.training.train import train
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
     root = make_class_folders(tmp_path / "d", n=6)
@@ -182,7 +183,8 @@ def test_sorting_reuses_the_session_training_exported(monkeypatch, tmp_path, exp
 @needs_ort
 def test_warm_up_exports_before_training_so_training_does_not(monkeypatch, tmp_path, exports):
     from core.data.dataset import load_dataset
-    from core.training.train import Phase, TrainConfig, train, warm_up
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train, warm_up
 
     monkeypatch.setenv("GS_ENGINE", "onnxruntime")
     cfg = TrainConfig(phases=[Phase("head only", 2, 3e-3)], augment="none", views=1)

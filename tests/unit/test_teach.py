@@ -7,8 +7,9 @@ import numpy as np
 from core.data.dataset import load_dataset
 from core.inference.teach import build_teacher, next_to_check, trunk_tag
 from core.models.features import FeatureCache
+from core.training.config import Phase, TrainConfig
 from core.training.model_io import ModelBundle
-from core.training.train import Phase, TrainConfig, train
+from core.training.train import train
 from tests.helpers.images import draw_image, make_class_folders
 
 

@@ -1,0 +1,183 @@
+"""The inputs of a run: training, validation and test images at the network's boundary.
+
+:class:`Inputs` computes them (through the feature cache) when a run first needs
+them; :func:`features_to_compute` counts what is still missing, for forecasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data import augment
+from ..data.preprocess import eval_array
+from ..events import Advance, OnEvent, Status, StopCheck
+from ..models import runtime
+from ..models.backbones import Network, get_spec
+from ..models.features import FeatureCache, decode_batches
+from .config import TrainConfig
+
+
+def view_name(cfg: TrainConfig, v: int) -> str:
+    """The cache's name for augmented view ``v`` of a run's training images ("eval" without augmentation)."""
+    steps = cfg.augment_steps
+    return "eval" if not steps else f"aug{v}s{cfg.seed}:{','.join(steps)}"
+
+
+def features_to_compute(cfg: TrainConfig, cache: FeatureCache, boundary: int, train_paths, eval_paths) -> int:
+    """Cached inputs a run with ``cfg`` still has to compute: one per validation/test image, one per
+    training image and view the epochs will reach."""
+    views = min(cfg.views if cfg.augment_steps else 1, cfg.total_epochs)
+    todo = cache.count_missing(cfg.feature_tag, boundary, list(eval_paths), "eval")
+    for v in range(views):
+        todo += cache.count_missing(cfg.feature_tag, boundary, list(train_paths), view_name(cfg, v))
+    return todo
+
+
+@dataclass
+class Inputs:
+    """The training and validation inputs at the network's boundary, computed (and cached) on demand.
+
+    With a frozen prefix (``boundary > 0``) inputs are the prefix's cached outputs: one
+    augmented view per epoch is computed until all views are cached. Without one (full
+    fine-tuning) training images are decoded and augmented afresh every epoch.
+    """
+
+    net: Network
+    cfg: TrainConfig
+    cache: FeatureCache
+    boundary: int
+    classes: list[str]
+    train_paths: list[Path]
+    train_y: np.ndarray
+    val_paths: list[Path]
+    val_y: np.ndarray
+    emit: OnEvent
+    should_stop: StopCheck
+    test_paths: list[Path] = field(default_factory=list)
+    test_y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    computed: int = 0  # feature images computed so far (the plan's "features" step)
+    _views: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    _val: tuple[torch.Tensor, torch.Tensor, list[Path]] | None = None
+
+    @property
+    def cached(self) -> bool:
+        return self.boundary > 0
+
+    @property
+    def steps(self) -> list[str]:
+        return self.cfg.augment_steps
+
+    @property
+    def n_views(self) -> int:
+        return self.cfg.views if self.steps else 1
+
+    @property
+    def min_side(self) -> int:
+        return get_spec(self.cfg.backbone).preprocess.resize_to
+
+    def view_name(self, v: int) -> str:
+        return view_name(self.cfg, v)
+
+    def transform(self, k: int):
+        """View k's (or epoch k's) augmentation: seeded by the run's seed, so reruns repeat."""
+        pre = get_spec(self.cfg.backbone).preprocess
+        if not self.steps:
+            return lambda img: eval_array(img, pre)
+        return augment.train_transform(self.steps, pre, seed=self.cfg.seed * 1_000_003 + k)
+
+    def missing(self) -> int:
+        """Feature images this run still has to compute (what the plan counts)."""
+        if not self.cached:
+            return 0
+        return features_to_compute(
+            self.cfg, self.cache, self.boundary, self.train_paths, self.val_paths + self.test_paths
+        )
+
+    def _features(self, paths: list[Path], view: str, transform) -> tuple[torch.Tensor, list[int]]:
+        base = {"computed": self.computed, "hits": None}
+
+        def progress(done: int, total: int) -> None:
+            if base["hits"] is None:  # the first call reports what was cached already
+                base["hits"] = done
+            self.computed = base["computed"] + done - base["hits"]
+            self.emit(Advance("features", self.computed, f"{done}/{total} images"))
+
+        X, ok, fails = self.cache.features(
+            self.net,
+            self.cfg.feature_tag,
+            self.boundary,
+            paths,
+            view,
+            transform,
+            self.min_side,
+            progress=progress,
+            should_stop=self.should_stop,
+            dtype=None,  # as stored: batches are upcast one at a time
+            via=self.net.pool_via,
+            keep_via=True,  # pooled features here: their maps are Better's inputs
+        )
+        for i, e in fails:
+            if (str(paths[i]), e) not in self.skipped:
+                self.skipped.append((str(paths[i]), e))
+        if self.computed > base["computed"]:
+            runtime.give_back_memory()  # decoded photos and batch buffers: back to the OS before training
+        return X, ok
+
+    def validation(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
+        """Validation inputs, computed once, after the first training batches (the chart's first point comes sooner)."""
+        if self._val is None:
+            if self.val_paths:
+                self.emit(Status(f"Computing features for {len(self.val_paths)} validation images"))
+                X, ok = self._features(self.val_paths, "eval", self._eval_tf())
+            else:
+                X, ok = torch.empty(0), []
+            self._val = (X, torch.tensor(self.val_y[ok], dtype=torch.long), [self.val_paths[i] for i in ok])
+        return self._val
+
+    def test(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
+        """The test split's inputs, computed once at the very end (nothing before looks at them)."""
+        if not self.test_paths:
+            return torch.empty(0), torch.empty(0, dtype=torch.long), []
+        self.emit(Status(f"Scoring the {len(self.test_paths)} test images once"))
+        X, ok = self._features(self.test_paths, "eval", self._eval_tf())
+        return X, torch.tensor(self.test_y[ok], dtype=torch.long), [self.test_paths[i] for i in ok]
+
+    def _eval_tf(self):
+        pre = get_spec(self.cfg.backbone).preprocess
+        return lambda img: eval_array(img, pre)
+
+    def view(self, v: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if v not in self._views:
+            what = f"training view {v + 1} of {self.n_views}" if self.n_views > 1 else "the training images"
+            self.emit(Status(f"Computing features for {what}" + (f" (epoch {epoch})" if v else "")))
+            X, ok = self._features(self.train_paths, self.view_name(v), self.transform(v))
+            self._views[v] = (X, torch.tensor(self.train_y[ok], dtype=torch.long))
+        return self._views[v]
+
+    def batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Shuffled training batches for one epoch."""
+        bs = self.cfg.batch_size
+        if self.cached:
+            X, y = self.view((epoch - 1) % self.n_views, epoch)
+            self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs}"))
+            perm = torch.randperm(len(X), generator=generator)
+            for s in range(0, len(X), bs):
+                xb = X[perm[s : s + bs]].float()
+                if self.cfg.feature_flip and xb.dim() == 4:  # mirror some cached maps: a free augmentation
+                    flip = torch.rand(len(xb), generator=generator) < self.cfg.feature_flip
+                    xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
+                yield xb, y[perm[s : s + bs]]
+            return
+        self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs} (decoding and augmenting every image)"))
+        order = torch.randperm(len(self.train_paths), generator=generator).tolist()
+        paths = [self.train_paths[i] for i in order]
+        y = torch.tensor(self.train_y[order], dtype=torch.long)
+        for idx, xb, _ in decode_batches(paths, self.transform(epoch), bs, self.min_side, should_stop=self.should_stop):
+            if len(idx):
+                yield xb, y[idx]
