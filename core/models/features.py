@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..data.images import ImageError, load_rgb
 from ..data.preprocess import eval_array
 from ..events import StopCheck, Stopped
-from . import runtime
+from . import runtime, text_detector, text_layout
+from .text_layout import TextLayout
 
 if TYPE_CHECKING:
     from .backbones import WeightsChoice
@@ -62,15 +64,22 @@ def decode_batches(
     min_side: int,
     workers: int = 2,
     should_stop: StopCheck | None = None,
+    also: Callable[[int, Image.Image], None] | None = None,
 ) -> Iterator[tuple[list[int], torch.Tensor, list[tuple[int, str]]]]:
     """Yield (indices, batch, failures); decoding of the next batch overlaps compute.
 
-    Unreadable images are reported, not raised, so one bad file never stops a run.
+    Unreadable images are reported, not raised, so one bad file never stops a run. ``also(i, img)``
+    runs in the decoding thread on each decoded image (text detection): it overlaps the forward
+    pass like the decoding does, and is done for a batch before that batch is yielded.
     """
 
     def load(i: int):
         try:
-            return i, transform(load_rgb(paths[i], min_side=min_side)), None
+            img = load_rgb(paths[i], min_side=min_side)
+            arr = transform(img)
+            if also is not None:
+                also(i, img)
+            return i, arr, None
         except ImageError as exc:
             return i, None, str(exc)
 
@@ -93,11 +102,22 @@ def decode_batches(
                 yield [], torch.empty(0), failures
 
 
+def text_key(path: Path) -> tuple:
+    """A text layout's cache key: the image's content, the descriptor's version and the detector's size."""
+    return ("text", text_layout.VERSION, text_detector.DETECT_PIXELS, content_key(Path(path)))
+
+
+def detect_layout(img: Image.Image) -> TextLayout:
+    """The text layout of a decoded image (the detector, then the descriptor)."""
+    return text_layout.describe(text_detector.detect(img))
+
+
 class FeatureCache:
-    """Per-workspace store of frozen-prefix outputs. Never shared between sessions."""
+    """Per-workspace store of frozen-prefix outputs and text layouts. Never shared between sessions."""
 
     def __init__(self) -> None:
         self._store: dict[tuple, torch.Tensor] = {}
+        self._text: dict[tuple, TextLayout] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -105,11 +125,62 @@ class FeatureCache:
 
     def nbytes(self) -> int:
         with self._lock:
-            return sum(t.numel() * t.element_size() for t in self._store.values())
+            tensors = sum(t.numel() * t.element_size() for t in self._store.values())
+            return tensors + sum(t.vector.nbytes + t.boxes.nbytes for t in self._text.values())
 
     def clear(self) -> None:
         with self._lock:
             self._store.clear()
+            self._text.clear()
+
+    # ------------------------------------------------------------ text layouts
+
+    def _text_saver(self, keys: Sequence[tuple]) -> Callable[[int, Image.Image], None]:
+        """A decode-thread hook storing the layout of image i (keys[i]) unless it is stored already."""
+
+        def save(i: int, img: Image.Image) -> None:
+            with self._lock:
+                if keys[i] in self._text:
+                    return
+            layout = detect_layout(img)
+            with self._lock:
+                self._text[keys[i]] = layout
+
+        return save
+
+    def ensure_text(
+        self, paths: Sequence[Path], min_side: int, should_stop: StopCheck | None = None, batch_size: int = 16
+    ) -> list[tuple[int, str]]:
+        """Compute the text layouts still missing for ``paths`` (decoding only those); returns failures."""
+        keys = [text_key(p) for p in paths]
+        with self._lock:
+            first = {k: i for i, k in reversed(list(enumerate(keys))) if k not in self._text}
+        missing = sorted(first.values())  # one decode per content: copies share their layout
+        if not missing:
+            return []
+        save = self._text_saver([keys[i] for i in missing])
+        failures = []
+        for _, _, fails in decode_batches(
+            [paths[i] for i in missing],
+            lambda im: np.zeros(1, np.float32),
+            batch_size,
+            min_side,
+            should_stop=should_stop,
+            also=save,
+        ):
+            failures += [(missing[i], e) for i, e in fails]
+        return failures
+
+    def text_layout(self, path: Path) -> TextLayout | None:
+        with self._lock:
+            return self._text.get(text_key(path))
+
+    def text_vectors(self, paths: Sequence[Path]) -> np.ndarray:
+        """(len(paths), DIM) descriptors of images whose layouts are stored (:meth:`ensure_text` first)."""
+        keys = [text_key(p) for p in paths]
+        with self._lock:
+            rows = [self._text[k].vector for k in keys]
+        return np.stack(rows) if rows else np.zeros((0, text_layout.DIM), np.float32)
 
     def _put(self, keys: list[tuple], out: torch.Tensor) -> None:
         """Store one row of ``out`` per key; spatial maps as float16 (half the memory, upcast when used)."""
@@ -140,6 +211,7 @@ class FeatureCache:
         dtype: torch.dtype | None = torch.float32,
         via: int | None = None,
         keep_via: bool = False,
+        text: bool = False,
     ) -> tuple[torch.Tensor, list[int], list[tuple[int, str]]]:
         """Stacked features for ``paths`` (computing only the missing ones).
 
@@ -149,7 +221,8 @@ class FeatureCache:
         ``dtype=None`` returns spatial maps as stored (float16): training upcasts a
         batch at a time instead of holding a float32 copy of every view. ``via``: run the
         prefix only to this earlier boundary (in the shared session) and the stages after it
-        in torch; ``keep_via`` also stores those maps, the inputs a deeper run will need.
+        in torch; ``keep_via`` also stores those maps, the inputs a deeper run will need. ``text``:
+        also store every image's text layout, detected while its pixels are decoded anyway.
         """
         keys = [(tag, boundary, view, content_key(Path(p))) for p in paths]
         with self._lock:
@@ -163,8 +236,9 @@ class FeatureCache:
             through = via if forward is None and via is not None and 0 < via < boundary else boundary
             if forward is None:
                 forward = runtime.forward_fn(net, 0, through, head=False, n_images=len(missing))
+            also = self._text_saver([text_key(paths[i]) for i in missing]) if text else None
             for idx, batch, fails in decode_batches(
-                [paths[i] for i in missing], transform, batch_size, min_side, should_stop=should_stop
+                [paths[i] for i in missing], transform, batch_size, min_side, should_stop=should_stop, also=also
             ):
                 failures += [(missing[i], e) for i, e in fails]
                 if len(idx):
@@ -177,6 +251,9 @@ class FeatureCache:
                 done += len(idx) + len(fails)
                 if progress:
                     progress(done, len(paths))
+        if text:  # images whose features were cached before any text was asked for
+            computed = set(missing)
+            self.ensure_text([p for i, p in enumerate(paths) if i not in computed], min_side, should_stop)
         with self._lock:
             ok = [i for i, k in enumerate(keys) if k in self._store]
             feats = [self._store[keys[i]] for i in ok]

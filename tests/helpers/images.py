@@ -100,3 +100,53 @@ def heic_and_avif_folders(root: Path, n: int = 6) -> Path:
             ext = ".heic" if k % 2 == 0 else ".avif"
             rotated_copy(img, root / c / f"{c}_{k:02d}{ext}")
     return root
+
+
+def bold_font(size: int):
+    """A bold TrueType font when the machine has one, else Pillow's own scalable font (never fails)."""
+    from PIL import ImageFont
+
+    for path in sorted(Path("/usr/share/fonts").glob("**/*Bold.ttf")):
+        try:
+            return ImageFont.truetype(str(path), size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def meme(
+    seed: int, size: tuple[int, int] = (480, 360), top: str = "WHEN THE CODE", bottom: str = "FINALLY WORKS"
+) -> Image.Image:
+    """A photo-like picture with a classic caption: white bold text, black outline, top and bottom."""
+    w, h = size
+    img = photo_like(seed, max(w, h)).resize(size)
+    d = ImageDraw.Draw(img)
+    font = bold_font(h // 9)
+    for y, text, anchor in ((h // 30, top, "mt"), (h - h // 30, bottom, "mb")):
+        if text:
+            d.text(
+                (w // 2, y),
+                text,
+                font=font,
+                fill="white",
+                stroke_width=max(2, h // 120),
+                stroke_fill="black",
+                anchor=anchor,
+            )
+    return img
+
+
+def text_page(seed: int, size: tuple[int, int] = (420, 560), lines: int = 22) -> Image.Image:
+    """A document page: a heading and many evenly spaced, left-aligned lines of dark text on white."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = Image.new("RGB", size, (250, 250, 246))
+    d = ImageDraw.Draw(img)
+    words = ["invoice", "total", "meeting", "report", "the", "and", "budget", "review", "page", "notes", "summary"]
+    d.text((w // 10, h // 20), "Quarterly Report", font=bold_font(h // 22), fill=(20, 20, 20))
+    body = bold_font(h // 45)
+    step = (h - h // 6) / lines
+    for k in range(lines):
+        text = " ".join(rng.choice(words, int(rng.integers(6, 10))))
+        d.text((w // 10, h // 7 + k * step), text, font=body, fill=(30, 30, 30))
+    return img
