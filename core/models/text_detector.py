@@ -25,9 +25,9 @@ from PIL import Image
 MODEL_FILE = Path(__file__).resolve().parents[2] / "assets" / "models" / "ppocr_v4_det.onnx"
 MODEL_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
 # The detector's input holds about this many pixels whatever the aspect (sides multiples of 32):
-# its cost is proportional to pixels (~25 ms for 320 x 320 on one core here), and layout, not
-# reading, is the goal. A 1170 x 2532 screenshot runs at 224 x 480: body text stays ~8 px high.
-DETECT_PIXELS = 320 * 320
+# its cost is proportional to pixels (~25 ms for 256 x 256 on one core here), and layout, not
+# reading, is the goal. A 1170 x 2532 screenshot runs at 160 x 384: body text stays ~6 px high.
+DETECT_PIXELS = 256 * 256
 MIN_SIDE = 64
 MAX_LINE_HEIGHT = 0.3  # taller "lines" are textures the detector mistook (a caption is ~0.1)
 THRESH = 0.3  # pixel probability that counts as text (PP-OCR's default)

@@ -129,7 +129,9 @@ def describe(found: TextBoxes) -> TextLayout:
     rows = grid.any(1)
     ys, xs = np.nonzero(grid)
     extent = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
-    big_band = (heights >= 0.05) & ((centres_y < 0.25) | (centres_y > 0.75))
+    # a caption line is large, and either one of few lines or larger than the photo's typical line
+    big = heights >= max(0.05, 0.0 if n <= 4 else 1.5 * float(np.median(heights)))
+    big_band = big & ((centres_y < 0.25) | (centres_y > 0.75))
     left_edges = np.sort(lines[:, 0])
     columns = 1 + int((np.diff(left_edges) > 0.15).sum()) if n else 0
     values = {
