@@ -39,6 +39,8 @@ NEAR_COLOUR = 24.0  # mean absolute difference of 8x8 colour thumbnails (0..255)
 FLAT_SHARE = 0.90  # share of pixels in the single most common colour ...
 FLAT_COLOURS = 64  # ... with at most this many colours: a graphic, not a photo
 BLANK_SHARE = 0.98  # this much of one colour is blank whatever else is there
+PAGE_LINES = 3  # a flat image with this many text lines is a page (document, screenshot), not a blank
+TEXT_SIDE = 512  # decode size for reading a flat image's text
 PHOTO_CLASS_SHARE = 0.6  # a class whose median image has less than this of one colour holds photos
 OUTLIER_Z = 3.5  # robust z-score of cosine distance to the class mean
 OUTLIER_MIN_CLASS = 8  # too few images and "far from the rest" means nothing
@@ -116,6 +118,7 @@ class ImageFacts:
     dominant: float = 0.0  # share of pixels in the most common colour (16 levels per channel)
     colours: int = 0  # distinct colours at 16 levels per channel on a 64 px thumbnail
     grayscale: bool = False
+    text_lines: int = 0  # text lines found on a flat-looking image (a document or screenshot, not a blank)
 
 
 @dataclass
@@ -218,7 +221,24 @@ def examine(path: Path, min_side: int = 64) -> ImageFacts:
     facts.grayscale = bool(np.percentile(spread, 99) <= 8)
     facts.dhash = dhash(img)
     facts.tiny = np.asarray(img.resize((8, 8), Image.BOX), dtype=np.int16)
+    if _flat(facts):  # only these could be mistaken for blanks: read their text (a few ms each)
+        facts.text_lines = _text_lines(facts.path)
     return facts
+
+
+def _flat(f: ImageFacts) -> bool:
+    return (f.dominant >= FLAT_SHARE and f.colours <= FLAT_COLOURS) or f.dominant >= BLANK_SHARE
+
+
+def _text_lines(path: Path) -> int:
+    """Lines of text on an image, 0 when the detector is unavailable (then flatness alone decides)."""
+    from ..models.text_layout import detect_layout
+
+    try:
+        layout = detect_layout(load_rgb(path, min_side=TEXT_SIDE))
+    except Exception:  # an image that decoded once may still fail here (a race with a move): no text
+        return 0
+    return len(layout.boxes)
 
 
 def examine_all(
@@ -305,8 +325,7 @@ def _flat_findings(items: list[Item], facts: list[ImageFacts]) -> list[Finding]:
     for it, f in zip(items, facts):
         if f.error:
             continue
-        flat = (f.dominant >= FLAT_SHARE and f.colours <= FLAT_COLOURS) or f.dominant >= BLANK_SHARE
-        if flat:
+        if _flat(f) and f.text_lines < PAGE_LINES:  # pages of text are photos of a kind, not blanks
             (odd if median[it.label] < PHOTO_CLASS_SHARE else maybe).append(f)
     out = []
     if odd:

@@ -107,11 +107,6 @@ def text_key(path: Path) -> tuple:
     return ("text", text_layout.VERSION, text_detector.DETECT_PIXELS, content_key(Path(path)))
 
 
-def detect_layout(img: Image.Image) -> TextLayout:
-    """The text layout of a decoded image (the detector, then the descriptor)."""
-    return text_layout.describe(text_detector.detect(img))
-
-
 class FeatureCache:
     """Per-workspace store of frozen-prefix outputs and text layouts. Never shared between sessions."""
 
@@ -142,7 +137,7 @@ class FeatureCache:
             with self._lock:
                 if keys[i] in self._text:
                     return
-            layout = detect_layout(img)
+            layout = text_layout.detect_layout(img)
             with self._lock:
                 self._text[keys[i]] = layout
 

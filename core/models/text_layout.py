@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
+from . import text_detector
 from .text_detector import TextBoxes
 
 VERSION = 1  # bump when the numbers change: cached descriptors carry it in their key
@@ -162,6 +164,11 @@ def describe(found: TextBoxes) -> TextLayout:
     for name, val in values.items():
         v[_IDX[name]] = val
     return TextLayout(v, boxes, found.width, found.height)
+
+
+def detect_layout(img: Image.Image) -> TextLayout:
+    """The text layout of a decoded image: the detector, then the descriptor (the one way to get one)."""
+    return describe(text_detector.detect(img))
 
 
 def summarise(vec: np.ndarray) -> str:

@@ -150,3 +150,13 @@ def text_page(seed: int, size: tuple[int, int] = (420, 560), lines: int = 22) ->
         text = " ".join(rng.choice(words, int(rng.integers(6, 10))))
         d.text((w // 10, h // 7 + k * step), text, font=body, fill=(30, 30, 30))
     return img
+
+
+def sparse_note(lines: int = 4, size: tuple[int, int] = (600, 900)) -> Image.Image:
+    """A notes-app screenshot: a few lines of small dark text on white, mostly empty (flat-looking)."""
+    img = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(img)
+    font = bold_font(16)
+    for k in range(lines):
+        d.text((40, 60 + k * 34), "Meeting notes for the quarterly budget review", font=font, fill=(40, 40, 40))
+    return img

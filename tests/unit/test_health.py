@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from core.analysis import health
 from core.data.dataset import Item, load_dataset, scan_folder
-from tests.helpers.images import ROOT, draw_image, photo_folders, photo_like, placeholder
+from tests.helpers.images import ROOT, draw_image, photo_folders, photo_like, placeholder, sparse_note
 
 
 def kinds(report: health.HealthReport) -> dict[str, list[health.Finding]]:
@@ -87,6 +87,17 @@ def test_flat_placeholder_flagged_and_photos_not(tmp_path: Path):
     assert [p.name for p in flat.files] == ["imageNotFound.gif"]
     flagged = {p.name for f in report.findings for p in f.files}
     assert "formica.jpeg" not in flagged
+
+
+def test_a_page_of_text_is_not_a_placeholder(tmp_path: Path):
+    """Documents and screenshots are mostly one flat colour too: their text lines tell them from blanks."""
+    root = photo_folders(tmp_path / "d", {"ants": 10, "bees": 10})
+    placeholder().save(root / "ants" / "imageNotFound.gif")
+    sparse_note().save(root / "ants" / "notes_screenshot.png")
+    Image.new("RGB", (300, 400), (255, 255, 255)).save(root / "bees" / "blank.png")
+    report = health.check(load_dataset(root))
+    (flat,) = kinds(report)["low_information"]
+    assert sorted(p.name for p in flat.files) == ["blank.png", "imageNotFound.gif"]
 
 
 def test_flat_images_in_a_class_of_graphics_are_only_info(tmp_path: Path):
