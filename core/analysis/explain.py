@@ -39,6 +39,7 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from ..data.images import ImageError, load_rgb
 from ..data.preprocess import Preprocess, eval_array, eval_image
 from ..models.backbones import Network
+from ..models.text_layout import TextLayout, detect_layout
 
 
 class ThinEigenCAM(EigenCAM):
@@ -107,10 +108,30 @@ class Explanation:
     probs: np.ndarray  # (n_classes,) softmax of the un-masked image
     target: int  # class index the map explains
     method: str
+    text: TextLayout | None = None  # the text lines the model read, when it reads text
 
     @property
     def pred(self) -> int:
         return int(self.probs.argmax())
+
+
+class _WithText(torch.nn.Module):
+    """The network as pytorch-grad-cam calls it, ``model(x)``, with the batch's text layouts set beside.
+
+    The CAM still explains the picture: the gradient is read at the last convolution, which the
+    layouts never pass through; they only shift the logits the gradient starts from.
+    """
+
+    def __init__(self, net: Network) -> None:
+        super().__init__()
+        self.net = net
+        self.text: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        text = self.text
+        if text is not None and len(text) != len(x):  # Score-CAM's masked copies of one image
+            text = text.expand(len(x), -1)
+        return self.net(x, text)
 
 
 class Explainer:
@@ -121,6 +142,7 @@ class Explainer:
         self.net: Network = copy.deepcopy(network).eval()
         self.net.requires_grad_(False)
         self.net.cam_layer.register_forward_hook(_grad_entry)  # lives as long as the copy
+        self.model = _WithText(self.net)
         self.classes = list(classes)
         self.preprocess = preprocess
         self.model_id = uuid.uuid4().hex[:12]
@@ -151,10 +173,17 @@ class Explainer:
         targets: Target | Sequence[Target] = None,
         batch_size: int = 16,
         score_batch: int = 64,
+        text: torch.Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Tensor (N, 3, H, W) -> (heatmaps (N, H, W) in [0, 1], probs (N, C), explained class (N,))."""
+        """Tensor (N, 3, H, W) -> (heatmaps (N, H, W) in [0, 1], probs (N, C), explained class (N,)).
+
+        ``text``: (N, DIM) layouts, for a network that reads text."""
         cam_cls = check_method(method)
         n = len(x)
+        if self.net.text_dim and text is None:
+            raise ValueError("this model reads the text on photos: explain it with their text layouts")
+        if self.net.text_dim and cam_cls is ScoreCAM:
+            batch_size = 1  # its masked copies of one image share that image's layout
         per_image = list(targets) if isinstance(targets, (list, tuple)) else [targets] * n
         if len(per_image) != n:
             raise ValueError("one target per image, or one for all")
@@ -163,7 +192,7 @@ class Explainer:
         explained = np.zeros(n, int)
         done = np.zeros(n, bool)
         with self._lock, torch.inference_mode(False), torch.enable_grad():
-            with cam_cls(model=self.net, target_layers=[self.net.cam_layer]) as cam:
+            with cam_cls(model=self.model, target_layers=[self.net.cam_layer]) as cam:
                 cam.batch_size = score_batch  # read by ScoreCAM only
                 for s in range(0, n, batch_size):
                     chunk = list(range(s, min(n, s + batch_size)))
@@ -176,6 +205,7 @@ class Explainer:
                             continue
                         fixed = per_image[group[0]] is not None
                         tg = [ClassifierOutputTarget(int(per_image[i])) for i in group] if fixed else None
+                        self.model.text = text[group] if text is not None else None
                         maps = cam(input_tensor=x[group], targets=tg)
                         p = cam.outputs.detach().float().softmax(1).numpy()
                         for j, i in enumerate(group):
@@ -199,12 +229,22 @@ class Explainer:
             return []
         pre = self.preprocess
         x = torch.from_numpy(np.stack([eval_array(im, pre) for im in images]))
-        heat, probs, explained = self.heatmaps(x, method, targets, batch_size)
+        layouts = [detect_layout(im) for im in images] if self.net.text_dim else None
+        text = torch.from_numpy(np.stack([t.vector for t in layouts])) if layouts else None
+        heat, probs, explained = self.heatmaps(x, method, targets, batch_size, text=text)
         out = []
         for k, im in enumerate(images):
             crop = eval_image(im, pre)
             out.append(
-                Explanation(crop, heat[k], overlay(crop, heat[k], image_weight), probs[k], int(explained[k]), method)
+                Explanation(
+                    crop,
+                    heat[k],
+                    overlay(crop, heat[k], image_weight),
+                    probs[k],
+                    int(explained[k]),
+                    method,
+                    layouts[k] if layouts else None,
+                )
             )
         return out
 
@@ -213,6 +253,23 @@ def overlay(image: Image.Image, heatmap: np.ndarray, image_weight: float = 0.5) 
     """Jet-coloured heatmap blended onto the image (pytorch-grad-cam's show_cam_on_image)."""
     rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     return Image.fromarray(show_cam_on_image(rgb, heatmap, use_rgb=True, image_weight=image_weight))
+
+
+def draw_text_lines(image: Image.Image | str | Path, layout: TextLayout, max_side: int = 320) -> Image.Image:
+    """The whole photo (scaled to ``max_side``) with the text lines the model read outlined.
+
+    The whole photo, not the CNN's square crop: the layout is measured on all of it."""
+    from PIL import ImageDraw
+
+    if not isinstance(image, Image.Image):
+        image = load_rgb(image, min_side=max_side)
+    img = image.convert("RGB").copy()
+    img.thumbnail((max_side, max_side))
+    d = ImageDraw.Draw(img)
+    w, h = img.size
+    for x0, y0, x1, y1 in layout.boxes:
+        d.rectangle([x0 * w, y0 * h, x1 * w, y1 * h], outline=(255, 0, 170), width=max(2, w // 160))
+    return img
 
 
 def side_by_side(a: Image.Image, b: Image.Image, gap: int = 4) -> Image.Image:

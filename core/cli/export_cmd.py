@@ -19,6 +19,8 @@ def cmd_export(args) -> int:
         f"{status}: wrote {report.path}; top-1 agreement with torch {report.top1_agreement:.0%} "
         f"on {report.samples} samples (max |diff| {report.max_abs_diff:.2e})"
     )
+    if report.note:
+        print(f"note: {report.note}")
     return 0 if report.ok else 1
 
 

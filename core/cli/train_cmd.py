@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -35,6 +36,7 @@ def _config_from_args(args):
         cfg.class_weights = True
     if args.early_stopping is not None:
         cfg.early_stopping = args.early_stopping
+    cfg.text = args.text
     cfg.validate()
     return cfg
 
@@ -76,7 +78,7 @@ def _climb(ds, args, cfg):
 
     t0 = time.perf_counter()
     mode = quality_of(args)
-    req = LadderRequest(mode, cfg.backbone, cfg.seed, args.budget)
+    req = LadderRequest(mode, cfg.backbone, cfg.seed, args.budget, text=args.text)
     ladder = climb(ds, req, on_event=Printer(args.quiet))
     for r in ladder.results:
         m = r.metrics
@@ -133,6 +135,7 @@ def cmd_train(args) -> int:
     va = result.metrics.val_accuracy
     print(f"val_accuracy {va:.4f}" if va is not None else "val_accuracy n/a (no validation images)")
     print(f"train_seconds {result.metrics.train_seconds:.1f}")
+    print(f"text {result.metrics.text or ('reads the text on photos' if bundle.reads_text else 'pixels only')}")
     print(f"saved {path}")
     return 0
 
@@ -174,6 +177,13 @@ def register(sub) -> None:
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     t.add_argument("--seed", type=int)
     t.add_argument("--val-fraction", type=float, help="validation share when the folder has no val/ (default 0.2)")
+    t.add_argument(
+        "--text",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also read where the writing sits on each photo (memes, screenshots, documents); on by "
+        "default, and Quick drops it when validation does not improve with it",
+    )
     t.add_argument(
         "--extra-labels",
         metavar="CSV",

@@ -65,22 +65,27 @@ class Classify:
         import torch
 
         from ..data.preprocess import eval_array
+        from ..models.text_layout import detect_layout
 
         pre = self.bundle.preprocess
-        arrays, errors = [], []
+        arrays, layouts, errors = [], [], []
         for p in batch["path"]:
             try:
-                arrays.append(eval_array(load_rgb(str(p), min_side=pre.resize_to), pre))
+                img = load_rgb(str(p), min_side=pre.resize_to)
+                arrays.append(eval_array(img, pre))
+                layouts.append(detect_layout(img).vector if self.bundle.reads_text else None)
                 errors.append("")
             except ImageError as exc:
                 arrays.append(None)
+                layouts.append(None)
                 errors.append(str(exc))
         probs = np.full((len(arrays), len(self.bundle.classes)), np.nan, np.float32)
         ok = [k for k, a in enumerate(arrays) if a is not None]
         if ok:
             x = torch.from_numpy(np.stack([arrays[k] for k in ok]))
+            text = torch.from_numpy(np.stack([layouts[k] for k in ok])) if self.bundle.reads_text else None
             with torch.inference_mode():
-                probs[ok] = self.forward(x).softmax(1).numpy()
+                probs[ok] = self.forward(x, text).softmax(1).numpy()
         return {"i": batch["i"], "probs": probs, "error": np.asarray(errors, dtype=object)}
 
 

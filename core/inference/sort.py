@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..data.preprocess import eval_array
 from ..models import runtime
 from ..models.features import Progress, StopCheck, decode_batches
+from ..models.text_layout import detect_layout
 from ..training.calibration import calibrate
 from ..training.model_io import ModelBundle
 
@@ -44,14 +46,25 @@ def predict_paths(
     net = bundle.network
     net.eval()
     forward = runtime.predict_fn(net, bundle.frozen_boundary(), n_images=len(paths))
+    layouts: dict[int, np.ndarray] = {}  # this batch's text layouts, detected in the decode threads
+
+    def read_text(i: int, img) -> None:
+        layouts[i] = detect_layout(img).vector
+
     done = 0
     for idx, batch, failures in decode_batches(
-        paths, lambda im: eval_array(im, pre), batch_size, pre.resize_to, should_stop=should_stop
+        paths,
+        lambda im: eval_array(im, pre),
+        batch_size,
+        pre.resize_to,
+        should_stop=should_stop,
+        also=read_text if bundle.reads_text else None,
     ):
         for i, err in failures:
             yield Prediction(Path(paths[i]), None, error=err)
         if len(idx):
-            probs = forward(batch).softmax(1).numpy()
+            text = torch.from_numpy(np.stack([layouts.pop(i) for i in idx])) if bundle.reads_text else None
+            probs = forward(batch, text).softmax(1).numpy()
             cal = calibrate(probs, bundle.temperature).max(axis=1)
             for j, i in enumerate(idx):
                 yield make_prediction(Path(paths[i]), probs[j], bundle.classes, top_k, float(cal[j]))

@@ -46,7 +46,11 @@ def trunk_features(
     progress: Progress | None = None,
     should_stop: StopCheck | None = None,
 ):
-    """(features (n_ok, d) float32, ok indices, failures) of the model's trunk, through the cache."""
+    """(features (n_ok, d) float32, ok indices, failures) of everything before the head's matrix.
+
+    That is the trunk's pooled features and, for a model that reads text, each photo's text layout
+    scaled as the head reads it: a re-sort retrains one linear map on these rows.
+    """
     net, pre = bundle.network, bundle.preprocess
     n = len(net.stages)
     forward = runtime.trunk_fn(net, bundle.frozen_boundary(), n_images=len(paths))
@@ -61,11 +65,17 @@ def trunk_features(
         progress=progress,
         should_stop=should_stop,
         forward=forward,
+        text=bundle.reads_text,
     )
     X = X.float()
     if X.dim() == 4:
         X = X.mean(dim=(2, 3))
-    return X.numpy() if len(ok) else np.zeros((0, 0), np.float32), ok, fails
+    if not len(ok):
+        return np.zeros((0, 0), np.float32), ok, fails
+    if bundle.reads_text:
+        T = torch.from_numpy(cache.text_vectors([paths[i] for i in ok]))
+        X = torch.cat([X, (T - net.text_mean) * net.text_scale], 1)
+    return X.numpy(), ok, fails
 
 
 def head_weights(bundle: ModelBundle) -> tuple[np.ndarray, np.ndarray]:

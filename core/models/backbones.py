@@ -106,11 +106,16 @@ class Network(nn.Module):
         num_classes: int,
         dropout: float = 0.2,
         share_prefix: bool = False,
+        text_dim: int = 0,
     ):
         super().__init__()
         self.share_prefix = share_prefix
         self.stages = nn.ModuleList(stages)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+        self.text_dim = text_dim
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim + text_dim, num_classes))
+        if text_dim:  # the text layout's standardisation travels with the weights (model files, export)
+            self.register_buffer("text_mean", torch.zeros(text_dim))
+            self.register_buffer("text_scale", torch.ones(text_dim))
 
     @property
     def n_conv_stages(self) -> int:
@@ -149,15 +154,33 @@ class Network(nn.Module):
             x = stage(x)
         return x
 
-    def forward_from(self, x: torch.Tensor, boundary: int) -> torch.Tensor:
+    def classify(self, pooled: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        """The head, on pooled features joined by the photos' text layouts when this model reads text."""
+        if self.text_dim:
+            if text is None:
+                raise ValueError("this model reads the text on photos: it needs their text layouts")
+            pooled = torch.cat([pooled, (text.to(pooled.dtype) - self.text_mean) * self.text_scale], 1)
+        return self.head(pooled)
+
+    def fit_text_scaling(self, text: torch.Tensor, pooled_std: float) -> None:
+        """Standardise the layout numbers on the training photos, to the spread of one CNN feature.
+
+        Two dozen layout numbers beside 1280 CNN features: on the same scale per number, neither
+        side dominates the head's first steps, and weight decay treats both alike.
+        """
+        std = text.float().std(0) if len(text) > 1 else torch.ones(self.text_dim)
+        self.text_mean.copy_(text.float().mean(0) if len(text) else torch.zeros(self.text_dim))
+        self.text_scale.copy_(pooled_std / std.clamp_min(0.05))
+
+    def forward_from(self, x: torch.Tensor, boundary: int, text: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         for stage in self.stages[boundary:]:
             x = stage(x)
-        return self.head(x)
+        return self.classify(x, text)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_from(x, 0)
+    def forward(self, x: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_from(x, 0, text)
 
     def set_trainable(self, unfreeze: int) -> None:
         b = self.boundary(unfreeze)
@@ -415,13 +438,14 @@ def check_weights(name: str, choice: WeightsChoice = WeightsChoice()) -> str | N
 
 
 def build_network(
-    name: str, num_classes: int, choice: WeightsChoice = WeightsChoice(), load_backbone: bool = True
+    name: str, num_classes: int, choice: WeightsChoice = WeightsChoice(), load_backbone: bool = True, text_dim: int = 0
 ) -> Network:
+    """``text_dim``: the head also reads this many text-layout numbers per photo (0: pixels only)."""
     spec = get_spec(name)
     model = spec.build()
     if load_backbone:
         model.load_state_dict(_pretrained_state(name, choice), strict=True)
-    net = Network(spec.stages(model), spec.feature_dim, num_classes, share_prefix=spec.share_prefix)
+    net = Network(spec.stages(model), spec.feature_dim, num_classes, share_prefix=spec.share_prefix, text_dim=text_dim)
     net.to(memory_format=torch.channels_last)
     net.eval()
     return net

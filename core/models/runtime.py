@@ -308,15 +308,13 @@ def trunk_fn(
     return run
 
 
-def predict_fn(
-    net: nn.Module, frozen: int, n_images: int, engine: str | None = None
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Batch -> logits: the trunk (see :func:`trunk_fn`), then the head in torch."""
+def predict_fn(net: nn.Module, frozen: int, n_images: int, engine: str | None = None) -> Callable[..., torch.Tensor]:
+    """(batch, text layouts or None) -> logits: the trunk (see :func:`trunk_fn`), then the head in torch."""
     trunk = trunk_fn(net, frozen, n_images, engine)
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(x: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         z = trunk(x)
         with torch.inference_mode():
-            return net.head(z.float())
+            return net.classify(z.float(), text)
 
     return run

@@ -53,6 +53,9 @@ class TrainConfig:
     lr_decay: float = 1.0  # each trainable stage further from the head learns this much slower
     bn_frozen: bool = False  # BatchNorm in fine-tuned blocks keeps its ImageNet statistics (eval mode)
     feature_flip: float = 0.0  # chance of mirroring a cached spatial input left-right (a free augmentation)
+    # The head also reads each photo's text layout (where its writing sits: captions, chat lines,
+    # pages), which the CNN cannot see. The automatic ladder keeps it only if validation improves.
+    text: bool = True
 
     @property
     def weights_choice(self) -> WeightsChoice:
@@ -81,6 +84,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
+        d.setdefault("text", False)  # a config stored before text layouts existed read none
         d["phases"] = [Phase(**p) for p in d.get("phases", [])] or [Phase()]
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
@@ -151,6 +155,7 @@ class Metrics:
     temperature: float = 1.0  # calibration: softmax(log p / T) is the chance of being right
     test_accuracy: float | None = None  # on a given test/ split, scored once after training
     n_test: int = 0
+    text: str = ""  # whether the model reads the text on photos, and what validation said about it
 
     def to_dict(self) -> dict:
         return asdict(self)

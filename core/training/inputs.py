@@ -22,6 +22,23 @@ from ..models.features import FeatureCache, decode_batches
 from .config import TrainConfig
 
 
+@dataclass
+class Rows:
+    """Some images' inputs at the boundary, their text layouts (for a network that reads text) and labels."""
+
+    X: torch.Tensor
+    T: torch.Tensor | None
+    y: torch.Tensor
+    paths: list[Path]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def batch_of(T: torch.Tensor | None, idx) -> torch.Tensor | None:
+    return T[idx] if T is not None else None
+
+
 def view_name(cfg: TrainConfig, v: int) -> str:
     """The cache's name for augmented view ``v`` of a run's training images ("eval" without augmentation)."""
     steps = cfg.augment_steps
@@ -62,12 +79,17 @@ class Inputs:
     test_y: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     skipped: list[tuple[str, str]] = field(default_factory=list)
     computed: int = 0  # feature images computed so far (the plan's "features" step)
-    _views: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-    _val: tuple[torch.Tensor, torch.Tensor, list[Path]] | None = None
+    _views: dict[int, Rows] = field(default_factory=dict)
+    _val: Rows | None = None
+    _text_rows: dict[Path, np.ndarray] = field(default_factory=dict)  # full fine-tuning's layouts, by path
 
     @property
     def cached(self) -> bool:
         return self.boundary > 0
+
+    @property
+    def reads_text(self) -> bool:
+        return self.net.text_dim > 0
 
     @property
     def steps(self) -> list[str]:
@@ -99,6 +121,12 @@ class Inputs:
             self.cfg, self.cache, self.boundary, self.train_paths, self.val_paths + self.test_paths
         )
 
+    def _rows(self, paths: list[Path], labels: np.ndarray, view: str, transform) -> Rows:
+        X, ok = self._features(paths, view, transform)
+        kept = [paths[i] for i in ok]
+        T = torch.from_numpy(self.cache.text_vectors(kept)) if self.reads_text else None
+        return Rows(X, T, torch.tensor(labels[ok], dtype=torch.long), kept)
+
     def _features(self, paths: list[Path], view: str, transform) -> tuple[torch.Tensor, list[int]]:
         base = {"computed": self.computed, "hits": None}
 
@@ -121,6 +149,7 @@ class Inputs:
             dtype=None,  # as stored: batches are upcast one at a time
             via=self.net.pool_via,
             keep_via=True,  # pooled features here: their maps are Better's inputs
+            text=self.reads_text,  # layouts are detected while the photos are decoded anyway
         )
         for i, e in fails:
             if (str(paths[i]), e) not in self.skipped:
@@ -129,42 +158,56 @@ class Inputs:
             runtime.give_back_memory()  # decoded photos and batch buffers: back to the OS before training
         return X, ok
 
-    def validation(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
+    def validation(self) -> Rows:
         """Validation inputs, computed once, after the first training batches (the chart's first point comes sooner)."""
         if self._val is None:
             if self.val_paths:
                 self.emit(Status(f"Computing features for {len(self.val_paths)} validation images"))
-                X, ok = self._features(self.val_paths, "eval", self._eval_tf())
+                self._val = self._rows(self.val_paths, self.val_y, "eval", self._eval_tf())
             else:
-                X, ok = torch.empty(0), []
-            self._val = (X, torch.tensor(self.val_y[ok], dtype=torch.long), [self.val_paths[i] for i in ok])
+                self._val = Rows(torch.empty(0), None, torch.empty(0, dtype=torch.long), [])
         return self._val
 
-    def test(self) -> tuple[torch.Tensor, torch.Tensor, list[Path]]:
+    def test(self) -> Rows:
         """The test split's inputs, computed once at the very end (nothing before looks at them)."""
         if not self.test_paths:
-            return torch.empty(0), torch.empty(0, dtype=torch.long), []
+            return Rows(torch.empty(0), None, torch.empty(0, dtype=torch.long), [])
         self.emit(Status(f"Scoring the {len(self.test_paths)} test images once"))
-        X, ok = self._features(self.test_paths, "eval", self._eval_tf())
-        return X, torch.tensor(self.test_y[ok], dtype=torch.long), [self.test_paths[i] for i in ok]
+        return self._rows(self.test_paths, self.test_y, "eval", self._eval_tf())
 
     def _eval_tf(self):
         pre = get_spec(self.cfg.backbone).preprocess
         return lambda img: eval_array(img, pre)
 
-    def view(self, v: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def view(self, v: int, epoch: int) -> Rows:
         if v not in self._views:
             what = f"training view {v + 1} of {self.n_views}" if self.n_views > 1 else "the training images"
             self.emit(Status(f"Computing features for {what}" + (f" (epoch {epoch})" if v else "")))
-            X, ok = self._features(self.train_paths, self.view_name(v), self.transform(v))
-            self._views[v] = (X, torch.tensor(self.train_y[ok], dtype=torch.long))
+            self._views[v] = self._rows(self.train_paths, self.train_y, self.view_name(v), self.transform(v))
         return self._views[v]
 
-    def batches(self, epoch: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Shuffled training batches for one epoch."""
+    def training_layouts(self) -> torch.Tensor | None:
+        """Text layouts of the training images (what the head's text scaling is fitted on)."""
+        if not self.reads_text:
+            return None
+        if self.cached:
+            return self.view(0, 1).T
+        self.emit(Status(f"Reading the text on {len(self.train_paths)} training images"))
+        for i, e in self.cache.ensure_text(self.train_paths, self.min_side, self.should_stop):
+            if (str(self.train_paths[i]), e) not in self.skipped:
+                self.skipped.append((str(self.train_paths[i]), e))
+        ok = [p for p in self.train_paths if self.cache.text_layout(p) is not None]
+        self._text_rows = dict(zip(ok, self.cache.text_vectors(ok)))
+        return torch.from_numpy(np.stack(list(self._text_rows.values()))) if ok else torch.zeros(0, self.net.text_dim)
+
+    def batches(
+        self, epoch: int, generator: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
+        """Shuffled training batches for one epoch: (inputs, text layouts or None, labels)."""
         bs = self.cfg.batch_size
         if self.cached:
-            X, y = self.view((epoch - 1) % self.n_views, epoch)
+            rows = self.view((epoch - 1) % self.n_views, epoch)
+            X, y = rows.X, rows.y
             self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs}"))
             perm = torch.randperm(len(X), generator=generator)
             for s in range(0, len(X), bs):
@@ -172,12 +215,15 @@ class Inputs:
                 if self.cfg.feature_flip and xb.dim() == 4:  # mirror some cached maps: a free augmentation
                     flip = torch.rand(len(xb), generator=generator) < self.cfg.feature_flip
                     xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)
-                yield xb, y[perm[s : s + bs]]
+                yield xb, batch_of(rows.T, perm[s : s + bs]), y[perm[s : s + bs]]
             return
         self.emit(Status(f"Training, epoch {epoch} of {self.cfg.total_epochs} (decoding and augmenting every image)"))
         order = torch.randperm(len(self.train_paths), generator=generator).tolist()
+        if self.reads_text:  # a photo whose layout could not be read cannot be read by the head either
+            order = [i for i in order if self.train_paths[i] in self._text_rows]
         paths = [self.train_paths[i] for i in order]
         y = torch.tensor(self.train_y[order], dtype=torch.long)
         for idx, xb, _ in decode_batches(paths, self.transform(epoch), bs, self.min_side, should_stop=self.should_stop):
             if len(idx):
-                yield xb, y[idx]
+                tb = torch.from_numpy(np.stack([self._text_rows[paths[i]] for i in idx])) if self.reads_text else None
+                yield xb, tb, y[idx]

@@ -11,6 +11,10 @@
   say the head is the limit and Better fits in the time budget; it keeps whichever model
   validates best, so it never hands over a worse model than Quick.
 
+Every rung's head also reads each photo's text layout unless switched off. Quick (alone or in the
+automatic climb) trains a second head without it on the same cached features (about a second)
+and keeps the text only when validation improves with it; the rungs after it follow that choice.
+
 Each rung's expected time comes from per-image costs measured on this machine
 (:mod:`core.training.costs`) and this dataset's counts.
 """
@@ -44,14 +48,15 @@ DEFAULT_BUDGET_S = 240.0  # Quick + Better on ~1,000 photos here (trashnet: abou
 BEST_EPOCHS = 12  # the unfrozen epochs a Best run plans for (it stops earlier when validation stops improving)
 
 
-def recipe(rung: str, backbone: str = "efficientnet_lite0", seed: int = 0) -> TrainConfig:
+def recipe(rung: str, backbone: str = "efficientnet_lite0", seed: int = 0, text: bool = True) -> TrainConfig:
     """The training settings of a rung (what the Train page shows and a run uses)."""
     if rung == "quick":
-        return TrainConfig(backbone=backbone, seed=seed)
+        return TrainConfig(backbone=backbone, seed=seed, text=text)
     if rung == "better":
         return TrainConfig(
             backbone=backbone,
             seed=seed,
+            text=text,
             phases=[Phase("last 2 blocks + head", 8, 3e-4)],
             augment="light",
             views=3,
@@ -63,6 +68,7 @@ def recipe(rung: str, backbone: str = "efficientnet_lite0", seed: int = 0) -> Tr
         return TrainConfig(
             backbone=backbone,
             seed=seed,
+            text=text,
             phases=[Phase("head only", 1, 2e-3), Phase("all", BEST_EPOCHS, 1e-3)],
             augment="light",
             views=1,
@@ -114,6 +120,7 @@ class LadderRequest:
     seed: int = 0
     budget_s: float = DEFAULT_BUDGET_S  # auto: the whole climb should take about this long
     allow_best: bool = True  # off on a shared server: full fine-tuning there is too slow
+    text: bool = True  # read each photo's text layout too (Quick keeps it only if validation improves)
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -159,6 +166,36 @@ def _plan(emit: OnEvent, forecasts: list[Forecast], words: str) -> None:
     emit(Plan(tuple(steps), words))
 
 
+def _val(r: TrainResult) -> tuple[float, float]:
+    """Validation as a score to maximise: accuracy first, then lower loss."""
+    loss = r.metrics.val_loss if r.metrics.val_loss is not None else float("inf")
+    return (_acc(r), -loss)
+
+
+def _text_or_not(dataset, quick: TrainResult, cache, emit: OnEvent, stop: StopCheck) -> TrainResult:
+    """Quick with text layouts against the same head without them, on the same cached features.
+
+    The text is kept only when validation improves with it (accuracy, then loss): a gallery with
+    no writing that matters gets the plainer model, and the rungs after Quick follow the choice.
+    """
+    if not quick.config.text or quick.metrics.n_val == 0 or stop():
+        return quick
+    emit(Status("Quick: checking whether reading the text on photos helps"))
+    plain = _run("quick", dataset, replace(quick.config, text=False), cache, ignore, stop)
+    with_t, without = _acc(quick), _acc(plain)
+    if _val(quick) > _val(plain):
+        quick.metrics.text = f"reads the text on photos: {with_t:.1%} on validation with it, {without:.1%} without"
+        emit(Note(f"Reading the text on photos helps: {with_t:.1%} on validation with it, {without:.1%} without."))
+        return quick
+    plain.metrics.text = f"pixels only: reading the text on photos did not improve validation ({with_t:.1%} with it, {without:.1%} without)"
+    emit(
+        Note(
+            f"Reading the text on photos did not improve validation ({with_t:.1%} with it, {without:.1%} without): this model reads pixels only."
+        )
+    )
+    return plain
+
+
 def _run(rung: str, dataset, cfg, cache, emit, stop, head_from=None) -> TrainResult:
     emit(Status(f"{LABELS[rung]}: {WORDS[rung]}"))
     r = train(dataset, cfg, cache, _prefixed(emit, rung), stop, head_from=head_from)
@@ -180,17 +217,18 @@ def climb(
     cache = cache if cache is not None else FeatureCache()
     t0 = time.perf_counter()
     if request.mode != "auto":
-        cfg = recipe(request.mode, request.backbone, request.seed)
+        cfg = recipe(request.mode, request.backbone, request.seed, request.text)
         _plan(emit, [forecast(request.mode, dataset, cfg, cache)], f"{LABELS[request.mode]}: {WORDS[request.mode]}")
         r = _run(request.mode, dataset, cfg, cache, emit, stop)
+        if request.mode == "quick":
+            r = _text_or_not(dataset, r, cache, emit, stop)
         return LadderResult([r], 0)
-    quick_cfg, better_cfg = (
-        recipe("quick", request.backbone, request.seed),
-        recipe("better", request.backbone, request.seed),
-    )
+    quick_cfg = recipe("quick", request.backbone, request.seed, request.text)
+    better_cfg = recipe("better", request.backbone, request.seed, request.text)
     fq, fb = forecast("quick", dataset, quick_cfg, cache), forecast("better", dataset, better_cfg, cache)
     _plan(emit, [fq, fb], f"Automatic: {WORDS['auto']}")
-    quick = _run("quick", dataset, quick_cfg, cache, emit, stop)
+    quick = _text_or_not(dataset, _run("quick", dataset, quick_cfg, cache, emit, stop), cache, emit, stop)
+    better_cfg = replace(better_cfg, text=quick.config.text)
     emit(Candidate(quick))  # usable now, while the climb goes on
     results, reasons = [quick], []
     acc = _acc(quick)

@@ -6,6 +6,7 @@ train (and whether their BatchNorm does), and the trainable weights of the best 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 
@@ -81,7 +82,7 @@ def train_one_epoch(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]],
     boundary: int,
     epoch: int,
     epochs: int,
@@ -97,14 +98,16 @@ def train_one_epoch(
     gradients: the same step (where no BatchNorm trains) for a fraction of the activations' memory.
     """
     tot_loss = tot_correct = tot_n = 0.0
-    for b, (xb, yb) in enumerate(batches):
+    for b, (xb, tb, yb) in enumerate(batches):
         if should_stop():
             raise Stopped()
         n = len(yb)
         optimizer.zero_grad(set_to_none=True)
         batch_loss = 0.0
-        for xc, yc in zip(xb.split(micro or n), yb.split(micro or n)):
-            logits = net.forward_from(xc, boundary)
+        step = micro or n
+        texts = tb.split(step) if tb is not None else [None] * math.ceil(n / step)
+        for xc, tc, yc in zip(xb.split(step), texts, yb.split(step)):
+            logits = net.forward_from(xc, boundary, tc)
             loss = criterion(logits, yc) * (len(yc) / n)
             loss.backward()
             batch_loss += loss.item()
@@ -119,9 +122,15 @@ def train_one_epoch(
 
 
 def evaluate(
-    net: Network, X: torch.Tensor, y: torch.Tensor, boundary: int, criterion: nn.Module, batch_size: int = MICRO_BATCH
+    net: Network,
+    X: torch.Tensor,
+    T: torch.Tensor | None,
+    y: torch.Tensor,
+    boundary: int,
+    criterion: nn.Module,
+    batch_size: int = MICRO_BATCH,
 ) -> tuple[float, float, torch.Tensor]:
-    """(loss, accuracy, probabilities) of a network on cached inputs.
+    """(loss, accuracy, probabilities) of a network on cached inputs (and their text layouts ``T``).
 
     Micro-batches, as in training: 64 cached maps through two expanded blocks held ~70 MB more at
     each validation, the peak of a Discover-then-train session on the hosted demo.
@@ -132,7 +141,8 @@ def evaluate(
     outs = []
     with torch.inference_mode():
         for k in range(0, len(X), batch_size):
-            outs.append(net.forward_from(X[k : k + batch_size].float(), boundary))
+            t = T[k : k + batch_size] if T is not None else None
+            outs.append(net.forward_from(X[k : k + batch_size].float(), boundary, t))
         logits = torch.cat(outs)
         loss = criterion(logits, y).item()
         probs = logits.softmax(1)

@@ -13,8 +13,9 @@ from ..data.dataset import Dataset
 from ..events import OnEvent, StopCheck, ignore, never
 from ..models.features import FeatureCache
 from .config import Phase, TrainConfig
+from .inputs import batch_of
 from .loop import make_optimizer
-from .train import setup
+from .train import fit_text_scaling, setup
 
 
 @dataclass
@@ -41,8 +42,10 @@ def lr_find(
     """
     head_cfg = replace(cfg, phases=[Phase("head only", 1, start)], augment="none")
     run = setup(dataset, head_cfg, cache, on_event or ignore, should_stop or never)
-    X, y = run.inputs.view(0, 1)
+    rows = run.inputs.view(0, 1)
+    X, y = rows.X, rows.y
     net = run.net
+    fit_text_scaling(run.net, run.inputs)
     net.set_trainable(0)
     net.head.train()
     opt = make_optimizer(net.head.parameters(), cfg.optimizer, start, cfg.weight_decay)
@@ -56,7 +59,7 @@ def lr_find(
         for pg in opt.param_groups:
             pg["lr"] = lr
         idx = torch.randint(0, len(X), (min(cfg.batch_size, len(X)),), generator=g)
-        loss = criterion(net.forward_from(X[idx].float(), run.inputs.boundary), y[idx])
+        loss = criterion(net.forward_from(X[idx].float(), run.inputs.boundary, batch_of(rows.T, idx)), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..models import text_detector, text_layout
 from ..models.backbones import Network, build_network, get_spec
 from .config import Metrics, TrainConfig, TrainResult
 
@@ -46,6 +47,11 @@ class ModelBundle:
     def preprocess(self):
         return get_spec(self.backbone).preprocess
 
+    @property
+    def reads_text(self) -> bool:
+        """Whether the model also reads each photo's text layout (files from before text read none)."""
+        return self.network.text_dim > 0
+
     def frozen_boundary(self) -> int:
         """First stage any training phase changed (0 if unknown): everything before it is pretrained."""
         if self.config is None or not self.config.phases:
@@ -61,7 +67,27 @@ class ModelBundle:
             "metrics": self.metrics.to_dict() if self.metrics else {},
             "config": self.config.to_dict() if self.config else {},
             "preprocess": {"size": pre.size, "mean": list(pre.mean), "std": list(pre.std)},
+            "text": text_meta(self.network.text_dim),
         }
+
+
+def text_meta(dim: int) -> dict:
+    """What a file records of the text layout its head reads: enough to refuse a mismatched descriptor."""
+    if not dim:
+        return {"used": False}
+    return {"used": True, "dim": dim, "version": text_layout.VERSION, "pixels": text_detector.DETECT_PIXELS}
+
+
+def _text_dim(meta: dict) -> int:
+    text = meta.get("text") or {}
+    if not text.get("used"):
+        return 0
+    if text.get("version") != text_layout.VERSION or text.get("dim") != text_layout.DIM:
+        raise ModelFileError(
+            f"this model reads text layouts of version {text.get('version')}; this app computes version "
+            f"{text_layout.VERSION}: retrain it here"
+        )
+    return int(text["dim"])
 
 
 def _config(d) -> TrainConfig | None:
@@ -106,9 +132,10 @@ def from_bytes(data: bytes) -> ModelBundle:
     classes = meta.get("classes")
     if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
         raise ModelFileError("model metadata has no valid class list")
+    text_dim = _text_dim(meta)
     try:
         get_spec(meta["backbone"])
-        net = build_network(meta["backbone"], len(classes), load_backbone=False)
+        net = build_network(meta["backbone"], len(classes), load_backbone=False, text_dim=text_dim)
         net.load_state_dict(obj["state_dict"], strict=True)
     except Exception as exc:
         raise ModelFileError(f"model weights do not fit the declared backbone: {str(exc)[:200]}") from None

@@ -21,10 +21,11 @@ import torch
 from torch import nn
 
 from ..data.dataset import Dataset, check_trainable
+from ..data.preprocess import eval_array
 from ..events import Epoch, OnEvent, Plan, Status, Step, StopCheck, Stopped, ignore, never
-from ..models import runtime
+from ..models import runtime, text_layout
 from ..models.backbones import UNFREEZE_CHOICES, Network, build_network, get_spec
-from ..models.features import FeatureCache
+from ..models.features import FeatureCache, decode_batches
 from .calibration import fit_temperature
 from .config import Metrics, TrainConfig, TrainResult, describe_path
 from .inputs import Inputs
@@ -54,6 +55,7 @@ class Run:
     n_batches: int
     criterion: nn.Module
     t0: float
+    text_scaled: bool = False  # the text layouts' scaling came with a head (a Quick run's): keep it
 
 
 def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: OnEvent, should_stop: StopCheck) -> Run:
@@ -67,7 +69,7 @@ def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: 
     classes = list(dataset.classes)
     cidx = {c: i for i, c in enumerate(classes)}
     emit(Status(f"Loading {spec.label} ({cfg.weights_choice.label})"))
-    net = build_network(cfg.backbone, len(classes), cfg.weights_choice)
+    net = build_network(cfg.backbone, len(classes), cfg.weights_choice, text_dim=text_layout.DIM if cfg.text else 0)
     seeded_head(net, cfg.seed)
     train_items, val_items = dataset.split_items("train"), dataset.split_items("val")
     test_items = [i for i in dataset.split_items("test") if i.label in cidx]
@@ -98,6 +100,32 @@ def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: 
     return Run(cfg, net, inputs, n_batches, criterion, t0)
 
 
+def _pooled_sample(net: Network, inputs: Inputs) -> torch.Tensor:
+    """Pooled features of up to 64 training images through the network as it stands (frozen, eval)."""
+    if inputs.cached:
+        z, start = inputs.view(0, 1).X[:64].float(), inputs.boundary
+    else:  # full fine-tuning: decode a few training images
+        pre = get_spec(inputs.cfg.backbone).preprocess
+        batches = decode_batches(inputs.train_paths[:16], lambda im: eval_array(im, pre), 16, pre.resize_to)
+        z, start = next((b for idx, b, _ in batches if len(idx)), torch.zeros(0)), 0
+    net.eval()
+    with torch.inference_mode():
+        for stage in net.stages[start:] if len(z) else ():
+            z = stage(z.contiguous(memory_format=torch.channels_last) if z.dim() == 4 else z)
+    return z
+
+
+def fit_text_scaling(net: Network, inputs: Inputs) -> None:
+    """Standardise the text layouts on the training photos, to the spread of one pooled CNN feature:
+    the two parts of the head's input then start on an equal footing."""
+    T = inputs.training_layouts()
+    if T is None:
+        return
+    z = _pooled_sample(net, inputs)
+    spread = float(z.std(0).mean()) if len(z) > 1 else 1.0
+    net.fit_text_scaling(T, spread if spread > 0 else 1.0)
+
+
 @dataclass
 class _Best:
     score: float = math.inf
@@ -116,6 +144,8 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
     try:
         if inputs.cached:
             inputs.view(0, 1)  # while this runs, the optimizer import warms up in its thread
+        if not run.text_scaled:
+            fit_text_scaling(net, inputs)
         for ph_i, phase in enumerate(cfg.phases):
             k = UNFREEZE_CHOICES[phase.unfreeze]
             net.set_trainable(k)
@@ -141,8 +171,8 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
                     (epoch - 1) * run.n_batches,
                     MICRO_BATCH if inputs.cached and cfg.bn_frozen else 0,
                 )
-                Xva, yva, _ = inputs.validation()
-                vl, va, _ = evaluate(net, Xva, yva, inputs.boundary, eval_criterion)
+                val = inputs.validation()
+                vl, va, _ = evaluate(net, val.X, val.T, val.y, inputs.boundary, eval_criterion)
                 e = Epoch(
                     epoch,
                     cfg.total_epochs,
@@ -157,7 +187,7 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
                 )
                 history.append(e.row())
                 emit(e)
-                score = vl if len(Xva) else -epoch  # no val set: keep the last epoch
+                score = vl if len(val) else -epoch  # no val set: keep the last epoch
                 if score < best.score - 1e-6:
                     best = _Best(score, trainable_state(net, inputs.boundary), epoch)
                     since_best = 0
@@ -177,16 +207,18 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
 def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainResult:
     """Restore the best epoch, score it on validation, and package the result."""
     cfg, net, inputs = run.cfg, run.net, run.inputs
-    Xva, yva, va_paths = inputs.validation()
+    val = inputs.validation()
+    Xva, yva, va_paths = val.X, val.y, val.paths
     if best.state is not None:
         net.load_state_dict(best.state, strict=False)
     net.eval()
     net.requires_grad_(False)
-    vl, va, probs = evaluate(net, Xva, yva, inputs.boundary, nn.CrossEntropyLoss())
+    vl, va, probs = evaluate(net, val.X, val.T, val.y, inputs.boundary, nn.CrossEntropyLoss())
     temperature = fit_temperature(probs.numpy(), yva.numpy()) if len(Xva) else 1.0
-    Xte, yte, te_paths = inputs.test()
+    te = inputs.test()
+    yte, te_paths = te.y, te.paths
     _, te_acc, te_probs = (
-        evaluate(net, Xte, yte, inputs.boundary, nn.CrossEntropyLoss()) if len(Xte) else (None, None, None)
+        evaluate(net, te.X, te.T, te.y, inputs.boundary, nn.CrossEntropyLoss()) if len(te) else (None, None, None)
     )
     metrics = Metrics(
         val_accuracy=va if len(Xva) else None,
@@ -203,6 +235,7 @@ def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainRe
         temperature=round(temperature, 4),
         test_accuracy=te_acc,
         n_test=len(te_paths),
+        text="reads the text on photos" if net.text_dim else "pixels only",
     )
     return TrainResult(
         net,
@@ -236,8 +269,12 @@ def train(
     """
     emit, stop = on_event or ignore, should_stop or never
     run = setup(dataset, cfg, cache, emit, stop)
-    if head_from is not None:
+    if head_from is not None and head_from.text_dim == run.net.text_dim:
         run.net.head.load_state_dict(head_from.head.state_dict())
+        if run.net.text_dim:
+            run.net.text_mean.copy_(head_from.text_mean)
+            run.net.text_scale.copy_(head_from.text_scale)
+            run.text_scaled = True
     history, best, stopped = run_phases(run, emit, stop)
     return finish(run, history, best, stopped)
 

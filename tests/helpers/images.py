@@ -160,3 +160,17 @@ def sparse_note(lines: int = 4, size: tuple[int, int] = (600, 900)) -> Image.Ima
     for k in range(lines):
         d.text((40, 60 + k * 34), "Meeting notes for the quarterly budget review", font=font, fill=(40, 40, 40))
     return img
+
+
+CAPTIONS = [("WHEN IT WORKS", "ON FRIDAY"), ("ME", "ALSO ME"), ("NOBODY:", ""), ("", "THIS IS FINE")]
+
+
+def memes_and_photos(root: Path, n: int = 12, seed0: int = 0) -> Path:
+    """Two classes a CNN finds alike and the text tells apart: photo-like fields with and without captions."""
+    for cls in ("memes", "photos"):
+        (root / cls).mkdir(parents=True, exist_ok=True)
+    for k in range(n):
+        top, bottom = CAPTIONS[k % len(CAPTIONS)]
+        meme(seed0 + 100 + k, top=top, bottom=bottom).save(root / "memes" / f"meme_{k:02d}.jpg")
+        photo_like(seed0 + 200 + k, 480).resize((480, 360)).save(root / "photos" / f"photo_{k:02d}.jpg")
+    return root
