@@ -115,7 +115,7 @@ SHORT_LIST = 6  # label-check photos shown before "Show all"
 
 
 def predictions() -> None:
-    from core.analysis.explain import LABELS, METHODS, SLOW, cache_key, explain_paths, side_by_side
+    from core.analysis.explain import LABELS, METHODS, SLOW, cache_key, draw_text_lines, explain_paths, side_by_side
 
     st.subheader("Predictions")
     classes = ev.classes
@@ -186,16 +186,31 @@ def predictions() -> None:
             key=kept(ws, "rv_beside"),
             help="off: the heatmap over the photo, at the card's full width",
         )
+        lines = ws.model.bundle.reads_text and st.toggle(
+            "Show the text lines it read",
+            value=True,
+            key=kept(ws, "rv_text_lines"),
+            help="this model reads where the writing sits on each photo (captions, chat lines, pages): "
+            "the outlined lines, on the whole photo, beside the heatmap",
+        )
         pics = [
-            (side_by_side(e.explanation.image, e.explanation.overlay) if beside else e.explanation.overlay)
+            (
+                side_by_side(draw_text_lines(x["path"], e.explanation.text, 288), e.explanation.overlay)
+                if lines and e.explanation.text is not None
+                else side_by_side(e.explanation.image, e.explanation.overlay)
+                if beside
+                else e.explanation.overlay
+            )
             if e is not None and e.ok
             else (e.problem if e is not None else None)
-            for e in exps
+            for x, e in zip(page, exps)
         ]
+        texts = [e.explanation.text.summary() if e is not None and e.ok and e.explanation.text else "" for e in exps]
         explained = [classes[e.explanation.target] if e is not None and e.ok else None for e in exps]
     except Exception as exc:
         st.warning(f"Heatmaps could not be computed ({user_message(exc)}); showing the images only.")
         explained = [None] * len(page)
+        texts = [""] * len(page)
 
     def draw(k: int) -> None:
         x = page[k]
@@ -204,7 +219,8 @@ def predictions() -> None:
         st.markdown(f"{mark} true **{x['true']}** → predicted **{x['pred']}** ({x['confidence']:.0%})")
         top = " · ".join(f"{c} {p:.0%}" for c, p in x["top3"])
         heat = f" · heat for **{explained[k]}**" if explained[k] else ""
-        st.caption(f"top-3: {top} · loss {x['loss']:.2f}{heat}  \n`{Path(x['path']).name}`")
+        said = f"  \n{texts[k].capitalize()}" if texts[k] else ""
+        st.caption(f"top-3: {top} · loss {x['loss']:.2f}{heat}{said}  \n`{Path(x['path']).name}`")
         ui.decision_buttons(
             ws, Path(x["path"]), x["true"], classes, x["pred"] if not x["correct"] else None, "predictions"
         )

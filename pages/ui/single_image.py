@@ -26,6 +26,11 @@ def _cam(ws: Workspace, bundle, path: Path):
     if not result.ok:
         st.caption(f"Grad-CAM unavailable: {result.problem}")
         return None
+    if result.explanation.text is not None:  # the model read the writing too: say where it was
+        st.caption(f"It also read the text: {result.explanation.text.summary()}.")
+        return explain.side_by_side(
+            explain.draw_text_lines(path, result.explanation.text, 288), result.explanation.overlay
+        )
     return result.explanation.overlay
 
 
