@@ -277,6 +277,7 @@ class PooledFeatures:
     X: np.ndarray  # (len(ok), feature_dim) float32
     ok: list[int]  # indices into the requested paths
     failures: list[tuple[int, str]] = field(default_factory=list)  # (index, why)
+    T: np.ndarray | None = None  # (len(ok), text_layout.DIM) text layouts, when asked for
 
 
 def pretrained_features(
@@ -286,8 +287,9 @@ def pretrained_features(
     cache: FeatureCache | None = None,
     progress: Progress | None = None,
     should_stop: StopCheck | None = None,
+    text: bool = False,
 ) -> PooledFeatures:
-    """Pooled features of the *pretrained* backbone, through the workspace's feature cache.
+    """Pooled features of the *pretrained* backbone (and the photos' text layouts), through the cache.
 
     The key (feature tag, head-only boundary, "eval" view) is the one head-only
     training uses, so Discover, the label check, the health report and training
@@ -310,9 +312,11 @@ def pretrained_features(
         progress=progress,
         should_stop=should_stop,
         via=net.pool_via,  # the session training's rungs use: one export, one arena
+        text=text,
     )
     X = X.float()
     if X.dim() == 4:  # a spatial map (a boundary before the pool): pool it
         X = X.mean(dim=(2, 3))
     dim = get_spec(backbone).feature_dim
-    return PooledFeatures(X.numpy() if len(ok) else np.zeros((0, dim), np.float32), ok, fails)
+    T = cache.text_vectors([paths[i] for i in ok]) if text else None
+    return PooledFeatures(X.numpy() if len(ok) else np.zeros((0, dim), np.float32), ok, fails, T)
