@@ -36,6 +36,8 @@ SUITES = {
     "sort-limit": "bench.sort_limit",
     "finetune": "bench.finetune_speed",
     "intake": "bench.intake",
+    "text-accuracy": "bench.text_bench:run_accuracy",
+    "text-speed": "bench.text_bench:run_speed",
 }
 
 INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run

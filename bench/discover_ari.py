@@ -28,6 +28,7 @@ from core.analysis.discover import DISCOVER_BACKBONE  # the local default (hoste
 from .common import SHARED, median, save
 
 DATASETS = {"gallery_mix": "gallery_mix", "hymenoptera train": "hymenoptera/train", "trashnet": "trashnet"}
+PHONE = "phone gallery (generated)"  # bench.text_bench.GALLERY: 7 kinds, memes, screenshots, documents, receipts
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite2")
 GOAL = 0.95
 
@@ -130,7 +131,7 @@ def simulate_user(g, truth, cap: int = 600) -> tuple[int | None, int, float]:
     return (moves if right.mean() >= GOAL else None), start_wrong, median(times) if times else 0.0
 
 
-def measure(name: str, folder: Path, backbone: str) -> dict:
+def measure(name: str, folder: Path, backbone: str, text: bool = True, cache=None) -> dict:
     from sklearn.metrics import adjusted_rand_score as ari
 
     from core.analysis.discover import embed, k_range, more_groups, pick_k, propose
@@ -139,7 +140,7 @@ def measure(name: str, folder: Path, backbone: str) -> dict:
 
     paths = list_images(folder)
     t0 = time.perf_counter()
-    emb = embed(paths, backbone, cache=FeatureCache())
+    emb = embed(paths, backbone, cache=cache if cache is not None else FeatureCache(), text=text)
     t_embed = time.perf_counter() - t0
     truth = [p.parent.name for p in emb.paths]
     n_classes = len(set(truth))
@@ -155,6 +156,7 @@ def measure(name: str, folder: Path, backbone: str) -> dict:
     return {
         "dataset": name,
         "backbone": backbone,
+        "text": "on" if text else "off",
         "images": len(emb.paths),
         "classes": n_classes,
         "k: best silhouette": max(g.k_scores, key=g.k_scores.get),
@@ -178,6 +180,7 @@ def measure(name: str, folder: Path, backbone: str) -> dict:
 GROUPING = (
     "dataset",
     "backbone",
+    "text",
     "images",
     "classes",
     "k: best silhouette",
@@ -191,6 +194,7 @@ GROUPING = (
 METHODS = (
     "dataset",
     "backbone",
+    "text",
     "ARI k-means",
     "ARI Ward",
     "ARI spectral",
@@ -201,6 +205,7 @@ METHODS = (
 USER = (
     "dataset",
     "backbone",
+    "text",
     "misplaced at k = classes",
     "moves to 95%",
     "edit s",
@@ -226,7 +231,16 @@ def table(rows: list[dict], cols: tuple[str, ...] | None = None) -> str:
 
 def run(runs: int = 1) -> None:
     """`python -m bench discover`: grouping is deterministic (seeded), so one run per dataset and backbone."""
-    rows = [measure(name, SHARED / rel, bb) for bb in BACKBONES for name, rel in DATASETS.items()]
+    from core.models.features import FeatureCache
+
+    from .text_bench import gallery
+
+    sets = {name: SHARED / rel for name, rel in DATASETS.items()} | {PHONE: gallery()[0]}
+    rows = []
+    for bb in BACKBONES:
+        for name, folder in sets.items():
+            cache = FeatureCache()  # text on, then off, from the same embeddings
+            rows += [measure(name, folder, bb, text, cache) for text in (True, False)]
     md = "\n\n".join(
         [
             f"**The groups** (Discover's default backbone: {DISCOVER_BACKBONE})",

@@ -415,6 +415,50 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_text(acc: dict | None, speed: dict | None) -> str:
+    """Reading the text on photos: the generated phone gallery, and what the detector costs."""
+    lines = ["## Reading the text on photos (memes, screenshots, documents, receipts)\n"]
+    if acc:
+        lines += [
+            _stamp(acc),
+            f"{acc['gallery']}. Each seed trains `core train HALF --out M --seed S` (the automatic default) on one "
+            f"half and sorts the other with `--precision {acc['target']}`; the truth is read only to score.\n",
+            "| seed | text | kept | accuracy | meme recall | filed | right among filed | train s | train peak MB | sort peak MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(acc["rows"], key=lambda r: (not r["text"], r["seed"])):
+            lines.append(
+                f"| {r['seed']} | {'on' if r['text'] else 'off'} | {r['kept']} | {r['accuracy']:.3f} | "
+                f"{r['meme_recall']:.3f} | {r['filed_share']:.3f} | {r['filed_precision']:.3f} | {r['train_s']:.0f} | "
+                f"{r['train_peak_mb']:.0f} | {r['sort_peak_mb']:.0f} |"
+            )
+        on = acc["summary"].get("text")
+        if on:
+            lines.append(
+                f"\nMedian with text: accuracy {on['accuracy']:.3f} (target ≥ 0.97: {_ok(on['accuracy'] >= 0.97)}), "
+                f"meme recall {on['meme_recall']:.3f} (≥ 0.95: {_ok(on['meme_recall'] >= 0.95)}), filed at 98% "
+                f"{on['filed_share']:.3f} (≥ 0.85: {_ok(on['filed_share'] >= 0.85)}) with {on['filed_precision']:.3f} "
+                f"right (≥ 0.97: {_ok(on['filed_precision'] >= 0.97)}).\n"
+            )
+        if acc.get("note"):
+            lines.append(acc["note"] + "\n")
+    if speed:
+        s, q = speed["sort_12mp"], speed["quick_trashnet"]
+        lines += [
+            "### What reading the text costs\n",
+            _stamp(speed),
+            f"- Sorting {s['images']} 12 MP JPEGs (one Quick model each, interleaved runs): with text "
+            f"{_median(s['text_img_s']):.1f} img/s, without {_median(s['no_text_img_s']):.1f} img/s; median ratio "
+            f"**{s['ratio_median']:.2f}** (target ≥ 0.75: {_ok(s['ratio_median'] >= 0.75)}).",
+            f"- Quick on trashnet, a fresh process each (`core train --quality quick --text` / `--no-text`): "
+            f"{_median(q['text_s']):.0f} s against {_median(q['no_text_s']):.0f} s; median ratio "
+            f"**{q['ratio_median']:.2f}** (target ≤ 1.3: {_ok(q['ratio_median'] <= 1.3)}). Peak RSS "
+            f"{q['peak_text_mb']:.0f} MB with text, {q['peak_no_text_mb']:.0f} MB without (< 1,500: "
+            f"{_ok(q['peak_text_mb'] < 1500)}).\n",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def write() -> str:
     parts = [HEAD]
     for name, fn in (
@@ -436,6 +480,8 @@ def write() -> str:
     d = _load("teach")
     if d:
         parts.append(section_teach(d))
+    if _load("text_accuracy") or _load("text_speed"):
+        parts.append(section_text(_load("text_accuracy"), _load("text_speed")))
     for name in ("tried", "discover-embeddings", "sort-limit", "finetune", "intake", "page-open", "int8", "cam", "ray"):
         d = _load(name)
         if d:
