@@ -62,6 +62,8 @@ def model_in_use(ws: Workspace, running: bool) -> None:
             else ("it validates best of this session's runs on the current data" if len(runs) > 1 else "the only run")
         )
         st.success(f"In use on Review and Sort: **{ws.model.source}** ({why}).")
+        if m.text:
+            st.caption(f":material/text_fields: This model {m.text.replace('pixels only', 'reads pixels only')}.")
         if m.val_accuracy is not None:
             st.metric(
                 "Validation accuracy",
