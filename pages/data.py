@@ -11,6 +11,7 @@ from core.session.jobs import user_message
 from core.training.config import TrainConfig
 from core.training.train import warm_up
 from core.words import plural
+from pages.ui import nav
 from pages.ui.common import image_grid, load_demo, settings, workspace
 from pages.ui.folder_picker import folder_picker
 from pages.ui.health_view import draw_augment_preview, draw_health
@@ -152,9 +153,7 @@ if ds.layout in ("flat", "empty") or not eff.classes:
         "You can still sort them with a trained or loaded model on the **Sort** page."
     )
     if n >= 3:
-        st.page_link(
-            "pages/discover.py", label="Find groups in these photos (Discover)", icon=":material/auto_awesome:"
-        )
+        nav.link("discover", "Find groups in these photos (Discover)", ":material/auto_awesome:")
     image_grid([i.path for i in eff.unlabelled[:24]])
     health_section()
     st.stop()
@@ -190,4 +189,4 @@ for tab, cls in zip(tabs, eff.classes):
     with tab:
         members = [i.path for i in eff.labelled if i.label == cls]
         image_grid(members[:12])
-st.page_link("pages/train.py", label="Next: Train", icon=":material/arrow_forward:")
+nav.link("train", "Next: Train", ":material/arrow_forward:")

@@ -24,6 +24,7 @@ from core.events import Advance, Plan, Status, Step
 from core.models.backbones import REGISTRY
 from core.session.jobs import Job, user_message
 from core.words import plural
+from pages.ui import nav
 from pages.ui.charts import group_map_figure, k_scores_figure
 from pages.ui.common import image_grid, job_progress, kept, need_dataset, thumb, workspace
 
@@ -378,4 +379,4 @@ if st.button("Train on these groups", type="primary", icon=":material/model_trai
     else:
         ws.data.set_dataset(ds, f"Discover: {len(ds.classes)} groups from {what}", from_groups=True)
         disc.dataset = ds
-        st.switch_page("pages/train.py")
+        nav.switch("train")

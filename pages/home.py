@@ -25,11 +25,12 @@ st.markdown(
 # A first visit has no workspace yet: nothing below needs the engine, so it is not imported at
 # all (the import holds the GIL and delayed sending the page by up to 0.7 s).
 if demo or st.session_state.get("ws_id") or st.query_params.get("ws"):
+    from pages.ui import nav
     from pages.ui.common import load_demo, workspace
 
     ws = workspace()
     if demo:
         load_demo(ws)
-        st.switch_page("pages/data.py")
+        nav.switch("data")
     if ws.data.dataset is not None:
         st.success(f"Current data: {ws.data.source}")

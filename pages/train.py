@@ -6,6 +6,7 @@ from core.training.config import describe_path
 from core.training.costs import measure_in_background
 from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderRequest, forecast, recipe
 from core.training.train import warm_up
+from pages.ui import nav
 from pages.ui.charts import training_figure
 from pages.ui.common import kept, need_dataset, settings, stale_model_warning, workspace
 from pages.ui.runs_table import model_in_use, runs_table
@@ -24,7 +25,7 @@ if len(ds.classes) < 2:
         "Training needs at least two classes with images: one sub-folder per class "
         "(or groups made on the Discover page)."
     )
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
+    nav.link("data", "Go to Data", ":material/folder_open:")
     st.stop()
 running = ws.train.slot.running
 CUSTOM = "custom"

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.session.workspace import REGISTRY, Workspace
 from core.settings import load_settings
+from pages.ui import nav
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 
@@ -143,7 +144,7 @@ def stale_model_warning(ws: Workspace, consequence: str) -> None:
 def need_dataset(ws: Workspace) -> bool:
     if ws.data.dataset is None:
         st.info("No data yet. Bring photos on the **Data** page, or try the demo dataset.")
-        st.page_link("pages/data.py", label="Go to Data", icon=":material/folder_open:")
+        nav.link("data", "Go to Data", ":material/folder_open:")
         return False
     return True
 
@@ -151,7 +152,7 @@ def need_dataset(ws: Workspace) -> bool:
 def need_model(ws: Workspace) -> bool:
     if ws.model.bundle is None:
         st.info("No trained model yet. Train one on the **Train** page (or load a model file on **Sort**).")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        nav.link("train", "Go to Train", ":material/model_training:")
         return False
     return True
 

@@ -18,6 +18,7 @@ import streamlit as st
 from core.data import decisions as rv
 from core.session.workspace import Workspace
 from core.words import plural  # noqa: F401  (pages call it as ui.plural)
+from pages.ui import nav
 from pages.ui.common import kept, set_kept, thumb
 
 RETRAIN_NOTE = (
@@ -172,7 +173,7 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
             from core.training.ladder import LadderRequest
 
             ws.start_training(ws.train.settings or LadderRequest(), RETRAIN_NOTE.format(n=plural(changed, "image")))
-            st.switch_page("pages/train.py")
+            nav.switch("train")
         st.session_state["review-applied"] = True
         st.rerun()
     if st.session_state.pop("review-applied", None) is not None:

@@ -7,6 +7,7 @@ import streamlit as st
 from core.session.workspace import Workspace
 from core.training.ladder import LABELS
 from core.words import plural
+from pages.ui import nav
 
 
 def _settings(r) -> str:
@@ -98,4 +99,4 @@ def model_in_use(ws: Workspace, running: bool) -> None:
             f"{plural(len(runs), 'run')} this session; a stopped run never replaces a better one "
             "unless you pick it here."
         )
-    st.page_link("pages/review.py", label="Next: Review the mistakes", icon=":material/arrow_forward:")
+    nav.link("review", "Next: Review the mistakes", ":material/arrow_forward:")
