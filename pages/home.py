@@ -26,6 +26,9 @@ st.markdown(
 # all (the import holds the GIL and delayed sending the page by up to 0.7 s).
 if demo or st.session_state.get("ws_id") or st.query_params.get("ws"):
     from pages.ui import nav
+    from pages.ui.preload import ready
+
+    ready()  # the engine's modules, imported once under one lock (see pages/ui/preload.py)
     from pages.ui.common import load_demo, workspace
 
     ws = workspace()

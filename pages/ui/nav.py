@@ -57,4 +57,9 @@ def run_app() -> None:
     import streamlit as st
 
     st.set_page_config(page_title="Gallery Sorter", page_icon=":material/photo_library:", layout="wide")
-    st.navigation([page(n) for n in PAGES]).run()
+    chosen = st.navigation([page(n) for n in PAGES])
+    if chosen.url_path != "":  # Home paints before the engine loads; every other page needs it now
+        from pages.ui.preload import ready
+
+        ready()  # all lazy imports, once, under one lock: concurrent first visits never see half a module
+    chosen.run()
