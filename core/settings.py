@@ -26,13 +26,17 @@ class Settings:
     max_epochs: int
     max_upload_mb: int
     allow_full_finetune: bool
+    server_memory_mb: int  # the whole server process should stay under this (heavy jobs are admitted to fit)
+    heavy_jobs: int  # how many heavy jobs (training, Discover, sorting, Grad-CAM batches) run at once
 
 
 def load_settings() -> Settings:
     """GS_HOSTED=1 switches on hosted mode: no local paths, tighter limits.
 
     Each limit can also be set on its own (GS_ALLOW_LOCAL_PATHS, GS_MAX_IMAGES,
-    GS_MAX_EPOCHS, GS_MAX_UPLOAD_MB, GS_ALLOW_FULL_FINETUNE).
+    GS_MAX_EPOCHS, GS_MAX_UPLOAD_MB, GS_ALLOW_FULL_FINETUNE, GS_SERVER_MEMORY_MB,
+    GS_HEAVY_JOBS). Hosted, the server stays under 2.2 GB (Community Cloud gives the whole
+    app about 2.7 GB); locally, under three quarters of the machine's RAM.
     """
     hosted = _flag("GS_HOSTED", False)
     return Settings(
@@ -42,4 +46,39 @@ def load_settings() -> Settings:
         max_epochs=_int("GS_MAX_EPOCHS", 30 if hosted else 200),
         max_upload_mb=_int("GS_MAX_UPLOAD_MB", 200 if hosted else 2000),
         allow_full_finetune=_flag("GS_ALLOW_FULL_FINETUNE", not hosted),
+        server_memory_mb=max(512, _int("GS_SERVER_MEMORY_MB", 2200 if hosted else int(0.75 * ram_mb()))),
+        heavy_jobs=max(1, _int("GS_HEAVY_JOBS", max(1, cpu_count() // 2))),
     )
+
+
+def ram_mb() -> int:
+    """The memory this process may use: the machine's RAM, or the container's limit when lower."""
+    total = 4096
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):
+        pass
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(limit_file).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text) // 2**20)
+        break
+    return total
+
+
+def cpu_count() -> int:
+    """The cores this process may use: its affinity, or the container's CPU quota when lower."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        n = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        if quota != "max":
+            n = min(n, max(1, round(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)

@@ -3,6 +3,10 @@
 The thread only writes to the job's own progress model under a lock; pages read
 ``snapshot()`` from a fragment that reruns every second, the CLI prints from the
 same model. Nothing here knows about Streamlit or about what the work is.
+
+A job that declares its memory need (``need_mb``) goes through the process-wide
+scheduler (:mod:`core.session.scheduler`): it waits in line, "queued", until it fits,
+and its snapshot says its place and wait. Stopping a queued job takes it out of line.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from ..events import Event, OnEvent, StopCheck, Stopped
 from .progress import JobProgress, ProgressView
+from .scheduler import Cancelled, Place, Scheduler, Ticket, scheduler
 
 R = TypeVar("R")
 Work = Callable[[OnEvent, StopCheck], R]
@@ -38,15 +43,26 @@ def release_memory() -> None:
 
 @dataclass(frozen=True)
 class Snapshot:
-    state: str  # running | done | stopped | failed
+    state: str  # queued | running | done | stopped | failed
     progress: ProgressView
     error: str | None
     started: float | None
     finished: float | None
+    place: Place | None = None  # while queued: its place in line and expected wait
 
     @property
     def active(self) -> bool:
-        return self.state == "running"
+        return self.state in ("queued", "running")
+
+    @property
+    def queued(self) -> bool:
+        return self.state == "queued"
+
+    def waiting_words(self) -> str:
+        """'Waiting for other visitors' work: 2nd in line, about 40 s'."""
+        if self.place is None:
+            return "Waiting for a free slot"
+        return f"Waiting for other work on this server to finish: {self.place.words()}"
 
     @property
     def message(self) -> str:
@@ -73,8 +89,24 @@ def user_message(exc: BaseException) -> str:
 class Job(Generic[R]):
     """One background run of ``work(on_event, should_stop) -> result``."""
 
-    def __init__(self, name: str, work: Work, progress: JobProgress | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        work: Work,
+        progress: JobProgress | None = None,
+        *,
+        need_mb: float | None = None,
+        owner: str | None = None,
+        sched: Scheduler | None = None,
+    ) -> None:
+        """``need_mb``: the memory it expects to need; given, the job waits its turn in ``sched``
+        (the process-wide scheduler by default). ``owner``: the workspace it belongs to."""
         self.name = name
+        self.owner = owner
+        self._need = need_mb
+        self._sched = sched
+        self._ticket: Ticket | None = None
+        self._run_started: float | None = None
         self._work = work
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -91,11 +123,32 @@ class Job(Generic[R]):
     def start(self) -> Job[R]:
         with self._lock:
             self._started = time.time()
+        if self._need is not None:  # join the line now, in the caller's thread: first come, first served
+            if self._sched is None:
+                self._sched = scheduler()
+            self._ticket = self._sched.submit(self.name, self._need, self.owner, eta=self._eta)
+            if self._ticket.state == "queued":
+                with self._lock:
+                    self._state = "queued"
+                    self._progress.message = "Waiting for other work on this server to finish"
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if self._ticket is not None and self._sched is not None:
+            self._sched.cancel(self._ticket)  # a queued job leaves the line at once
+
+    def _eta(self) -> float | None:
+        """Seconds left, for the scheduler's wait estimates: the progress ETA, else from the fraction done."""
+        with self._lock:
+            eta = self._progress.eta_seconds
+            fraction = self._progress.fraction
+            began = self._run_started
+        if eta is None and began is not None and 0.02 < fraction < 1.0:
+            spent = time.time() - began
+            eta = spent * (1 - fraction) / fraction
+        return eta
 
     def stop_requested(self) -> bool:
         return self._stop.is_set()
@@ -125,6 +178,13 @@ class Job(Generic[R]):
 
     def _run(self) -> None:
         try:
+            if self._ticket is not None and self._sched is not None:
+                self._sched.wait(self._ticket, self._stop.is_set)
+            with self._lock:
+                self._state = "running"
+                self._run_started = time.time()
+                if self._ticket is not None and self._progress.message.startswith("Waiting"):
+                    self._progress.message = "Starting"
             result = self._work(self.on_event, self._stop.is_set)
             with self._lock:
                 self.result = result
@@ -135,6 +195,10 @@ class Job(Generic[R]):
                 else:
                     self._progress.message = "Finished"
                     self._progress.finish()
+        except Cancelled:
+            with self._lock:
+                self._state = "stopped"
+                self._progress.message = "Cancelled while waiting in line"
         except Stopped:
             with self._lock:
                 self._state = "stopped"
@@ -147,13 +211,19 @@ class Job(Generic[R]):
                 self._progress.message = "Failed"
         finally:
             release_memory()
+            if self._ticket is not None and self._sched is not None:
+                self._sched.release(self._ticket)  # the next in line may start
             with self._lock:
                 self._finished = time.time()
 
     # -- reader side
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self._state, self._progress.view(), self._error, self._started, self._finished)
+            state = self._state
+            snap = (self._progress.view(), self._error, self._started, self._finished)
+        # the place is asked outside this job's lock: the scheduler reads the running jobs' ETAs
+        place = self._sched.place(self._ticket) if state == "queued" and self._ticket and self._sched else None
+        return Snapshot(state, *snap, place=place)
 
 
 def run_inline(work: Work, on_event: OnEvent | None = None) -> Any:
