@@ -22,7 +22,7 @@ from core.analysis.discover import (
 from core.data.dataset import DatasetError
 from core.events import Advance, Plan, Status, Step
 from core.models.backbones import REGISTRY
-from core.session.jobs import Job, user_message
+from core.session.jobs import user_message
 from core.words import plural
 from pages.ui import nav
 from pages.ui.charts import group_map_figure, k_scores_figure
@@ -152,7 +152,7 @@ with st.container(border=True):
                 on_status=lambda m: on_event(Status(m)),
             )
 
-        disc.slot.start(Job("discover", work))
+        disc.slot.start(ws.job("discover", work, len(todo)))
         disc.what = what
         st.rerun()
     if b2.button(

@@ -5,10 +5,10 @@ import streamlit as st
 
 from core.analysis.evaluate import evaluate_probs
 from core.events import Advance, Plan, Status, Step
-from core.session.jobs import Job, user_message
+from core.session.jobs import user_message
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
-from pages.ui.common import job_progress, kept, need_model, stale_model_warning, workspace
+from pages.ui.common import heavy, job_progress, kept, need_model, stale_model_warning, workspace
 
 ws = workspace()
 st.title("Review")
@@ -177,8 +177,9 @@ def predictions() -> None:
             st.caption(f"{LABELS[method]} runs the model once per feature channel, so it is computed only on request.")
     try:
         if compute or not missing:
-            with st.spinner(f"Computing {LABELS[method]} for {len(missing)} images…" if missing else "…"):
-                exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
+            with heavy(ws, "gradcam", len(missing), "The heatmaps"):
+                with st.spinner(f"Computing {LABELS[method]} for {len(missing)} images…" if missing else "…"):
+                    exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
         else:  # slow method not requested: show what is already cached
             exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams, compute=False)
         beside = st.toggle(
@@ -264,7 +265,7 @@ def label_errors() -> None:
                 ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog, should_stop=should_stop
             )
 
-        slot.start(Job("label-errors", work))
+        slot.start(ws.job("label-errors", work, len(ds.labelled)))
         st.rerun()
 
     @st.fragment(run_every=1.0 if running else None)

@@ -8,7 +8,6 @@ from core.events import Advance, Plan, Step
 from core.inference.gallery import scan_gallery
 from core.inference.sort import UNSURE, Prediction
 from core.inference.teach import build_teacher
-from core.session.jobs import Job
 from core.words import plural
 from pages.ui.common import image_grid, job_progress, kept, settings, stale_model_warning, workspace
 from pages.ui.gallery_source import gallery_source
@@ -84,7 +83,7 @@ if c1.button(f"Sort {plural(n, 'image')}", type="primary", disabled=running or n
         teacher, failures = build_teacher(bundle, todo, cache, train_items, val_items, prog, should_stop)
         return teacher, [Prediction(p, None, error=e) for p, e in failures]
 
-    slot.start(Job("sort", work))
+    slot.start(ws.job("sort", work, len(todo)))
     st.rerun()
 if c2.button("Cancel", disabled=not running, icon=":material/cancel:"):
     slot.stop()

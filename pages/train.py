@@ -140,6 +140,13 @@ def live() -> None:
         st.caption(f"This run: {view.description}")
     for n in view.notes:
         st.caption(f":material/route: {n.message}")
+    if snap.queued:  # other visitors' work fills the server: say where this run stands in line
+        st.progress(0.0, text=snap.waiting_words())
+        st.caption(
+            "This server runs a limited number of heavy jobs at once, so each finishes sooner and none runs "
+            "out of memory. Your run starts by itself; **Stop** takes it out of the line."
+        )
+        return
     eta = eta_words(view.eta_seconds)
     # while running the bar carries the status; once ended, the box below says it (not twice)
     text = " · ".join(t for t in (view.message, view.detail, eta) if t) if snap.active else view.detail

@@ -180,6 +180,46 @@ MAX_SESSIONS = 4  # each holds its weights plus an arena of ~80 MB once it has r
 _onnx: OrderedDict[str, Callable | None] = OrderedDict()  # None: export failed, use torch
 _inflight: dict[str, threading.Event] = {}
 _lock = threading.Lock()
+_users: dict[str, set[str]] = {}  # session key -> the owners (browser sessions) that used it
+_acting = threading.local()
+
+
+@contextmanager
+def acting_for(owner: str | None) -> Iterator[None]:
+    """Sessions used inside are recorded as used by ``owner`` (a workspace id), for :func:`release_owner`."""
+    before = getattr(_acting, "owner", None)
+    _acting.owner = owner
+    try:
+        yield
+    finally:
+        _acting.owner = before
+
+
+def _note_user(key: str) -> None:
+    owner = getattr(_acting, "owner", None)
+    if owner is not None:
+        _users.setdefault(key, set()).add(owner)
+
+
+def release_owner(owner: str) -> int:
+    """Forget ``owner``; close the sessions only it used (a trained model's, a backbone no one else runs).
+
+    Sessions used by other owners, or opened outside any owner (warm-ups shared by everyone), stay.
+    Returns how many sessions were closed.
+    """
+    closed = 0
+    with _lock:
+        for key in list(_users):
+            users = _users[key]
+            users.discard(owner)
+            if not users:
+                del _users[key]
+                if key in _onnx and key not in _inflight:
+                    del _onnx[key]
+                    closed += 1
+    if closed:
+        give_back_memory()
+    return closed
 
 
 def _onnx_runner(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -189,6 +229,7 @@ def _onnx_runner(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tens
         with _lock:
             if key in _onnx:
                 _onnx.move_to_end(key)
+                _note_user(key)
                 return _onnx[key]
             wait = _inflight.get(key)
             if wait is None:
@@ -203,8 +244,10 @@ def _onnx_runner(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tens
     finally:
         with _lock:
             _onnx[key] = run
+            _note_user(key)
             while len(_onnx) > MAX_SESSIONS:
-                _onnx.popitem(last=False)
+                gone, _ = _onnx.popitem(last=False)
+                _users.pop(gone, None)
             _inflight.pop(key).set()
     return run
 

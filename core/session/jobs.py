@@ -185,7 +185,13 @@ class Job(Generic[R]):
                 self._run_started = time.time()
                 if self._ticket is not None and self._progress.message.startswith("Waiting"):
                     self._progress.message = "Starting"
-            result = self._work(self.on_event, self._stop.is_set)
+            if self.owner is not None:  # ONNX sessions it opens are this workspace's (released with it)
+                from ..models.runtime import acting_for
+
+                with acting_for(self.owner):
+                    result = self._work(self.on_event, self._stop.is_set)
+            else:
+                result = self._work(self.on_event, self._stop.is_set)
             with self._lock:
                 self.result = result
                 stopped = self._stop.is_set()

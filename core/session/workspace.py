@@ -2,13 +2,17 @@
 
 The page keeps the workspace id in ``st.query_params`` so a browser refresh
 (a new Streamlit session) finds its data and its running job again. Idle
-workspaces expire: their jobs are stopped and their temp folders deleted.
+workspaces expire: their queued jobs leave the line, running ones are stopped,
+their feature caches, Grad-CAM caches, models and the ONNX sessions only they
+used are released, and their temp folders deleted. When the server's memory
+passes its budget, the caches of the sessions idle longest are dropped first.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -26,6 +30,7 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..training.ladder import LadderRequest
 
 IDLE_SECONDS = 2 * 3600
+TRIM_IDLE_SECONDS = 10 * 60  # under memory pressure, caches of sessions idle this long are dropped
 
 
 @dataclass
@@ -75,6 +80,15 @@ class Workspace:
             self.cams.clear()
         return self._explainer
 
+    def job(self, name: str, work, images: int = 0, progress=None) -> Job:
+        """A job of this session that waits its turn in the process-wide scheduler.
+
+        ``name`` is also its kind for the memory estimate (core/session/scheduler.NEEDS);
+        ``images`` how many photos it works on."""
+        from .scheduler import estimate_mb
+
+        return Job(name, work, progress, need_mb=estimate_mb(name, images), owner=self.id)
+
     # -- data and model versions
     def start_training(self, what: TrainConfig | LadderRequest, note: str = "") -> Job:
         """Train on the data as it is now, in the background: a quality rung (or the automatic climb),
@@ -88,7 +102,8 @@ class Workspace:
             work = lambda on_event, should_stop: climb(data, what, cache, on_event, should_stop)  # noqa: E731
         else:
             work = lambda on_event, should_stop: train(data, what, cache, on_event, should_stop)  # noqa: E731
-        return self.train.start(Job("train", work, TrainingProgress()), self.data.version, note)
+        images = len(data.labelled) if data is not None else 0
+        return self.train.start(self.job("train", work, images, TrainingProgress()), self.data.version, note)
 
     @property
     def model_staleness(self) -> str | None:
@@ -162,16 +177,37 @@ class Workspace:
         )
         return [s.job for s in slots if s.job is not None]
 
-    def close(self) -> None:
-        for j in self.jobs():
-            j.stop()
-        for j in self.jobs():
-            j.join(timeout=10)
+    @property
+    def busy(self) -> bool:
+        return any(j.alive for j in self.jobs())
+
+    def cache_mb(self) -> float:
+        """What this session's feature cache holds (MB)."""
+        return self._cache.nbytes() / 2**20 if self._cache is not None else 0.0
+
+    def drop_caches(self) -> None:
+        """Let go of what can be computed again: feature caches, Grad-CAM results, the explainer."""
         if self._cache is not None:
             self._cache.clear()
         if self._cams is not None:
             self._cams.clear()
         self._explainer = None
+
+    def close(self) -> None:
+        """Release everything this session holds; it cannot be used afterwards."""
+        for j in self.jobs():
+            j.stop()  # a queued job leaves the line at once
+        for j in self.jobs():
+            j.join(timeout=10)
+        self.drop_caches()
+        # models, kept embeddings and features of its runs, sorts and groups
+        self.train = TrainState()
+        self.model = ModelState()
+        self.sort = SortState()
+        self.discover = DiscoverState()
+        self.review = ReviewState()
+        if "core.models.runtime" in sys.modules:  # never import torch just to close a session
+            sys.modules["core.models.runtime"].release_owner(self.id)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -197,6 +233,7 @@ class Registry:
             return ws
 
     def sweep(self, now: float | None = None) -> list[str]:
+        """Close the workspaces idle longer than ``idle_seconds``; then keep memory within its budget."""
         now = now or time.time()
         with self._lock:
             old = [w for w in self._items.values() if now - w.last_seen > self.idle_seconds]
@@ -204,7 +241,45 @@ class Registry:
                 del self._items[w.id]
         for w in old:
             w.close()
+        if old:
+            from .jobs import release_memory
+
+            release_memory()
+        self.trim(now)
         return [w.id for w in old]
+
+    def trim(self, now: float | None = None, limit_mb: float | None = None, rss=None) -> list[str]:
+        """Over the memory limit: drop the caches of idle sessions (no job running), longest idle first.
+
+        ``limit_mb`` defaults to the server's budget (core/settings.py); ``rss`` says the process's
+        memory now in MB (the real one by default; tests pass their own).
+        """
+        from .scheduler import rss_mb
+
+        rss = rss or rss_mb
+        if limit_mb is None:
+            from ..settings import load_settings
+
+            limit_mb = load_settings().server_memory_mb
+        if rss() <= limit_mb:
+            return []
+        now = now or time.time()
+        with self._lock:
+            idle = sorted(
+                (w for w in self._items.values() if now - w.last_seen > TRIM_IDLE_SECONDS and not w.busy),
+                key=lambda w: w.last_seen,
+            )
+        trimmed = []
+        for w in idle:
+            if rss() <= limit_mb:
+                break
+            if w.cache_mb() or w._cams is not None or w._explainer is not None:
+                w.drop_caches()
+                trimmed.append(w.id)
+                from .jobs import release_memory
+
+                release_memory()
+        return trimmed
 
     def release(self, ws_id: str) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,11 @@ def job_progress(
     from core.session.progress import eta_words
 
     snap = job.snapshot()
-    if snap.active:
+    if snap.queued:  # waiting in line for the server's memory or a CPU slot
+        st.progress(0.0, text=f"{label or 'Queued'} · {snap.waiting_words()}")
+        if stop_button and st.button(stop_button):
+            job.stop()
+    elif snap.active:
         view = snap.progress
         text = " · ".join(t for t in (label or view.message, view.detail, eta_words(view.eta_seconds)) if t)
         st.progress(min(1.0, view.fraction), text=text)
@@ -125,6 +130,37 @@ def job_progress(
         st.warning(stopped)
     if was_running and not snap.active:
         st.rerun(scope="app")  # job ended: draw the results once, stop polling
+
+
+@contextmanager
+def heavy(ws: Workspace, kind: str, images: int = 0, what: str = "This") -> Iterator[None]:
+    """Run a block of heavy work in the page's own run once the server's scheduler admits it.
+
+    For work a page does while the user waits (a page of Grad-CAM heatmaps, odd-image search):
+    it waits in the same line as every session's jobs, and says its place while it waits.
+    """
+    import time
+
+    from core.session.scheduler import estimate_mb, scheduler
+
+    sched = scheduler()
+    ticket = sched.submit(kind, estimate_mb(kind, images), ws.id)
+    try:
+        if ticket.state == "queued":
+            box = st.empty()
+            while ticket.state == "queued":
+                place = sched.place(ticket)
+                where = place.words() if place is not None else "starting"
+                # drawing each half second also lets Streamlit stop this run if the user leaves
+                box.info(f"{what} waits for other work on this server to finish: {where}", icon=":material/hourglass:")
+                time.sleep(0.5)
+            box.empty()
+        from core.models.runtime import acting_for
+
+        with acting_for(ws.id):
+            yield
+    finally:
+        sched.release(ticket)  # also takes it out of line when the run was stopped while waiting
 
 
 def stale_model_warning(ws: Workspace, consequence: str) -> None:

@@ -22,7 +22,7 @@ from core.models.backbones import DEFAULT_BACKBONE, get_spec
 from core.session.jobs import user_message
 from core.session.state import HealthEntry
 from core.session.workspace import Workspace
-from pages.ui.common import thumb
+from pages.ui.common import heavy, thumb
 
 DEFAULT_PRE = get_spec(DEFAULT_BACKBONE).preprocess
 
@@ -239,7 +239,8 @@ def draw_health(ws: Workspace) -> None:
     if entry.outliers is None:
         if c2.button("Find odd images", key="health-outliers", icon=":material/search:"):
             try:
-                _compute_outliers(ws, entry)
+                with heavy(ws, "label-errors", len(entry.items), "Finding odd images"):
+                    _compute_outliers(ws, entry)
             except Exception as exc:  # weights missing, out of memory...: say so, keep the report
                 st.error(f"Could not compute backbone features: {user_message(exc)}")
             else:

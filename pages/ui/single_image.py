@@ -12,14 +12,15 @@ from core.data.intake import IntakeError, save_uploads
 from core.inference.sort import predict_paths
 from core.session.jobs import user_message
 from core.session.workspace import Workspace
-from pages.ui.common import thumb
+from pages.ui.common import heavy, thumb
 
 
 def _cam(ws: Workspace, bundle, path: Path):
     from core.analysis import explain
 
     try:
-        result = explain.explain_paths(ws.explainer(bundle), [path], cache=ws.cams)[0]
+        with heavy(ws, "gradcam", 1, "The heatmap"):
+            result = explain.explain_paths(ws.explainer(bundle), [path], cache=ws.cams)[0]
     except Exception as exc:  # a heatmap is a bonus: say why it is missing
         st.caption(f"Grad-CAM unavailable: {user_message(exc)}")
         return None

@@ -9,7 +9,7 @@ import streamlit as st
 from core.events import Advance, Plan, Status, Step
 from core.inference.gallery import GalleryError, check_destination, place
 from core.inference.placement import FilingRule, latest_journal, plan, undo, zip_bytes
-from core.session.jobs import Job, user_message
+from core.session.jobs import user_message
 from core.session.workspace import Workspace
 from core.settings import Settings
 from core.words import plural
@@ -64,7 +64,7 @@ def _start_placing(ws: Workspace, rule: FilingRule, out: Path, move: bool) -> No
         on_event(Advance("files", len(preds)))
         return outcome
 
-    ws.sort.place_slot.start(Job("place", work))
+    ws.sort.place_slot.start(ws.job("place", work, len(preds)))
 
 
 def take_outcome(ws: Workspace) -> None:

@@ -15,7 +15,6 @@ import streamlit as st
 from core.data import decisions as rv
 from core.inference.placement import FilingRule
 from core.inference.teach import next_to_check
-from core.session.jobs import Job
 from core.session.workspace import Workspace
 from core.training.calibration import calibrate, trade_offs
 from core.words import plural
@@ -108,7 +107,7 @@ def _resort(ws: Workspace) -> None:
     def work(on_event, should_stop):
         return teacher.resort(labels)
 
-    ws.sort.resort_slot.start(Job("resort", work))
+    ws.sort.resort_slot.start(ws.job("resort", work, len(labels)))
 
 
 def take_resort(ws: Workspace, target: float) -> None:

@@ -38,7 +38,7 @@ def test_review_page_renders_and_decisions_persist(review_ws):
     # show every validation image, so there are cards with buttons whatever the accuracy
     at.radio(key="rv_show").set_value("All").run()
     assert not at.exception
-    assert len(ws.cams) > 0  # heatmaps were computed for what is on screen
+    assert len(ws.cams) > 0, [w.value for w in at.warning]  # heatmaps were computed for what is on screen
     exclude = [b for b in at.button if b.label == "Exclude"]
     assert exclude
     exclude[0].click().run()

@@ -1,0 +1,99 @@
+"""Closed or expired sessions give back what they held: jobs, queue places, caches, models, ONNX sessions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from core.models import runtime
+from core.session.jobs import Job
+from core.session.scheduler import Scheduler
+from core.session.workspace import TRIM_IDLE_SECONDS, Registry
+
+
+def _hold(gate):
+    def work(on_event, should_stop):
+        while not gate.is_set() and not should_stop():
+            time.sleep(0.01)
+        return "held"
+
+    return work
+
+
+def test_expiry_releases_the_cache_the_models_and_the_jobs_running_or_queued(tmp_path):
+    reg = Registry(tmp_path, idle_seconds=60)
+    sched = Scheduler(budget_mb=1000, slots=1)
+    other, ws = reg.get(None), reg.get(None)
+    gate = threading.Event()
+    theirs = other.train.slot.start(Job("train", _hold(gate), need_mb=100, owner=other.id, sched=sched))
+    mine = ws.sort.slot.start(Job("sort", _hold(gate), need_mb=100, owner=ws.id, sched=sched))
+    assert mine.snapshot().state == "queued"  # behind the other session's training
+    ws.cache._put([("tag", 0, "val", "k")], torch.zeros(1, 1280))
+    assert ws.cache_mb() > 0
+    ws.model.bundle = object()  # a model in use
+    other.last_seen = time.time() + 3600  # the other session is still active
+    assert reg.sweep(now=time.time() + 1800) == [ws.id]
+    assert mine.join(2) and mine.snapshot().state == "stopped"
+    assert sched.queued == [] and [t.name for t in sched.running] == ["train"]  # its place is free
+    assert ws.cache_mb() == 0 and len(ws.cache) == 0 and ws.model.bundle is None
+    assert not ws.dir.exists() and other.dir.exists()
+    gate.set()
+    assert theirs.join(5) and sched.running == []
+
+
+def test_closing_a_running_job_frees_its_memory_for_the_next_in_line(tmp_path):
+    reg = Registry(tmp_path, idle_seconds=60)
+    sched = Scheduler(budget_mb=150, slots=2)
+    a, b = reg.get(None), reg.get(None)
+    gate = threading.Event()
+    running = a.train.slot.start(Job("train", _hold(gate), need_mb=100, owner=a.id, sched=sched))
+    waiting = b.train.slot.start(Job("train", _hold(gate), need_mb=100, owner=b.id, sched=sched))
+    assert waiting.snapshot().state == "queued"
+    reg.release(a.id)  # the tab was closed
+    assert running.join(5)
+    deadline = time.time() + 5
+    while waiting.snapshot().state == "queued" and time.time() < deadline:
+        time.sleep(0.01)
+    assert waiting.snapshot().state == "running"
+    gate.set()
+    assert waiting.join(5)
+
+
+def test_onnx_sessions_only_a_closed_session_used_are_closed():
+    pytest.importorskip("onnxruntime")
+    shared = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+    own = nn.Sequential(nn.Conv2d(3, 5, 3)).eval()
+    x = torch.zeros(1, 3, 16, 16)
+    with runtime.acting_for("ws-a"):
+        runtime._onnx_runner(shared, x)
+        runtime._onnx_runner(own, x)
+    with runtime.acting_for("ws-b"):
+        runtime._onnx_runner(shared, x)
+    keys = runtime.fingerprint(shared), runtime.fingerprint(own)
+    assert all(k in runtime._onnx for k in keys)
+    assert runtime.release_owner("ws-a") == 1
+    assert keys[0] in runtime._onnx and keys[1] not in runtime._onnx  # ws-b still uses the shared one
+    assert runtime.release_owner("ws-b") == 1
+    assert keys[0] not in runtime._onnx
+
+
+def test_over_the_memory_budget_idle_sessions_caches_go_first(tmp_path):
+    reg = Registry(tmp_path, idle_seconds=24 * 3600)
+    old, recent, active = reg.get(None), reg.get(None), reg.get(None)
+    now = time.time()
+    for ws, idle in ((old, 3 * TRIM_IDLE_SECONDS), (recent, 2 * TRIM_IDLE_SECONDS), (active, 0)):
+        ws.cache._put([("tag", 0, "val", ws.id)], torch.zeros(1, 256, 1024))  # 1 MB
+        ws.last_seen = now - idle
+    memory = {"mb": 2000.0}
+
+    def rss():
+        return memory["mb"] + sum(w.cache_mb() for w in (old, recent, active))
+
+    assert reg.trim(now, limit_mb=5000, rss=rss) == []  # under the budget: nothing dropped
+    memory["mb"] = 3000.0 - 3 + 1.5  # 1.5 MB over: the longest idle cache (1 MB) is not enough, the next goes too
+    assert reg.trim(now, limit_mb=3000, rss=rss) == [old.id, recent.id]
+    assert old.cache_mb() == 0 and recent.cache_mb() == 0 and active.cache_mb() > 0  # the active one is kept
