@@ -12,7 +12,7 @@ from core.training.config import TrainConfig
 from core.training.train import warm_up
 from core.words import plural
 from pages.ui import nav
-from pages.ui.common import image_grid, load_demo, settings, workspace
+from pages.ui.common import hosted_limits, image_grid, load_demo, settings, workspace
 from pages.ui.folder_picker import folder_picker
 from pages.ui.health_view import draw_augment_preview, draw_health
 from pages.ui.upload_guard import guard_large_folder_uploads
@@ -67,6 +67,7 @@ def take_local(folder: Path) -> None:
     set_dataset(folder, f"local folder {folder}: {plural(len(listing.images), 'image')}", skipped_in(listing))
 
 
+hosted_limits(cfg, "data")
 tabs = ["Upload a folder", "Upload a .zip or files", "Demo dataset"] + (
     ["Local folder"] if cfg.allow_local_paths else []
 )

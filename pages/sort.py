@@ -9,7 +9,7 @@ from core.inference.gallery import scan_gallery
 from core.inference.sort import UNSURE, Prediction
 from core.inference.teach import build_teacher
 from core.words import plural
-from pages.ui.common import image_grid, job_progress, kept, settings, stale_model_warning, workspace
+from pages.ui.common import hosted_limits, image_grid, job_progress, kept, settings, stale_model_warning, workspace
 from pages.ui.gallery_source import gallery_source
 from pages.ui.model_file import model_file_box
 from pages.ui.single_image import single_image_test
@@ -30,6 +30,7 @@ stale_model_warning(ws, "Sorting still works; train again on the Train page to s
 single_image_test(ws, bundle)
 
 st.subheader("Sort a gallery")
+hosted_limits(limits, "sort")
 gallery_source(ws, limits)
 slot = ws.sort.slot
 running = slot.running

@@ -8,7 +8,7 @@ from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderR
 from core.training.train import warm_up
 from pages.ui import nav
 from pages.ui.charts import training_figure
-from pages.ui.common import kept, need_dataset, settings, stale_model_warning, workspace
+from pages.ui.common import hosted_limits, kept, need_dataset, settings, stale_model_warning, workspace
 from pages.ui.runs_table import model_in_use, runs_table
 from pages.ui.train_custom import custom_recipe
 
@@ -81,7 +81,9 @@ with st.container():
                 st.rerun(scope="app")
 
         measuring()
-    if not limits.allow_full_finetune:
+    if limits.hosted:
+        hosted_limits(limits, "train")
+    elif not limits.allow_full_finetune:
         st.caption("Best (the whole network) is switched off on this server: it is too slow for a shared CPU.")
     request = cfg = None
     planned = None  # how the settings shown now would train: a finished run says so again only if it differs

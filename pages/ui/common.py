@@ -163,6 +163,24 @@ def heavy(ws: Workspace, kind: str, images: int = 0, what: str = "This") -> Iter
         sched.release(ticket)  # also takes it out of line when the run was stopped while waiting
 
 
+def hosted_limits(limits, page: str) -> None:
+    """On the hosted demo, say the limits this page applies (nothing when running locally)."""
+    if not limits.hosted:
+        return
+    said = {
+        "data": f"up to {limits.max_images:,} images and {limits.max_upload_mb:,} MB per upload; "
+        "local folders are switched off",
+        "train": f"at most {limits.max_epochs} epochs"
+        + ("" if limits.allow_full_finetune else "; Best (the whole network) is switched off"),
+        "sort": f"up to {limits.max_images:,} images and {limits.max_upload_mb:,} MB per upload; "
+        "the sorted gallery is downloaded as a .zip",
+    }[page]
+    st.caption(
+        f":material/dns: This is the hosted demo, shared by its visitors: {said}. "
+        "Heavy work runs a few jobs at a time (yours may wait its turn). Run it locally to lift these limits."
+    )
+
+
 def stale_model_warning(ws: Workspace, consequence: str) -> None:
     """Say (once per page) why the model in use may not fit the current data."""
     why = ws.model_staleness

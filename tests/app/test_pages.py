@@ -66,6 +66,16 @@ def test_hosted_mode_turns_off_local_paths(monkeypatch):
     assert not [t for t in at.text_input if t.key == "local_path"]
 
 
+def test_hosted_pages_state_the_limits_they_apply(monkeypatch):
+    monkeypatch.setenv("GS_HOSTED", "1")
+    at = run_page("data.py")
+    assert any("hosted demo" in c.value and "2,000 images" in c.value for c in at.caption)
+    at.button(key="demo_btn").click().run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("hosted demo" in c.value and "at most 30 epochs" in c.value for c in at.caption)
+
+
 def test_deploy_requirements_agree_with_requirements():
     def pins(path):
         out = {}
