@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS, shot, start_app
+from tests.helpers.browser import CHROMIUM, CHROMIUM_FLAGS, HOSTED_ENTRY, shot, start_app
 from tests.helpers.images import ARTIFACTS
 
 
@@ -22,6 +22,19 @@ def pytest_collection_modifyitems(items) -> None:
 def app_url():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     proc, url = start_app()
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except Exception:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def hosted_url():
+    """The app as Streamlit Community Cloud runs it: deploy/streamlit_app.py, hosted mode."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    proc, url = start_app({"GS_HOSTED": "1"}, script=HOSTED_ENTRY)
     yield url
     proc.terminate()
     try:

@@ -20,16 +20,30 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
+HOSTED_ENTRY = "deploy/streamlit_app.py"  # what Streamlit Community Cloud runs
+PORTS = range(8621, 8641)  # tried first, so these runs keep clear of 8501 and other servers
+
+
+def _free_port(preferred=PORTS) -> int:
     import socket
 
+    for port in preferred:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_app(env_extra: dict | None = None, script: str = "app.py"):
-    """Start `streamlit run app.py` (or ``script``) headless on 127.0.0.1; returns (process, url)."""
+def start_app(env_extra: dict | None = None, script: str = "app.py", log_path: Path | None = None):
+    """Start `streamlit run app.py` (or ``script``) headless on 127.0.0.1; returns (process, url).
+
+    The server's output goes to ``log_path`` (tests/artifacts/streamlit-<port>.log by default).
+    """
     import subprocess
     import time
     import urllib.request
@@ -37,7 +51,7 @@ def start_app(env_extra: dict | None = None, script: str = "app.py"):
     port = _free_port()
     env = dict(os.environ, GS_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", **(env_extra or {}))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)  # a bench run on a fresh clone has no artifacts folder yet
-    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
+    log = open(log_path or ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
         [
             sys.executable,
