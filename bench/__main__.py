@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|ladder|anchor|anchor-annealed|report ...] [--runs N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -6,6 +6,8 @@ result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result th
 Data makers are not suites and run on their own: `python -m bench.phone_gallery OUT
 --per-kind N [--flat]` writes a generated phone gallery (photos, memes, screenshots,
 documents, receipts) for measuring text-aware sorting.
+`load` (N visitors at once on the hosted entry, --visitors N) needs no ../shared, is
+run only when named, and leaves BENCHMARKS.md as it is.
 """
 
 from __future__ import annotations
@@ -38,24 +40,31 @@ SUITES = {
     "intake": "bench.intake",
     "text-accuracy": "bench.text_bench:run_accuracy",
     "text-speed": "bench.text_bench:run_speed",
+    "load": "bench.load_visitors",
 }
 
 INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run
+ON_REQUEST = {"load"}  # run only when named: it needs the machine to itself
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)}, or report")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--visitors", type=int, default=1, help="load: how many visitors at once")
     args = ap.parse_args()
-    names = args.suites or [n for n in SUITES if n not in INCLUDED]
-    need_shared()
+    names = args.suites or [n for n in SUITES if n not in INCLUDED | ON_REQUEST]
+    if set(names) - ON_REQUEST - {"report"} or not names:
+        need_shared()
     for name in names:
         if name == "report":
             continue
         module, _, func = SUITES[name].partition(":")
         print(f"== {name}", flush=True)
-        getattr(importlib.import_module(module), func or "run")(runs=args.runs)
+        extra = {"visitors": args.visitors} if name == "load" else {}
+        getattr(importlib.import_module(module), func or "run")(runs=args.runs, **extra)
+    if set(names) <= ON_REQUEST:
+        return
     from .report import write
 
     print(f"wrote {write()}")
