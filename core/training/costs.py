@@ -21,6 +21,7 @@ from ..models.backbones import build_network, get_spec
 from ..models.features import resume
 
 DECODE_MS = 6.0  # decoding and resizing one photo (a 512 x 384 JPEG here); refined by real runs
+TEXT_THREADS = 2  # the decode threads text detection runs in, beside the forward pass
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,28 @@ def measure(backbone: str, boundary: int) -> Costs:
     with _lock:
         _measured[key] = costs
     return costs
+
+
+_text_ms: list[float] = []
+
+
+def text_ms() -> float:
+    """Wall milliseconds text detection adds per photo: one detection (measured once per process on
+    a 384 x 288 picture, which the detector runs at its own fixed pixel budget whatever the photo),
+    shared by the decode threads it runs in."""
+    with _lock:
+        if _text_ms:
+            return _text_ms[0]
+    import numpy as np
+    from PIL import Image
+
+    from ..models.text_layout import detect_layout
+
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (288, 384, 3), dtype=np.uint8))
+    ms = 1000 * _time(lambda: detect_layout(img), 2) / TEXT_THREADS
+    with _lock:
+        _text_ms[:] = [ms]
+    return ms
 
 
 def learn(backbone: str, boundary: int, kind: str, ms_per_unit: float) -> None:

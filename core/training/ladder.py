@@ -30,7 +30,7 @@ from ..models.backbones import UNFREEZE_CHOICES, boundary_of, get_spec
 from ..models.features import FeatureCache
 from ..models.runtime import give_back_memory
 from .config import Phase, TrainConfig, TrainResult
-from .costs import DECODE_MS, costs
+from .costs import DECODE_MS, costs, text_ms
 from .inputs import features_to_compute
 from .train import train
 
@@ -108,9 +108,16 @@ def forecast(rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache 
         per_image = c.step_ms + DECODE_MS
         val_share = n_va * c.prefix_ms / per_epoch
         return Forecast(rung, 0, 0.0, batches, (cfg.batch_size * per_image + val_share) / 1000)
-    feats = features_to_compute(cfg, cache or FeatureCache(), boundary, tr, ev)
+    cache = cache or FeatureCache()
+    feats = features_to_compute(cfg, cache, boundary, tr, ev)
     val_share = n_va * c.step_ms / 3 / per_epoch  # validation: a forward pass, about a third of a step
-    return Forecast(rung, feats, c.prefix_ms / 1000, batches, (cfg.batch_size * c.step_ms + val_share) / 1000)
+    feature_s, batch_s = c.prefix_ms / 1000, (cfg.batch_size * c.step_ms + val_share) / 1000
+    if cfg.text and feats:  # layouts still to detect, folded into the features' rate (the bar's steps stay)
+        unread = sum(1 for p in tr + ev if cache.text_layout(p) is None)
+        feature_s += unread * text_ms() / 1000 / feats
+    if cfg.text and rung == "quick":  # Quick trains a second head without text, to compare
+        batch_s *= 2
+    return Forecast(rung, feats, feature_s, batches, batch_s)
 
 
 @dataclass
@@ -166,34 +173,32 @@ def _plan(emit: OnEvent, forecasts: list[Forecast], words: str) -> None:
     emit(Plan(tuple(steps), words))
 
 
-def _val(r: TrainResult) -> tuple[float, float]:
-    """Validation as a score to maximise: accuracy first, then lower loss."""
-    loss = r.metrics.val_loss if r.metrics.val_loss is not None else float("inf")
-    return (_acc(r), -loss)
+def _helps(with_text: TrainResult, without: TrainResult) -> bool:
+    """Validation improves with the text: higher accuracy, or the same with a clearly lower loss."""
+    a, b = _acc(with_text), _acc(without)
+    if a != b:
+        return a > b
+    la, lb = with_text.metrics.val_loss, without.metrics.val_loss
+    return la is not None and lb is not None and la < 0.9 * lb
 
 
-def _text_or_not(dataset, quick: TrainResult, cache, emit: OnEvent, stop: StopCheck) -> TrainResult:
+def _text_or_not(dataset, quick: TrainResult, cache, emit: OnEvent, stop: StopCheck) -> tuple[TrainResult, str]:
     """Quick with text layouts against the same head without them, on the same cached features.
 
-    The text is kept only when validation improves with it (accuracy, then loss): a gallery with
-    no writing that matters gets the plainer model, and the rungs after Quick follow the choice.
+    The text is kept only when validation improves with it: a gallery with no writing that
+    matters gets the plainer model, and the rungs after Quick follow the choice. Returns the
+    Quick to keep and what was decided, in words ("" when nothing was compared).
     """
     if not quick.config.text or quick.metrics.n_val == 0 or stop():
-        return quick
+        return quick, ""
     emit(Status("Quick: checking whether reading the text on photos helps"))
     plain = _run("quick", dataset, replace(quick.config, text=False), cache, ignore, stop)
-    with_t, without = _acc(quick), _acc(plain)
-    if _val(quick) > _val(plain):
-        quick.metrics.text = f"reads the text on photos: {with_t:.1%} on validation with it, {without:.1%} without"
-        emit(Note(f"Reading the text on photos helps: {with_t:.1%} on validation with it, {without:.1%} without."))
-        return quick
-    plain.metrics.text = f"pixels only: reading the text on photos did not improve validation ({with_t:.1%} with it, {without:.1%} without)"
-    emit(
-        Note(
-            f"Reading the text on photos did not improve validation ({with_t:.1%} with it, {without:.1%} without): this model reads pixels only."
-        )
-    )
-    return plain
+    scores = f"{_acc(quick):.1%} on validation with it, {_acc(plain):.1%} without"
+    if _helps(quick, plain):
+        quick.metrics.text = f"reads the text on photos: {scores}"
+        return quick, f"Reading the text on photos helps ({scores}): the model reads it."
+    plain.metrics.text = f"pixels only: reading the text on photos did not improve validation ({scores})"
+    return plain, f"Reading the text on photos did not improve validation ({scores}): this model reads pixels only."
 
 
 def _run(rung: str, dataset, cfg, cache, emit, stop, head_from=None) -> TrainResult:
@@ -220,17 +225,22 @@ def climb(
         cfg = recipe(request.mode, request.backbone, request.seed, request.text)
         _plan(emit, [forecast(request.mode, dataset, cfg, cache)], f"{LABELS[request.mode]}: {WORDS[request.mode]}")
         r = _run(request.mode, dataset, cfg, cache, emit, stop)
+        said = ""
         if request.mode == "quick":
-            r = _text_or_not(dataset, r, cache, emit, stop)
-        return LadderResult([r], 0)
+            r, said = _text_or_not(dataset, r, cache, emit, stop)
+            if said:
+                emit(Note(said))
+        return LadderResult([r], 0, [said] if said else [])
     quick_cfg = recipe("quick", request.backbone, request.seed, request.text)
     better_cfg = recipe("better", request.backbone, request.seed, request.text)
     fq, fb = forecast("quick", dataset, quick_cfg, cache), forecast("better", dataset, better_cfg, cache)
     _plan(emit, [fq, fb], f"Automatic: {WORDS['auto']}")
-    quick = _text_or_not(dataset, _run("quick", dataset, quick_cfg, cache, emit, stop), cache, emit, stop)
+    quick, said = _text_or_not(dataset, _run("quick", dataset, quick_cfg, cache, emit, stop), cache, emit, stop)
     better_cfg = replace(better_cfg, text=quick.config.text)
     emit(Candidate(quick))  # usable now, while the climb goes on
-    results, reasons = [quick], []
+    results, reasons = [quick], [said] if said else []
+    if said:
+        emit(Note(said))
     acc = _acc(quick)
     left = request.budget_s - (time.perf_counter() - t0)
     if stop() or quick.metrics.stopped_early:
