@@ -3,8 +3,7 @@ clicking every page link and switch on the way (demo data -> Data -> Train -> Re
 
 from __future__ import annotations
 
-from tests.helpers.browser import nav, shot
-from tests.helpers.images import draw_image
+from tests.helpers.browser import nav, shot, sort_three_uploads
 
 
 def _no_error(page) -> None:
@@ -33,16 +32,7 @@ def test_hosted_entry_walks_every_link(page, hosted_url, tmp_path):
 
     nav(page, "Sort")
     page.get_by_text("This is the hosted demo", exact=False).first.wait_for()
-    files = []
-    for k, kind in enumerate(["stripes", "dots", "plain"]):
-        p = tmp_path / f"photo{k}.jpg"
-        draw_image(kind, 40 + k, size=200).save(p)
-        files.append(str(p))
-    page.get_by_role("tab", name="Upload images or a .zip").click()
-    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Images or a .zip")
-    uploader.locator("input[type=file]").set_input_files(files)
-    page.get_by_role("button", name="Sort 3 images").click()
-    page.get_by_role("button", name="Download sorted .zip").wait_for(timeout=120_000)
+    sort_three_uploads(page, tmp_path, timeout_ms=120_000)
     _no_error(page)
 
     page.get_by_role("link", name="Home", exact=True).first.click()  # back: Home finds the workspace again

@@ -9,8 +9,8 @@ import re
 import time
 import zipfile
 
-from tests.helpers.browser import nav, shot, start_training
-from tests.helpers.images import ARTIFACTS, draw_image
+from tests.helpers.browser import nav, shot, sort_three_uploads, start_training
+from tests.helpers.images import ARTIFACTS
 
 
 def test_demo_walkthrough(page, app_url, tmp_path):
@@ -59,16 +59,7 @@ def test_demo_walkthrough(page, app_url, tmp_path):
     shot(page, "05-review")
 
     nav(page, "Sort")
-    files = []
-    for k, kind in enumerate(["stripes", "dots", "plain"]):
-        p = tmp_path / f"photo{k}.jpg"
-        draw_image(kind, 40 + k, size=200).save(p)
-        files.append(str(p))
-    page.get_by_role("tab", name="Upload images or a .zip").click()
-    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Images or a .zip")
-    uploader.locator("input[type=file]").set_input_files(files)
-    page.get_by_role("button", name="Sort 3 images").click()
-    page.get_by_role("button", name="Download sorted .zip").wait_for(timeout=60_000)
+    sort_three_uploads(page, tmp_path, timeout_ms=60_000)
     shot(page, "06-sort")
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download sorted .zip").click()

@@ -161,3 +161,19 @@ def load_model_file(page, path: Path, classes: str) -> None:
     up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Load a model file")
     up.locator("input[type=file]").set_input_files(str(path))
     page.get_by_text(f"Model: efficientnet_lite0, classes: {classes}").wait_for()
+
+
+def sort_three_uploads(page, folder: Path, timeout_ms: int) -> None:
+    """Sort page: upload three generated photos and sort them; waits for the zip download button."""
+    from tests.helpers.images import draw_image
+
+    files = []
+    for k, kind in enumerate(["stripes", "dots", "plain"]):
+        p = folder / f"photo{k}.jpg"
+        draw_image(kind, 40 + k, size=200).save(p)
+        files.append(str(p))
+    page.get_by_role("tab", name="Upload images or a .zip").click()
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Images or a .zip")
+    uploader.locator("input[type=file]").set_input_files(files)
+    page.get_by_role("button", name="Sort 3 images").click()
+    page.get_by_role("button", name="Download sorted .zip").wait_for(timeout=timeout_ms)
