@@ -56,7 +56,7 @@ def test_test_split_label_check_big_heatmaps_and_a_chart_that_stays_light(page, 
     assert 0 < points <= 601, points  # the live chart is thinned: redrawing it costs the job nothing much
 
     nav(page, "Review")
-    page.get_by_text("Test split").wait_for(timeout=60_000)
+    page.get_by_text("Test split", exact=True).wait_for(timeout=60_000)
     page.get_by_text("Scored once, after training").wait_for()
     page.locator('[data-testid="stRadio"]').filter(has_text="Mistakes").get_by_text("All", exact=True).click()
     page.wait_for_function(  # at least 3 cards, each image loaded and laid out (a width of 0 is one still coming)
