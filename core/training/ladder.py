@@ -193,7 +193,13 @@ def _text_or_not(dataset, quick: TrainResult, cache, emit: OnEvent, stop: StopCh
         return quick, ""
     emit(Status("Quick: checking whether reading the text on photos helps"))
     plain = _run("quick", dataset, replace(quick.config, text=False), cache, ignore, stop)
-    scores = f"{_acc(quick):.1%} on validation with it, {_acc(plain):.1%} without"
+    if _acc(quick) == _acc(plain) and quick.metrics.val_loss is not None and plain.metrics.val_loss is not None:
+        scores = (
+            f"{_acc(quick):.1%} on validation either way, loss {quick.metrics.val_loss:.2f} with it against "
+            f"{plain.metrics.val_loss:.2f} without"
+        )
+    else:
+        scores = f"{_acc(quick):.1%} on validation with it, {_acc(plain):.1%} without"
     if _helps(quick, plain):
         quick.metrics.text = f"reads the text on photos: {scores}"
         return quick, f"Reading the text on photos helps ({scores}): the model reads it."
