@@ -459,6 +459,24 @@ def section_text(acc: dict | None, speed: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_load(rows: list[dict]) -> str:
+    """The hosted demo under N visitors at once (bench/load_visitors.py), one row per N."""
+    lines = [
+        "## The hosted demo, several visitors at once\n",
+        "_Command: `python -m bench load --visitors N` (deploy/streamlit_app.py, GS_HOSTED=1, one Chromium "
+        "context per visitor: demo data → Train → Review → Sort a few photos)_\n",
+        "| visitors | date | finished | error boxes | server tracebacks | server peak RSS MB | trained, median s | worst s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for d in sorted(rows, key=lambda d: d["visitors"]):
+        lines.append(
+            f"| {d['visitors']} | {d['date']} | {d['finished']} | {d['error_boxes']} | {len(d['server_tracebacks'])} | "
+            f"{d['peak_rss_mb']:.0f} | {d['trained_median_s']:.0f} | {d['trained_worst_s']:.0f} |"
+        )
+    lines.append(f"\n_{rows[0]['machine']}; target: peak < 2,200 MB at 8 visitors._\n")
+    return "\n".join(lines) + "\n"
+
+
 def write() -> str:
     parts = [HEAD]
     for name, fn in (
@@ -486,6 +504,9 @@ def write() -> str:
         d = _load(name)
         if d:
             parts.append(section_generic(name, d))
+    loads = [json.loads(p.read_text()) for p in sorted(OUT.glob("load-visitors-*.json"))]
+    if loads:
+        parts.append(section_load(loads))
     path = ROOT / "BENCHMARKS.md"
     path.write_text("\n".join(parts))
     return str(path)
