@@ -176,11 +176,12 @@ def summarise(vec: np.ndarray) -> str:
     g = {n: float(vec[i]) for i, n in enumerate(NAMES)}
     if g["has_text"] < 0.5 or g["text_area"] < 0.003:
         return "no text found on this photo"
+    n_lines = int(round(np.expm1(g["lines"] * np.log1p(60))))
     where = []
     if g["band_captions"] > 0.3 and (g["top_band"] > 0.05 or g["bottom_band"] > 0.05):
         bands = [b for b in ("top", "bottom") if g[f"{b}_band"] > 0.05]
         where.append(f"in caption bands ({' and '.join(bands)})")
-    if g["two_sided"] > 0.3:
+    if g["two_sided"] > 0.3 and n_lines >= 3:  # one centred line sits on "both sides" by itself
         where.append("in short lines on both sides, like a chat")
     if g["full_width"] > 0.4 and g["lines"] > 0.45:
         where.append("in full-width lines, like a page")
@@ -190,5 +191,4 @@ def summarise(vec: np.ndarray) -> str:
         where.append("with a status bar at the top")
     if not where:
         where.append("in the middle" if g["middle_band"] >= max(g["top_band"], g["bottom_band"]) else "near an edge")
-    n_lines = int(round(np.expm1(g["lines"] * np.log1p(60))))
     return f"text covers {g['text_area']:.0%} of this photo, {', '.join(where)} ({n_lines} line{'s' * (n_lines != 1)})"

@@ -51,6 +51,8 @@ def test_a_meme_has_caption_bands_and_a_plain_photo_has_none():
 def test_one_caption_band_is_told_from_two():
     m = _layout(meme(5, top="", bottom="NOBODY EXPECTS THIS"))
     assert m["bottom_band"] > 0.05 and m["top_band"] < 0.01
+    short = _layout(meme(5, top="", bottom="CAT BE LIKE"))  # one centred line fits "left" and "right" at once
+    assert short["two_sided"] > 0.3 and "chat" not in short.summary()  # yet it is not a conversation
 
 
 def test_a_page_of_text_is_many_regular_left_aligned_lines():
