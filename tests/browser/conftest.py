@@ -18,29 +18,27 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def app_url():
+def _served(env: dict | None = None, script: str = "app.py"):
+    """One app server for the session: its URL, then stopped (killed if it does not stop in 10 s)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    proc, url = start_app()
+    proc, url = start_app(env, script=script)
     yield url
     proc.terminate()
     try:
         proc.wait(10)
     except Exception:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    yield from _served()
 
 
 @pytest.fixture(scope="session")
 def hosted_url():
     """The app as Streamlit Community Cloud runs it: deploy/streamlit_app.py, hosted mode."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    proc, url = start_app({"GS_HOSTED": "1"}, script=HOSTED_ENTRY)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except Exception:
-        proc.kill()
+    yield from _served({"GS_HOSTED": "1"}, script=HOSTED_ENTRY)
 
 
 @pytest.fixture(scope="session")

@@ -42,8 +42,10 @@ def test_memes_get_their_own_folder_and_review_shows_the_text_lines(page, app_ur
     nav(page, "Review")
     page.locator('[data-testid="stRadio"]').filter(has_text="Show").get_by_text("All", exact=True).click()
     page.get_by_text("Show the text lines it read").wait_for(timeout=60_000)
-    page.get_by_text("caption bands").first.wait_for(timeout=120_000)  # a meme's caption, in words
-    shot(page, "21-text-review")
+    caption = page.get_by_text("caption bands").first
+    caption.wait_for(timeout=120_000)  # a meme's caption, in words
+    caption.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot(page, "21-text-review").with_name("21-text-review-cards.png")))
 
     nav(page, "Sort")
     folder_up = page.locator('[data-testid="stFileUploader"]').filter(has_text="Folder of photos to sort")
