@@ -3,8 +3,8 @@
 A softmax probability is not the chance of being right: fine-tuned networks are usually
 over-confident. One temperature T, fitted on the validation images (which training never
 saw), turns probabilities p into softmax(log p / T), whose maximum is then a calibrated
-"this photo is this likely to be right". A target the user understands follows from it:
-"file photos automatically when they are at least 98% likely to be right".
+"this photo is this likely to be right". What a sort files at a precision asked, and the bound
+on that claim, is core.inference.certify.
 """
 
 from __future__ import annotations
@@ -53,42 +53,57 @@ def fit_temperature(probs: np.ndarray, y: np.ndarray) -> float:
     return float(np.exp((lo + hi) / 2))
 
 
+def temperature_upper(probs: np.ndarray, y: np.ndarray, confidence: float = 0.95) -> float:
+    """The largest temperature the held-out photos still allow, at this one-sided confidence.
+
+    A larger T means a less confident model, so every calibrated chance computed with it is a
+    lower bound on the fitted one. The bound is the profile likelihood's: the T above the fit
+    whose negative log-likelihood is chi2_1(2c - 1) / 2 higher (Wilks), found by bisection.
+    """
+    from scipy.stats import chi2
+
+    probs, y = np.asarray(probs, dtype=np.float64), np.asarray(y, dtype=int)
+    t_fit = fit_temperature(probs, y)
+    if len(y) < 10 or probs.ndim != 2:
+        return t_fit
+    log_p = np.log(np.clip(probs, 1e-12, 1.0))
+    allowed = len(y) * _nll(log_p, y, t_fit) + chi2.ppf(2 * confidence - 1, 1) / 2
+    lo, hi = np.log(t_fit), np.log(T_MAX)
+    if len(y) * _nll(log_p, y, T_MAX) <= allowed:
+        return T_MAX
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if len(y) * _nll(log_p, y, np.exp(mid)) <= allowed else (lo, mid)
+    return float(np.exp(lo))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Photos of known class that the model never trained on: the only evidence a precision claim may rest on.
+
+    Validation photos (chosen at random before training) and audit answers (a random sample of
+    what was filed) qualify; the photos a person checked because the app suggested them do not,
+    since they were chosen for being doubtful.
+    """
+
+    probs: np.ndarray  # (n, K) the model's probabilities, before temperature
+    true: np.ndarray  # (n,) class indices
+    audited: int = 0  # how many of the rows are audit answers (the rest are validation photos)
+
+    def __len__(self) -> int:
+        return len(self.true)
+
+    def words(self) -> str:
+        n_val = len(self) - self.audited
+        parts = [f"{n_val:,} validation photo{'s' if n_val != 1 else ''}"] if n_val else []
+        if self.audited:
+            parts.append(f"{self.audited:,} audited photo{'s' if self.audited != 1 else ''}")
+        return " and ".join(parts) or "no held-out photos"
+
+
 def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
     """Probabilities after temperature scaling (rows still sum to 1; the argmax never changes)."""
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim == 1:
         probs = probs[None, :]
     return _scaled(np.log(np.clip(probs, 1e-12, 1.0)), temperature)
-
-
-@dataclass(frozen=True)
-class TradeOff:
-    """At one target: what share of a gallery is filed automatically, and how right that share is."""
-
-    target: float  # file when at least this likely to be right
-    filed: float  # share of the gallery at or above it
-    expected_precision: float  # mean calibrated probability of what is filed (nan if nothing)
-    validation_precision: float  # measured on held-out photos with the same rule (nan if none qualify)
-
-
-def trade_offs(
-    gallery_conf: np.ndarray,
-    val_conf: np.ndarray,
-    val_correct: np.ndarray,
-    targets=(0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995),
-) -> list[TradeOff]:
-    """The coverage-versus-precision curve the Sort page draws, one point per target."""
-    g, vc, ok = (np.asarray(a, dtype=np.float64) for a in (gallery_conf, val_conf, val_correct))
-    out = []
-    for t in targets:
-        filed = g >= t
-        on_val = vc >= t
-        out.append(
-            TradeOff(
-                float(t),
-                float(filed.mean()) if len(g) else 0.0,
-                float(g[filed].mean()) if filed.any() else float("nan"),
-                float(ok[on_val].mean()) if on_val.any() else float("nan"),
-            )
-        )
-    return out
