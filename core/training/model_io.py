@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..models import text_detector, text_layout
 from ..models.backbones import Network, build_network, get_spec
+from .calibration import HeldOut
 from .config import Metrics, TrainConfig, TrainResult
 
 FORMAT = "gallery-sorter/1"
@@ -33,10 +35,19 @@ class ModelBundle:
     classes: list[str]
     metrics: Metrics | None = None  # None: unknown (a file from elsewhere)
     config: TrainConfig | None = None  # how it was trained, when known
+    held_out: HeldOut | None = None  # its validation predictions: what a sort's precision claim rests on
 
     @classmethod
     def from_result(cls, result: TrainResult) -> ModelBundle:
-        return cls(result.network, result.config.backbone, result.classes, result.metrics, result.config)
+        held = HeldOut(np.asarray(result.val_probs, np.float32), np.asarray(result.val_true, np.int64))
+        return cls(
+            result.network,
+            result.config.backbone,
+            result.classes,
+            result.metrics,
+            result.config,
+            held if len(held) else None,
+        )
 
     @property
     def temperature(self) -> float:
@@ -105,7 +116,13 @@ def _config(d) -> TrainConfig | None:
 def to_bytes(bundle: ModelBundle) -> bytes:
     buf = io.BytesIO()
     state = {k: v.contiguous() for k, v in bundle.network.state_dict().items()}
-    torch.save({"meta_json": json.dumps(bundle.meta()), "state_dict": state}, buf)
+    obj = {"meta_json": json.dumps(bundle.meta()), "state_dict": state}
+    if bundle.held_out is not None:
+        obj["held_out"] = {
+            "probs": torch.from_numpy(np.asarray(bundle.held_out.probs, np.float32)),
+            "true": torch.from_numpy(np.asarray(bundle.held_out.true, np.int64)),
+        }
+    torch.save(obj, buf)
     return buf.getvalue()
 
 
@@ -141,9 +158,21 @@ def from_bytes(data: bytes) -> ModelBundle:
         raise ModelFileError(f"model weights do not fit the declared backbone: {str(exc)[:200]}") from None
     net.eval()
     net.requires_grad_(False)
-    return ModelBundle(
-        net, meta["backbone"], classes, Metrics.from_dict(meta.get("metrics")), _config(meta.get("config"))
-    )
+    metrics, config = Metrics.from_dict(meta.get("metrics")), _config(meta.get("config"))
+    return ModelBundle(net, meta["backbone"], classes, metrics, config, _held_out(obj.get("held_out"), len(classes)))
+
+
+def _held_out(d, n_classes: int) -> HeldOut | None:
+    """The validation predictions a file carries (files from before they were kept carry none)."""
+    try:
+        probs, true = d["probs"].numpy(), d["true"].numpy()
+    except (TypeError, KeyError, AttributeError):
+        return None
+    if probs.ndim != 2 or probs.shape[1] != n_classes or len(true) != len(probs) or not len(true):
+        return None
+    if true.min() < 0 or true.max() >= n_classes:
+        return None
+    return HeldOut(probs, true)
 
 
 def save_dir(bundle: ModelBundle, out: Path) -> Path:

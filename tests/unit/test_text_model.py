@@ -40,6 +40,9 @@ def test_the_model_file_records_the_text_and_old_files_still_load(text_bundle, t
     again = model_io.from_bytes(model_io.to_bytes(bundle))
     assert again.reads_text and again.network.text_dim == text_layout.DIM
     torch.testing.assert_close(again.network.text_scale, bundle.network.text_scale)
+    # the validation predictions travel in the file: a sort from the CLI can certify its precision
+    assert again.held_out is not None and len(again.held_out) == len(result.val_true)
+    np.testing.assert_allclose(again.held_out.probs, result.val_probs, atol=1e-6)
     # a file written before text layouts existed: no "text" entry, a pixels-only head
     obj = torch.load(__import__("io").BytesIO(model_io.to_bytes(trained_bundle[0])), weights_only=True)
     meta = json.loads(obj["meta_json"])
@@ -49,6 +52,7 @@ def test_the_model_file_records_the_text_and_old_files_still_load(text_bundle, t
     torch.save({"meta_json": json.dumps(meta), "state_dict": obj["state_dict"]}, path)
     old = model_io.load(path)
     assert not old.reads_text and old.config.text is False
+    assert old.held_out is None  # nothing to certify with: its sorts say so
 
 
 def test_a_file_with_another_descriptor_version_is_refused_clearly(text_bundle, tmp_path):
