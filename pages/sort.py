@@ -103,7 +103,7 @@ if fresh is not None:
     ws.sort.corrections = rv.Decisions()
     ws.sort.batch, ws.sort.estimates = [], []
 take_outcome(ws)
-take_resort(ws, float(ws.widgets.values.get("sort-target", 0.95)))
+take_resort(ws)
 
 preds = ws.sort.preds
 if not preds:
@@ -113,7 +113,7 @@ if not preds:
 
 rule = filing_target(ws)
 if not ws.sort.estimates and ws.sort.teacher is not None:
-    ws.sort.estimates.append(ws.sort.teacher.estimate(preds, rule.overrides, rule.threshold))
+    ws.sort.estimates.append(ws.sort.teacher.estimate(preds, rule.overrides, rule))
 progress_view(ws, rule)
 groups: dict[str, list] = {}
 for p in preds:

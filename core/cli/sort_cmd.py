@@ -62,16 +62,59 @@ def _say_outcome(args, out: Path, gs, outcome) -> None:
     print(f"journal: {outcome.moved.journal} (undo: python -m core undo {outcome.moved.journal})")
 
 
-def _rule(args):
-    from ..inference.placement import FilingRule
-
+def _check_options(args) -> None:
     if args.precision is not None:
         if not 0.5 <= args.precision < 1.0:
             raise ValueError("--precision is a probability between 0.5 and 1 (for example 0.98)")
         if args.min_confidence:
             raise ValueError("give --precision or --min-confidence, not both")
-        return FilingRule(args.precision, calibrated=True)
-    return FilingRule(args.min_confidence, calibrated=False)
+    if args.learn_from_gallery and not args.data:
+        raise ValueError("--learn-from-gallery needs --data: the labelled folder the model was trained on")
+    if args.learn_from_gallery and args.engine != "local":
+        raise ValueError("--learn-from-gallery runs on the local engine")
+
+
+def _rule(args, bundle, preds: list, held):
+    """The filing rule, and the certificate that says what a --precision sort's claim rests on."""
+    from ..inference.certify import certified_rule
+    from ..inference.placement import FilingRule
+
+    if args.precision is not None:
+        return certified_rule(preds, bundle.classes, held, args.precision)
+    return FilingRule(args.min_confidence, calibrated=False), None
+
+
+def _learned_predictions(args, bundle, paths: list[Path]):
+    """Predictions from the gallery's own neighbourhoods too (core.inference.propagate), and their held-out set."""
+    from ..data.dataset import load_dataset
+    from ..inference.sort import Prediction
+    from ..inference.teach import build_teacher
+    from ..models.features import FeatureCache
+
+    cfg = bundle.config
+    ds = load_dataset(Path(args.data), cfg.val_fraction if cfg else 0.2, cfg.seed if cfg else 0)
+
+    def items(split: str) -> list:
+        return [(i.path, i.label) for i in ds.split_items(split) if i.label in bundle.classes]
+
+    teacher, fails = build_teacher(bundle, paths, FeatureCache(), items("train"), items("val"))
+    if teacher.learned is not None:
+        print(f"learning from the gallery: {teacher.learned.words()}", file=sys.stderr)
+    preds = teacher.predictions() + [Prediction(p, None, error=e) for p, e in fails]
+    order = {p: k for k, p in enumerate(paths)}
+    return sorted(preds, key=lambda p: order[p.path]), teacher.held_out()
+
+
+def _say_filing(cert) -> None:
+    if cert is None:
+        return
+    print(
+        f"filed {cert.filed:,} of {cert.considered:,} ({cert.share:.0%}) at {cert.target:.1%}; "
+        f"unsure {cert.considered - cert.filed:,}"
+    )
+    if cert.is_certified and cert.filed:
+        print(f"certified precision >= {cert.certified:.1%} (expected {cert.expected:.1%})")
+    print(cert.basis())
 
 
 def _sort_once(args, bundle, gallery: Path, out: Path) -> int:
@@ -87,12 +130,18 @@ def _sort_once(args, bundle, gallery: Path, out: Path) -> int:
             print("nothing new to sort")
             return 0
         raise ValueError(f"no images found in {args.gallery}")
-    preds = _predict(args, bundle, gs.photos) if gs.photos else []
+    held = bundle.held_out
+    if args.learn_from_gallery and gs.photos:
+        preds, held = _learned_predictions(args, bundle, gs.photos)
+    else:
+        preds = _predict(args, bundle, gs.photos) if gs.photos else []
     for p in preds:
         if p.error:
             print(f"skipped {p.path.name}: {p.error}", file=sys.stderr)
-    outcome = place(preds, gs, out, _rule(args), args.move, args.dry_run)
+    rule, cert = _rule(args, bundle, preds, held)
+    outcome = place(preds, gs, out, rule, args.move, args.dry_run)
     _say_outcome(args, out, gs, outcome)
+    _say_filing(cert)
     return 0
 
 
@@ -102,6 +151,7 @@ def cmd_sort(args) -> int:
     from ..data.intake import materialise_report
     from ..training import model_io
 
+    _check_options(args)
     bundle = model_io.load(Path(args.model))
     out = Path(args.out)
     if args.move and not Path(args.gallery).is_dir():
@@ -170,9 +220,16 @@ def register(sub) -> None:
         "--precision",
         type=float,
         metavar="P",
-        help="file a photo only when it is at least P likely to be right (calibrated, e.g. 0.98); the "
-        "rest go to unsure/",
+        help="file as many photos as keep the share right of what is filed at P or more (e.g. 0.98), "
+        "bounded with the model's validation photos; the rest go to unsure/",
     )
+    s.add_argument(
+        "--learn-from-gallery",
+        action="store_true",
+        help="let the gallery's unlabelled photos teach the model (label spreading over look-alikes; used only "
+        "where its validation photos say it helps); needs --data",
+    )
+    s.add_argument("--data", metavar="DATA", help="the labelled folder the model was trained on (same split)")
     s.add_argument(
         "--move",
         action="store_true",

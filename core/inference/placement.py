@@ -36,17 +36,24 @@ class JournalError(ValueError):
 
 @dataclass(frozen=True)
 class FilingRule:
-    """Which folder a prediction goes to: the user's correction, its class when sure enough, else unsure."""
+    """Which folder a prediction goes to: the user's correction, its class when sure enough, else unsure.
+
+    With ``chosen`` (a certified rule, core.inference.certify) exactly those photos are filed;
+    without it, a photo is filed when its own chance of being right reaches ``threshold``.
+    """
 
     threshold: float = 0.0
     overrides: Mapping[Path, str] = field(default_factory=dict)
     calibrated: bool = True  # compare the calibrated probability (the chance of being right), else the softmax
+    chosen: frozenset[Path] | None = None
 
     def folder(self, p: Prediction) -> str:
         if p.path in self.overrides:
             return self.overrides[p.path]
         if p.label is None:
             return UNSURE
+        if self.chosen is not None:
+            return p.label if p.path in self.chosen else UNSURE
         sure = p.calibrated if self.calibrated and p.calibrated is not None else p.confidence
         return p.label if sure >= self.threshold else UNSURE
 

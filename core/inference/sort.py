@@ -32,6 +32,7 @@ class Prediction:
     top: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
     calibrated: float | None = None  # the probability of being right, once a calibration is known
+    probs: np.ndarray | None = field(default=None, repr=False)  # every class's probability (for certifying)
 
 
 def predict_paths(
@@ -78,4 +79,4 @@ def make_prediction(
 ) -> Prediction:
     order = np.argsort(-probs)[:top_k]
     top = [(classes[k], float(probs[k])) for k in order]
-    return Prediction(path, top[0][0], top[0][1], top, calibrated=calibrated)
+    return Prediction(path, top[0][0], top[0][1], top, calibrated=calibrated, probs=np.asarray(probs, np.float32))

@@ -24,9 +24,11 @@ from ..events import StopCheck
 from ..models import runtime
 from ..models.backbones import WeightsChoice
 from ..models.features import FeatureCache, Progress, feature_tag
-from ..training.calibration import calibrate, fit_temperature
+from ..training.calibration import HeldOut, calibrate, fit_temperature
 from ..training.model_io import ModelBundle
-from .sort import Prediction, make_prediction
+from .placement import FilingRule
+from .propagate import Graph, Learned, knn_graph, learn_from_gallery
+from .sort import UNSURE, Prediction, make_prediction
 
 
 def trunk_tag(bundle: ModelBundle) -> str:
@@ -126,14 +128,19 @@ class Estimate:
     """How the gallery stands after a sort or re-sort (no labels needed: from calibrated probabilities)."""
 
     checked: int
-    filed: int  # auto-filed at the target
+    filed: int  # auto-filed by the rule
     unsure: int
     expected_correct: float  # share of the gallery expected to be in the right folder
 
 
 @dataclass
 class Teacher:
-    """Everything a re-sort needs, kept from the first sort pass."""
+    """Everything a re-sort needs, kept from the first sort pass.
+
+    The rows of one graph are the training photos, the validation photos and the gallery, in that
+    order: with ``learn`` on, the gallery's unlabelled photos teach through it (core.inference.propagate)
+    whenever validation says they help.
+    """
 
     classes: list[str]
     paths: list[Path]  # gallery photos that decoded
@@ -148,17 +155,59 @@ class Teacher:
     W0: np.ndarray = field(default=None, repr=False)  # the model's own head, the anchor of every retrain
     b0: np.ndarray = field(default=None, repr=False)
     history: list[Estimate] = field(default_factory=list)
+    learn: bool = True
+    learned: Learned | None = None  # what validation said the last time the gallery was let to teach
+    labels: dict[Path, str] = field(default_factory=dict)  # the person's answers the scores were made with
+    graph: Graph | None = field(default=None, repr=False)
+    _probs: np.ndarray | None = field(default=None, repr=False)  # gallery rows, then validation rows
+    _val: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.W0 is None:
             self.W0, self.b0 = self.W.copy(), self.b.copy()
 
+    def _nodes(self) -> np.ndarray:
+        parts = [a for a in (self.base_X, self.val_X, self.X) if len(a)]
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, self.W.shape[1]), np.float32)
+
+    def build_graph(self) -> Graph:
+        """The neighbourhoods of every photo the teacher holds (built once: the features never change)."""
+        n = len(self.base_y) + len(self.val_y) + len(self.X)
+        if self.graph is None or self.graph.n != n:
+            self.graph = knn_graph(self._nodes())
+        return self.graph
+
+    def score(self) -> None:
+        """Gallery and validation probabilities for the current head and answers, and a fitted temperature."""
+        nb, nv = len(self.base_y), len(self.val_y)
+        nodes = self._nodes()
+        prior = softmax_scores(self.W, self.b, nodes) if len(nodes) else np.zeros((0, len(self.classes)))
+        if self.learn and len(self.X) and nv:
+            index = {p: nb + nv + i for i, p in enumerate(self.paths)}
+            cidx = {c: k for k, c in enumerate(self.classes)}
+            known = {i: int(c) for i, c in enumerate(self.base_y)}
+            known |= {index[p]: cidx[c] for p, c in self.labels.items() if p in index and c in cidx}
+            F, self.learned = learn_from_gallery(self.build_graph(), prior, known, np.arange(nb, nb + nv), self.val_y)
+        else:
+            F = prior
+        self._val, self._probs = F[nb : nb + nv], F[nb + nv :]
+        if nv >= 10:
+            self.temperature = fit_temperature(self._val, self.val_y)
+
     @property
     def probs(self) -> np.ndarray:
-        return softmax_scores(self.W, self.b, self.X)
+        if self._probs is None:
+            self.score()
+        return self._probs
 
     def val_probs(self) -> np.ndarray:
-        return softmax_scores(self.W, self.b, self.val_X) if len(self.val_y) else np.zeros((0, len(self.classes)))
+        if self._val is None:
+            self.score()
+        return self._val
+
+    def held_out(self) -> HeldOut | None:
+        """The validation photos, scored as the gallery is: what a filing certificate rests on."""
+        return HeldOut(self.val_probs(), self.val_y) if len(self.val_y) else None
 
     def features_for(self, paths: Sequence[Path]) -> np.ndarray:
         """Rows of the kept features for ``paths`` (zeros for photos that could not be read)."""
@@ -174,6 +223,11 @@ class Teacher:
         cal = calibrate(p, self.temperature).max(axis=1)
         return [make_prediction(path, p[i], self.classes, top_k, float(cal[i])) for i, path in enumerate(self.paths)]
 
+    def reset(self) -> None:
+        """Back to the model as trained: no answers, its own head."""
+        self.W, self.b, self.labels = self.W0.copy(), self.b0.copy(), {}
+        self.score()
+
     def resort(self, labels: Mapping[Path, str]) -> list[Prediction]:
         """Retrain the head with the user's labels (corrections and confirmations), re-score everything."""
         index = {p: i for i, p in enumerate(self.paths)}
@@ -185,14 +239,14 @@ class Teacher:
         y = np.concatenate([self.base_y, extra_y]) if len(self.base_y) else extra_y
         if len(y):
             self.W, self.b = retrain_head(X, y, self.W0, self.b0, anchor=1e-3 if len(self.base_y) else 3e-2)
-        if len(self.val_y) >= 10:
-            self.temperature = fit_temperature(softmax_scores(self.W, self.b, self.val_X), self.val_y)
+        self.labels = dict(labels)
+        self.score()
         return self.predictions()
 
-    def estimate(self, preds: Sequence[Prediction], labels: Mapping[Path, str], target: float) -> Estimate:
+    def estimate(self, preds: Sequence[Prediction], labels: Mapping[Path, str], rule: FilingRule) -> Estimate:
         checked = sum(1 for p in preds if p.path in labels)
         rest = [p for p in preds if p.path not in labels and p.label is not None]
-        filed = sum(1 for p in rest if (p.calibrated or 0) >= target)
+        filed = sum(1 for p in rest if rule.folder(p) != UNSURE)
         expected = (checked + sum(p.calibrated or 0 for p in rest)) / max(1, len(preds))
         return Estimate(checked, filed, len(rest) - filed, float(expected))
 
@@ -225,6 +279,7 @@ def build_teacher(
     teacher = Teacher(
         list(bundle.classes), [Path(gallery[i]) for i in ok], X, W, b, bundle.temperature, base_X, base_y, val_X, val_y
     )
+    teacher.score()  # the neighbourhood graph too, here in the sort's own job rather than at the first re-sort
     return teacher, [(Path(gallery[i]), e) for i, e in fails]
 
 

@@ -21,7 +21,9 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..analysis.discover import Grouping
     from ..analysis.evaluate import LabelErrorReport
     from ..analysis.health import Finding, HealthReport, Item
+    from ..inference.certify import Certificate
     from ..inference.gallery import GalleryScan
+    from ..inference.placement import FilingRule
     from ..inference.sort import Prediction
     from ..inference.teach import Estimate, Teacher
     from ..training.config import TrainConfig, TrainResult
@@ -254,6 +256,8 @@ class SortState:
     batch: list[Path] = field(default_factory=list)  # the photos to check now
     estimates: list[Estimate] = field(default_factory=list)  # after the first sort and each re-sort
     failures: list[Prediction] = field(default_factory=list)  # photos that could not be read
+    curve: list[tuple[FilingRule, Certificate]] = field(default_factory=list)  # per target, for these predictions
+    curve_key: tuple = ()  # what `curve` was made from
 
     @property
     def busy(self) -> bool:

@@ -8,79 +8,92 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.data import decisions as rv
+from core.inference.certify import Certificate, coverage_curve
 from core.inference.placement import FilingRule
 from core.inference.teach import next_to_check
 from core.session.workspace import Workspace
-from core.training.calibration import calibrate, trade_offs
 from core.words import plural
 from pages.ui.common import job_progress, kept, thumb
 
 TARGETS = [0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995]
+DEFAULT_TARGET = 0.98  # the README's, the CLI's example
 BATCH = 12
 
 
+def _curve(ws: Workspace) -> list[tuple[FilingRule, Certificate]]:
+    """The certified rule at every target, made again only when the predictions or the answers change."""
+    labels = ws.sort.labels()
+    key = (id(ws.sort.preds), len(ws.sort.preds), tuple(sorted((str(p), c) for p, c in labels.items())))
+    if ws.sort.curve_key != key:
+        t, bundle = ws.sort.teacher, ws.model.bundle
+        held = t.held_out() if t is not None else None
+        if held is None and (t is None or not t.labels) and bundle is not None:
+            held = bundle.held_out  # a model file's own validation: true while its head is unchanged
+
+        classes = t.classes if t is not None else bundle.classes
+        ws.sort.curve = coverage_curve(ws.sort.preds, classes, held, TARGETS, labels)
+        ws.sort.curve_key = key
+    return ws.sort.curve
+
+
 def filing_target(ws: Workspace) -> FilingRule:
-    """'Auto-file photos when they are at least X% likely to be right', and what that costs on this gallery."""
-    t = ws.sort.teacher
+    """'Of what is filed, at least X% is right', what that files of this gallery, and what the claim rests on."""
     c1, c2 = st.columns([2, 3])
     target = c1.select_slider(
-        "Auto-file photos when the model is at least this likely to be right",
+        "Of the photos filed automatically, at least this share must be right",
         TARGETS,
-        value=0.95,
+        value=DEFAULT_TARGET,
         key=kept(ws, "sort-target"),
         format_func=lambda v: f"{v:.1%}".replace(".0%", "%"),
-        help="the rest go to unsure/ for you to check; the chance is calibrated on the "
-        "validation photos, which training never saw",
+        help="the most likely photos of each class are filed until the share expected right would fall "
+        "below it; the rest go to unsure/ for you. The expectation is bounded with the validation photos, "
+        "which training never saw (and photos you audit), never with the ones you were asked to check",
     )
-    preds = [p for p in ws.sort.preds if p.label is not None]
-    conf = np.array([p.calibrated if p.calibrated is not None else p.confidence for p in preds])
-    if t is not None and len(t.val_y):
-        val_p = calibrate(t.val_probs(), t.temperature)
-        curve = trade_offs(conf, val_p.max(1), val_p.argmax(1) == t.val_y, TARGETS)
-    else:
-        curve = trade_offs(conf, np.zeros(0), np.zeros(0, bool), TARGETS)
-    here = next(c for c in curve if c.target == target)
+    curve = _curve(ws)
+    rule, cert = curve[TARGETS.index(target)]
     c1.markdown(
-        f"At **{target:.1%}**, **{here.filed:.0%}** of this gallery is filed automatically; "
-        f"the other {1 - here.filed:.0%} go to `unsure/`."
+        f"At **{target:.1%}**: **{plural(cert.filed, 'photo')}** filed automatically "
+        f"({cert.share:.0%} of the {cert.considered:,} left to the model), "
+        f"**{cert.considered - cert.filed:,}** to `unsure/`."
     )
-    if not np.isnan(here.validation_precision):
-        c1.caption(f"On validation photos, {here.validation_precision:.1%} of those filed at this target were right.")
+    c1.caption(cert.basis())
+    t = ws.sort.teacher
+    if t is not None and t.learned is not None:
+        c1.caption(f"Learning from the gallery: {t.learned.words()}.")
     fig = go.Figure(
         go.Scatter(
-            x=[c.filed for c in curve],
-            y=[c.target for c in curve],
+            x=[c.share for _, c in curve],
+            y=[c.target for _, c in curve],
             mode="lines+markers",
-            text=[f"{c.target:.1%}" for c in curve],
-            hovertemplate="%{text}: %{x:.0%} filed",
+            text=[f"{c.target:.1%}: {c.filed:,} filed" for _, c in curve],
+            hovertemplate="%{text} (%{x:.0%})",
         )
     )
-    fig.add_trace(go.Scatter(x=[here.filed], y=[target], mode="markers", marker=dict(size=14), showlegend=False))
+    fig.add_trace(go.Scatter(x=[cert.share], y=[target], mode="markers", marker=dict(size=14), showlegend=False))
     fig.update_layout(
         height=220,
         margin=dict(t=10, b=10, l=10, r=10),
         showlegend=False,
         xaxis=dict(title="share of the gallery filed automatically", tickformat=".0%", range=[0, 1]),
-        yaxis=dict(title="at least this likely right", tickformat=".1%"),
+        yaxis=dict(title="of what is filed, right", tickformat=".1%"),
     )
     c2.plotly_chart(fig, width="stretch", key="sort-curve")
-    return FilingRule(target, ws.sort.labels())
+    return rule
 
 
 def progress_view(ws: Workspace, rule: FilingRule) -> None:
-    """Filed, unsure, checked by you, and how the estimate moved after the last re-sort."""
+    """Filed, unsure, checked by you, and what the last checks bought (measured, not forecast)."""
     preds = ws.sort.preds
     labels = ws.sort.labels()
     folders = [rule.folder(p) for p in preds if p.label is not None]
     checked = sum(1 for p in preds if p.path in labels)
     unsure = sum(1 for f in folders if f == "unsure")
     t = ws.sort.teacher
-    est = t.estimate(preds, labels, rule.threshold) if t is not None else None
+    est = t.estimate(preds, labels, rule) if t is not None else None
     c = st.columns(4)
     c[0].metric("Filed automatically", f"{len(folders) - unsure - checked:,}")
     c[1].metric("Unsure (for you)", f"{unsure:,}")
@@ -93,6 +106,13 @@ def progress_view(ws: Workspace, rule: FilingRule) -> None:
             f"{est.expected_correct:.1%}",
             delta=delta,
             help="from the calibrated probabilities; photos you checked count as right",
+        )
+    if len(ws.sort.estimates) > 1:
+        a, b = ws.sort.estimates[-2], ws.sort.estimates[-1]
+        st.caption(
+            f"Your last {plural(b.checked - a.checked, 'answer')} and the re-sort took the unsure pile from "
+            f"{a.unsure:,} to {b.unsure:,} and filed {b.filed - a.filed:+,} more automatically "
+            "(at the target chosen then); the next batch is likely to do about as much."
         )
 
 
@@ -110,14 +130,16 @@ def _resort(ws: Workspace) -> None:
     ws.sort.resort_slot.start(ws.job("resort", work, len(labels)))
 
 
-def take_resort(ws: Workspace, target: float) -> None:
-    """A finished re-sort: new predictions, a new batch to check, the estimate recorded."""
+def take_resort(ws: Workspace) -> None:
+    """A finished re-sort: new predictions, a new batch to check, the estimate recorded at the chosen target."""
     fresh = ws.sort.resort_slot.take()
     if fresh is None:
         return
     ws.sort.preds = fresh + ws.sort.failures
     ws.sort.batch = []
-    ws.sort.estimates.append(ws.sort.teacher.estimate(ws.sort.preds, ws.sort.labels(), target))
+    target = float(ws.widgets.values.get("sort-target", DEFAULT_TARGET))
+    rule, _ = _curve(ws)[TARGETS.index(target) if target in TARGETS else TARGETS.index(DEFAULT_TARGET)]
+    ws.sort.estimates.append(ws.sort.teacher.estimate(ws.sort.preds, ws.sort.labels(), rule))
 
 
 def _card(ws: Workspace, p, classes: list[str], k: int) -> None:

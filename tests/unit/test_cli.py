@@ -177,3 +177,24 @@ def test_train_with_no_recipe_options_runs_the_automatic_ladder():
     assert quality_of(parse(["train", "d", "--out", "m", "--epochs", "5"])) is None
     assert quality_of(parse(["train", "d", "--out", "m", "--unfreeze", "last block + head"])) is None
     assert quality_of(parse(["train", "d", "--out", "m", "--preset", "seed-resnet34"])) is None
+
+
+def test_sort_at_a_precision_prints_what_it_filed_and_what_the_claim_rests_on(tmp_path):
+    data = make_class_folders(tmp_path / "data", n=25)  # 5 a class held out for validation
+    run("train", data, "--out", tmp_path / "m", "--epochs", "4", "--augment", "none", "--no-text")
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for k in range(8):
+        draw_image(("stripes", "dots")[k % 2], 700 + k).save(gallery / f"g{k}.jpg")
+    for learn in ((), ("--learn-from-gallery", "--data", data)):
+        out = tmp_path / f"sorted{len(learn)}"
+        p = run("sort", tmp_path / "m", gallery, "--out", out, "--precision", "0.9", *learn)
+        line = next(x for x in p.stdout.splitlines() if x.startswith("filed "))
+        filed = int(line.split()[1])
+        rows = list(csv.DictReader(open(out / "predictions.csv")))
+        assert filed == sum(1 for r in rows if r["folder"] != "unsure")  # the words and the folders agree
+        assert "10 validation photos" in p.stdout  # what the claim rests on
+        if learn:
+            assert "learning from the gallery:" in p.stderr
+    p = run("sort", tmp_path / "m", gallery, "--out", tmp_path / "x", "--learn-from-gallery", check=False)
+    assert p.returncode == 2 and "needs --data" in p.stderr

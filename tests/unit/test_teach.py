@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.data.dataset import load_dataset
+from core.inference.placement import FilingRule
 from core.inference.teach import build_teacher, next_to_check, trunk_tag
 from core.models.features import FeatureCache
 from core.training.config import Phase, TrainConfig
@@ -52,7 +53,7 @@ def test_corrections_re_sort_the_whole_gallery_without_decoding_it(tmp_path, mon
     acc1 = np.mean([p.label == truth[p.path] for p in before])
     assert acc1 >= acc0 and acc1 >= 0.9, (acc0, acc1)
     assert all(p.calibrated is not None and 0 <= p.calibrated <= 1 for p in before)
-    est = teacher.estimate(before, labels, 0.9)
+    est = teacher.estimate(before, labels, FilingRule(0.9, labels))
     assert est.checked == 12 and est.filed + est.unsure == 18
 
 
