@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -27,6 +27,8 @@ SUITES = {
     "discover-embeddings": "bench.discover_embeddings",
     "ray": "bench.ray_bench",
     "teach": "bench.teach_bench",
+    "semi": "bench.semi_bench",
+    "filing": "bench.filing_bench",
     "ladder": "bench.ladder_bench",
     "page-open": "bench.page_open",
     "int8": "bench.int8_bench",

@@ -58,14 +58,14 @@ def _state(preds, truth, labels):
     return float(np.mean(right)), len(filed) / max(1, len(preds)), precision
 
 
-def _loop(teacher, truth, order: str, seed: int, max_checks: int):
+def _loop(teacher, truth, order: str, seed: int, max_checks: int, until: float = 1.0):
     from core.inference.teach import next_to_check
 
     preds = teacher.predictions()
     labels: dict[Path, str] = {}
     curve = [(0, *_state(preds, truth, labels))]
     rng = random.Random(seed)
-    while len(labels) < min(max_checks, len(preds)) and curve[-1][1] < 1.0:
+    while len(labels) < min(max_checks, len(preds)) and curve[-1][1] < until:
         if order == "suggested":
             picks = [
                 preds[i].path
@@ -103,7 +103,6 @@ def one(name: str, items, train_share: float, seed: int, tmp: Path) -> dict:
         [(i.path, i.label) for i in ds.split_items("val")],
     )
     score_s = time.perf_counter() - t0
-    base_W, base_b, base_T = teacher.W.copy(), teacher.b.copy(), teacher.temperature
     acc0, filed0, prec0 = _state(teacher.predictions(), truth, {})
     out = {
         "dataset": name,
@@ -115,13 +114,15 @@ def one(name: str, items, train_share: float, seed: int, tmp: Path) -> dict:
         "start": {"accuracy": acc0, "filed_at_98": filed0, "precision_at_98": prec0},
     }
     for order in ("suggested", "random"):
-        teacher.W, teacher.b, teacher.temperature = base_W.copy(), base_b.copy(), base_T
+        teacher.reset()
         curve, reached = _loop(teacher, truth, order, seed, max_checks=len(gallery))
         out[order] = {"checks_to_goal": reached, "curve": curve}
     # the time of one re-sort of a 1,000-photo gallery (rows repeated to that size)
     reps = int(np.ceil(1000 / len(teacher.paths)))
     teacher.X = np.tile(teacher.X, (reps, 1))[:1000]
     teacher.paths = [Path(f"/g/{k}.jpg") for k in range(1000)]
+    teacher.graph = None
+    teacher.build_graph()  # built once by the sort pass, not by a re-sort
     labels = {teacher.paths[k]: teacher.classes[k % len(teacher.classes)] for k in range(24)}
     times = []
     for _ in range(3):
