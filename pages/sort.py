@@ -13,6 +13,7 @@ from pages.ui.common import hosted_limits, image_grid, job_progress, kept, setti
 from pages.ui.gallery_source import gallery_source
 from pages.ui.model_file import model_file_box
 from pages.ui.single_image import single_image_test
+from pages.ui.sort_audit import audit_panel
 from pages.ui.sort_output import output_section, said_box, take_outcome, undo_box
 from pages.ui.sort_teach import check_batch, corrections_panel, filing_target, progress_view, take_resort
 
@@ -101,6 +102,7 @@ if fresh is not None:
     ws.sort.teacher, ws.sort.failures = fresh
     ws.sort.preds = ws.sort.teacher.predictions() + ws.sort.failures
     ws.sort.corrections = rv.Decisions()
+    ws.sort.audit, ws.sort.audit_batch = {}, []
     ws.sort.batch, ws.sort.estimates = [], []
 take_outcome(ws)
 take_resort(ws)
@@ -122,6 +124,7 @@ order = [c for c in bundle.classes if c in groups] + ([UNSURE] if UNSURE in grou
 st.write(" · ".join(f"**{g}**: {len(groups[g])}" for g in order))
 check_batch(ws, bundle.classes)
 corrections_panel(ws)
+audit_panel(ws, rule, bundle.classes)
 
 output_section(ws, rule, limits)
 view = st.radio("View", ["By class", "Table"], horizontal=True, key="sort_view")
@@ -163,5 +166,5 @@ with st.expander("Correct any photo"):
     if st.button("Apply correction", key="ov_btn") and pick:
         chosen = next(p for p in preds if str(p.path.relative_to(root)) == pick)
         ws.sort.corrections.decide(chosen.path, rv.MOVE, chosen.label, target, "sort")
-        ws.data.extra = ws.sort.labels()
+        ws.data.extra = ws.sort.confirmed()
         st.rerun()

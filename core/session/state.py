@@ -256,6 +256,8 @@ class SortState:
     batch: list[Path] = field(default_factory=list)  # the photos to check now
     estimates: list[Estimate] = field(default_factory=list)  # after the first sort and each re-sort
     failures: list[Prediction] = field(default_factory=list)  # photos that could not be read
+    audit: dict[Path, str] = field(default_factory=dict)  # audited filed photos -> the person's class (evidence)
+    audit_batch: list[Path] = field(default_factory=list)  # the audit sample on screen
     curve: list[tuple[FilingRule, Certificate]] = field(default_factory=list)  # per target, for these predictions
     curve_key: tuple = ()  # what `curve` was made from
 
@@ -270,6 +272,10 @@ class SortState:
 
         return labels_from(self.corrections)
 
+    def confirmed(self) -> dict[Path, str]:
+        """Every photo the person gave a class while sorting (checks and audit answers): training data."""
+        return {**self.labels(), **self.audit}
+
     def set_gallery(self, root: Path, source: str, local: bool = False, skipped=()) -> None:
         self.root = root
         self.source = source
@@ -280,6 +286,7 @@ class SortState:
         self.scan = None
         self.teacher = None
         self.corrections = Decisions()
+        self.audit, self.audit_batch = {}, []
         self.batch = []
         self.estimates = []
         self.failures = []

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.data import decisions as rv
+from core.inference.audit import with_audit
 from core.inference.certify import Certificate, coverage_curve
 from core.inference.placement import FilingRule
 from core.inference.teach import next_to_check
@@ -26,16 +27,16 @@ BATCH = 12
 
 def _curve(ws: Workspace) -> list[tuple[FilingRule, Certificate]]:
     """The certified rule at every target, made again only when the predictions or the answers change."""
-    labels = ws.sort.labels()
-    key = (id(ws.sort.preds), len(ws.sort.preds), tuple(sorted((str(p), c) for p, c in labels.items())))
+    said = ws.sort.confirmed()  # the person's word files a photo, whatever the model says
+    key = (id(ws.sort.preds), len(ws.sort.preds), tuple(sorted((str(p), c) for p, c in said.items())))
     if ws.sort.curve_key != key:
         t, bundle = ws.sort.teacher, ws.model.bundle
         held = t.held_out() if t is not None else None
         if held is None and (t is None or not t.labels) and bundle is not None:
             held = bundle.held_out  # a model file's own validation: true while its head is unchanged
-
         classes = t.classes if t is not None else bundle.classes
-        ws.sort.curve = coverage_curve(ws.sort.preds, classes, held, TARGETS, labels)
+        held = with_audit(held, ws.sort.audit, ws.sort.preds, classes)
+        ws.sort.curve = coverage_curve(ws.sort.preds, classes, held, TARGETS, said)
         ws.sort.curve_key = key
     return ws.sort.curve
 
@@ -88,12 +89,11 @@ def filing_target(ws: Workspace) -> FilingRule:
 def progress_view(ws: Workspace, rule: FilingRule) -> None:
     """Filed, unsure, checked by you, and what the last checks bought (measured, not forecast)."""
     preds = ws.sort.preds
-    labels = ws.sort.labels()
     folders = [rule.folder(p) for p in preds if p.label is not None]
-    checked = sum(1 for p in preds if p.path in labels)
+    checked = sum(1 for p in preds if p.path in rule.overrides)
     unsure = sum(1 for f in folders if f == "unsure")
     t = ws.sort.teacher
-    est = t.estimate(preds, labels, rule) if t is not None else None
+    est = t.estimate(preds, rule.overrides, rule) if t is not None else None
     c = st.columns(4)
     c[0].metric("Filed automatically", f"{len(folders) - unsure - checked:,}")
     c[1].metric("Unsure (for you)", f"{unsure:,}")
@@ -118,7 +118,7 @@ def progress_view(ws: Workspace, rule: FilingRule) -> None:
 
 def _decide(ws: Workspace, path: Path, action: str, label: str | None, to_class: str | None) -> None:
     ws.sort.corrections.decide(path, action, label, to_class, "sort")
-    ws.data.extra = ws.sort.labels()  # corrections are training data too (the Train page uses them)
+    ws.data.extra = ws.sort.confirmed()  # corrections are training data too (the Train page uses them)
 
 
 def _resort(ws: Workspace) -> None:
@@ -139,7 +139,7 @@ def take_resort(ws: Workspace) -> None:
     ws.sort.batch = []
     target = float(ws.widgets.values.get("sort-target", DEFAULT_TARGET))
     rule, _ = _curve(ws)[TARGETS.index(target) if target in TARGETS else TARGETS.index(DEFAULT_TARGET)]
-    ws.sort.estimates.append(ws.sort.teacher.estimate(ws.sort.preds, ws.sort.labels(), rule))
+    ws.sort.estimates.append(ws.sort.teacher.estimate(ws.sort.preds, rule.overrides, rule))
 
 
 def _card(ws: Workspace, p, classes: list[str], k: int) -> None:
@@ -249,4 +249,4 @@ def corrections_panel(ws: Workspace) -> None:
             hide_index=True,
             width="stretch",
         )
-        ws.data.extra = ws.sort.labels()
+        ws.data.extra = ws.sort.confirmed()

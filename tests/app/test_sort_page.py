@@ -164,3 +164,47 @@ def test_check_a_batch_correct_two_re_sort_and_the_counts_move(tmp_path):
         assert {rule.folder(p) for p in ws.sort.preds if p.path == second} == {labels[second]}
     finally:
         REGISTRY.release(ws.id)
+
+
+def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_path):
+    """Train on a few photos (too few validation photos to certify), sort, audit: the claim now rests on the audit."""
+    from core.data.dataset import load_dataset
+    from core.session.workspace import REGISTRY
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train
+    from tests.helpers.images import make_class_folders
+
+    ws = REGISTRY.get(None)
+    data = make_class_folders(tmp_path / "data", classes=("stripes", "dots"), n=10)
+    ws.data.set_dataset(load_dataset(data, 0.2), "test")
+    ws.add_run(train(ws.data.effective(), TrainConfig(phases=[Phase("head only", 8, 3e-3)], augment="none"), ws.cache))
+    roll = tmp_path / "roll"
+    roll.mkdir()
+    for k in range(30):
+        draw_image(("stripes", "dots")[k % 2], 8300 + k).save(roll / f"p{k:02d}.jpg")
+    try:
+        at = _sort_page(ws.id).run()
+        at.text_input(key="sort-local-path").set_value(str(roll)).run()
+        next(b for b in at.button if b.key == "sort_local_btn").click().run()
+        next(b for b in at.button if b.label.startswith("Sort ")).click().run()
+        assert ws.sort.slot.job.join(120)
+        at.run()
+        assert not at.exception, at.exception
+        captions = " ".join(c.value for c in at.caption)
+        assert "Not certified: 4 validation photos" in captions  # what the claim rests on, said plainly
+        at.select_slider(key=next(s.key for s in at.select_slider)).set_value(0.8).run()
+        next(b for b in at.button if b.key == "sort-audit").click().run()
+        assert not at.exception, at.exception
+        batch = list(ws.sort.audit_batch)
+        assert batch and all(p in {q.path for q in ws.sort.preds} for p in batch)
+        for k in range(len(batch)):
+            next(b for b in at.button if b.key == f"au-ok-{k}").click().run()
+        assert not at.exception, at.exception
+        assert len(ws.sort.audit) == len(batch) and set(ws.data.extra) >= set(batch)  # confirmed labels
+        assert any(f"{len(batch)} of {len(batch)} filed photos right" in m.value for m in [*at.success, *at.warning])
+        captions = " ".join(c.value for c in at.caption)
+        assert len(batch) >= 6  # with the audit, 10 held-out photos or more: now the claim can be certified
+        assert f"4 validation photos and {len(batch)} audited photos" in captions
+        assert ws.sort.teacher.labels == {}  # audit answers never train the re-sorts: they stay held out
+    finally:
+        REGISTRY.release(ws.id)

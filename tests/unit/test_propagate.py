@@ -63,7 +63,17 @@ def _teacher(rng, learn: bool) -> tuple[Teacher, np.ndarray]:
     Xg, yg = blobs(rng, 150, centres, 1.2)
     W = np.stack([Xb[yb == k].mean(0) for k in range(3)]) * 0.02 + rng.normal(size=(3, 32)) * 0.3
     t = Teacher(
-        ["a", "b", "c"], [Path(f"g/{i}.jpg") for i in range(len(yg))], Xg, W, np.zeros(3), 1.0, Xb, yb, Xv, yv, learn=learn
+        ["a", "b", "c"],
+        [Path(f"g/{i}.jpg") for i in range(len(yg))],
+        Xg,
+        W,
+        np.zeros(3),
+        1.0,
+        Xb,
+        yb,
+        Xv,
+        yv,
+        learn=learn,
     )
     return t, yg
 

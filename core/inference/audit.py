@@ -1,0 +1,97 @@
+"""An audit of what was filed: a random sample the person confirms or moves, and the bound it gives.
+
+Figures measured against labels that came from grouping (Discover) only measure agreement with
+the groups. An audit measures against the person: a sample of the filed photos, drawn at random
+in proportion to each class's filed count and spread over each class's confidence range (a
+self-weighting stratified sample, so the plain share right estimates the filed precision), is
+shown for a yes or a move. Its answers are evidence (core.training.calibration.HeldOut): they are
+never given to the teacher to learn from, which would make them no longer held out.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..training.calibration import HeldOut
+from .certify import CONFIDENCE, clopper_pearson
+from .placement import FilingRule
+from .sort import UNSURE, Prediction
+
+SAMPLE = 24
+
+
+def audit_sample(preds: Sequence[Prediction], rule: FilingRule, k: int = SAMPLE, seed: int = 0) -> list[Path]:
+    """k filed photos: classes in proportion to what they filed, each class's share spread over its confidence."""
+    filed: dict[str, list[Prediction]] = {}
+    for p in preds:
+        if p.label is not None and p.path not in rule.overrides and rule.folder(p) != UNSURE:
+            filed.setdefault(p.label, []).append(p)
+    total = sum(len(v) for v in filed.values())
+    if not total:
+        return []
+    rng = random.Random(seed)
+    k = min(k, total)
+    quota = {c: k * len(v) / total for c, v in filed.items()}
+    take = {c: int(q) for c, q in quota.items()}
+    for c in sorted(quota, key=lambda c: -(quota[c] - take[c]))[: k - sum(take.values())]:
+        take[c] += 1  # largest remainders
+    out: list[Path] = []
+    for c, members in sorted(filed.items()):
+        n = take[c]
+        if not n:
+            continue
+        ranked = sorted(members, key=lambda p: -(p.calibrated if p.calibrated is not None else p.confidence))
+        step = len(ranked) / n
+        start = rng.random() * step  # systematic sampling: one photo from each of n equal confidence bands
+        out += [ranked[int(start + j * step)].path for j in range(n)]
+    return out
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """What the audit found: how many of the sampled filed photos were right, and the bound that gives."""
+
+    checked: int
+    right: int
+    confidence: float = CONFIDENCE
+
+    @property
+    def lower(self) -> float:
+        return clopper_pearson(self.right, self.checked, self.confidence)[0]
+
+    def words(self) -> str:
+        if not self.checked:
+            return "No photos audited yet."
+        return (
+            f"Your audit: {self.right:,} of {self.checked:,} filed photos right, so at least {self.lower:.1%} of "
+            f"what is filed is right ({self.confidence:.0%} confidence, from these {self.checked:,} photos alone)."
+        )
+
+
+def audit_result(answers: Mapping[Path, str], preds: Sequence[Prediction]) -> AuditResult:
+    """The audit so far: each answer compared with what the model filed the photo as."""
+    said = {p.path: p.label for p in preds}
+    rows = [(said.get(path), truth) for path, truth in answers.items() if said.get(path) is not None]
+    return AuditResult(len(rows), sum(1 for s, t in rows if s == t))
+
+
+def with_audit(
+    held: HeldOut | None, answers: Mapping[Path, str], preds: Sequence[Prediction], classes
+) -> HeldOut | None:
+    """The held-out evidence with the audit's answers added, scored as the gallery is now."""
+    index = {c: k for k, c in enumerate(classes)}
+    by_path = {p.path: p for p in preds}
+    rows = [(by_path[p].probs, index[c]) for p, c in answers.items() if p in by_path and c in index]
+    rows = [(pr, t) for pr, t in rows if pr is not None]
+    if not rows:
+        return held
+    probs = np.stack([pr for pr, _ in rows]).astype(np.float32)
+    true = np.array([t for _, t in rows], np.int64)
+    if held is None:
+        return HeldOut(probs, true, audited=len(rows))
+    return HeldOut(np.concatenate([held.probs, probs]), np.concatenate([held.true, true]), held.audited + len(rows))

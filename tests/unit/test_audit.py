@@ -1,0 +1,71 @@
+"""The audit of what was filed: a fair sample, a bound that is not optimistic, answers that count as evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.inference.audit import audit_result, audit_sample, with_audit
+from core.inference.placement import FilingRule
+from core.inference.sort import make_prediction
+from core.training.calibration import HeldOut
+
+CLASSES = ["a", "b", "c"]
+
+
+def gallery(rng, n: int):
+    preds = []
+    for i in range(n):
+        p = rng.dirichlet([0.3, 0.3, 0.3])
+        preds.append(make_prediction(Path(f"g/{i}.jpg"), p, CLASSES, calibrated=float(p.max())))
+    return preds
+
+
+def test_the_sample_is_of_filed_photos_in_proportion_to_each_class_and_spread_over_confidence():
+    rng = np.random.default_rng(0)
+    preds = gallery(rng, 600)
+    rule = FilingRule(0.7, {preds[0].path: "a"})
+    filed = [p for p in preds if rule.folder(p) != "unsure" and p.path not in rule.overrides]
+    sample = audit_sample(preds, rule, 24, seed=1)
+    assert len(sample) == len(set(sample)) == 24
+    assert set(sample) <= {p.path for p in filed}  # never an unsure photo, never one the person labelled
+    by = {p.path: p for p in preds}
+    for c in CLASSES:
+        share = sum(p.label == c for p in filed) / len(filed)
+        got = sum(by[s].label == c for s in sample)
+        assert abs(got - 24 * share) <= 1  # proportional allocation
+    conf = sorted(by[s].calibrated for s in sample)
+    assert conf[0] < 0.8 and conf[-1] > 0.95  # the uncertain end of each class is audited too
+    assert audit_sample(preds, FilingRule(1.01), 24) == []  # nothing filed, nothing to audit
+
+
+def test_the_audit_bound_is_never_more_than_a_point_optimistic_over_200_draws():
+    rng = np.random.default_rng(1)
+    worst = -1.0
+    for _ in range(200):
+        q = rng.uniform(0.85, 0.995)  # the filed set's real precision
+        n = int(rng.integers(12, 120))
+        right = int(rng.binomial(n, q))
+        preds = [make_prediction(Path(f"p{i}"), np.array([0.9, 0.05, 0.05]), CLASSES) for i in range(n)]
+        answers = {p.path: ("a" if i < right else "b") for i, p in enumerate(preds)}
+        result = audit_result(answers, preds)
+        assert (result.checked, result.right) == (n, right)
+        worst = max(worst, result.lower - q)
+    assert worst <= 0.01, worst
+
+
+def test_answers_join_the_held_out_evidence_as_audited_rows():
+    rng = np.random.default_rng(2)
+    preds = gallery(rng, 30)
+    held = HeldOut(rng.dirichlet([1, 1, 1], 12).astype(np.float32), rng.integers(0, 3, 12))
+    wrong = next(p for p in preds[2:] if p.label != "b")
+    answers = {wrong.path: "b", preds[1].path: preds[1].label}
+    both = with_audit(held, answers, preds, CLASSES)
+    assert len(both) == 14 and both.audited == 2
+    assert both.words() == "12 validation photos and 2 audited photos"
+    np.testing.assert_allclose(both.probs[12], wrong.probs)
+    assert both.true[12] == 1
+    assert with_audit(None, answers, preds, CLASSES).words() == "2 audited photos"
+    assert with_audit(held, {}, preds, CLASSES) is held
+    assert "1 of 2 filed photos right" in audit_result(answers, preds).words()
