@@ -6,6 +6,7 @@ import streamlit as st
 from core.analysis.evaluate import evaluate_probs
 from core.events import Advance, Plan, Status, Step
 from core.session.jobs import user_message
+from core.words import agreement_words
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
 from pages.ui.common import heavy, job_progress, kept, need_model, stale_model_warning, workspace
@@ -47,7 +48,8 @@ def overview():
     ev = evaluate_probs(r.val_paths, r.val_true, r.val_probs, r.classes)
     wrong = sum(1 for x in ev.rows if not x["correct"])
     c = st.columns(5)
-    c[0].metric("Validation accuracy", f"{ev.accuracy:.1%}")
+    name, why = agreement_words(ws.data.from_groups)
+    c[0].metric(name, f"{ev.accuracy:.1%}", help=why)
     c[1].metric("Macro precision", f"{ev.macro['precision']:.3f}")
     c[2].metric("Macro recall", f"{ev.macro['recall']:.3f}")
     c[3].metric("Macro F1", f"{ev.macro['f1']:.3f}")

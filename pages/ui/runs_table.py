@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.session.workspace import Workspace
 from core.training.ladder import LABELS
-from core.words import plural
+from core.words import agreement_words, plural
 from pages.ui import nav
 
 
@@ -24,6 +24,7 @@ def runs_table(ws: Workspace, running: bool) -> None:
     st.subheader("Runs")
     in_use = ws.model.run
     current = ws.data.version
+    column = agreement_words(ws.data.from_groups)[0].lower()  # "validation accuracy" only for the person's labels
     rows = []
     for r in reversed(runs):
         m = r.result.metrics
@@ -34,7 +35,7 @@ def runs_table(ws: Workspace, running: bool) -> None:
                 "quality": LABELS.get(m.rung, "Custom") if m.rung else "Custom",
                 "backbone": m.backbone,
                 "settings": _settings(r),
-                "validation accuracy": "n/a" if m.val_accuracy is None else f"{m.val_accuracy:.1%}",
+                column: "n/a" if m.val_accuracy is None else f"{m.val_accuracy:.1%}",
                 "test accuracy": "" if m.test_accuracy is None else f"{m.test_accuracy:.1%}",
                 "time": f"{m.train_seconds:.0f} s",
                 "ended": "stopped early" if r.state == "stopped" else "finished",
@@ -66,10 +67,11 @@ def model_in_use(ws: Workspace, running: bool) -> None:
         if m.text:
             st.caption(f":material/text_fields: This model {m.text.replace('pixels only', 'reads pixels only')}.")
         if m.val_accuracy is not None:
+            name, why = agreement_words(ws.data.from_groups)
             st.metric(
-                "Validation accuracy",
+                name,
                 f"{m.val_accuracy:.1%}",
-                help=f"best epoch {m.best_epoch} of {m.epochs}, {m.train_seconds:.0f}s",
+                help=f"{why}; best epoch {m.best_epoch} of {m.epochs}, {m.train_seconds:.0f}s",
             )
     if len(runs) > 1:
         numbers = [r.number for r in reversed(runs)]

@@ -34,11 +34,18 @@ def _curve(ws: Workspace) -> list[tuple[FilingRule, Certificate]]:
         held = t.held_out() if t is not None else None
         if held is None and (t is None or not t.labels) and bundle is not None:
             held = bundle.held_out  # a model file's own validation: true while its head is unchanged
+        if _grouped(ws):
+            held = None  # validation labels are Discover's groups: agreement with them is no evidence
         classes = t.classes if t is not None else bundle.classes
         held = with_audit(held, ws.sort.audit, ws.sort.preds, classes)
         ws.sort.curve = coverage_curve(ws.sort.preds, classes, held, TARGETS, said)
         ws.sort.curve_key = key
     return ws.sort.curve
+
+
+def _grouped(ws: Workspace) -> bool:
+    """The model in use learned Discover's groups: only the person's audit can say what is right."""
+    return ws.data.from_groups and ws.model.run is not None
 
 
 def filing_target(ws: Workspace) -> FilingRule:
@@ -61,6 +68,11 @@ def filing_target(ws: Workspace) -> FilingRule:
         f"({cert.share:.0%} of the {cert.considered:,} left to the model), "
         f"**{cert.considered - cert.filed:,}** to `unsure/`."
     )
+    if _grouped(ws):
+        c1.caption(
+            "Your classes came from Discover's groups: validation photos agree with the groups, which is not "
+            "accuracy, so only an audit (below) can certify what is filed."
+        )
     c1.caption(cert.basis())
     t = ws.sort.teacher
     if t is not None and t.learned is not None:

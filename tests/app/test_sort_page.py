@@ -208,3 +208,36 @@ def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_p
         assert ws.sort.teacher.labels == {}  # audit answers never train the re-sorts: they stay held out
     finally:
         REGISTRY.release(ws.id)
+
+
+def test_classes_from_groups_claim_agreement_not_accuracy_and_only_an_audit_certifies(tmp_path):
+    from core.data.dataset import load_dataset
+    from core.session.workspace import REGISTRY
+    from core.training.config import Phase, TrainConfig
+    from core.training.train import train
+    from tests.helpers.images import make_class_folders
+
+    ws = REGISTRY.get(None)
+    data = make_class_folders(tmp_path / "data", classes=("stripes", "dots"), n=30)  # 12 validation photos
+    ws.data.set_dataset(load_dataset(data, 0.2), "Discover: 2 groups", from_groups=True)
+    ws.add_run(train(ws.data.effective(), TrainConfig(phases=[Phase("head only", 4, 3e-3)], augment="none"), ws.cache))
+    roll = tmp_path / "roll"
+    roll.mkdir()
+    for k in range(6):
+        draw_image(("stripes", "dots")[k % 2], 8400 + k).save(roll / f"p{k}.jpg")
+    try:
+        at = _sort_page(ws.id).run()
+        at.text_input(key="sort-local-path").set_value(str(roll)).run()
+        next(b for b in at.button if b.key == "sort_local_btn").click().run()
+        next(b for b in at.button if b.label.startswith("Sort ")).click().run()
+        assert ws.sort.slot.job.join(120)
+        at.run()
+        assert not at.exception, at.exception
+        captions = " ".join(c.value for c in at.caption)
+        assert "came from Discover's groups" in captions and "Not certified: no held-out photos" in captions
+        at.switch_page("pages/review.py").run()
+        assert not at.exception, at.exception
+        assert "Agreement with your groups" in [m.label for m in at.metric]
+        assert "Validation accuracy" not in [m.label for m in at.metric]
+    finally:
+        REGISTRY.release(ws.id)
