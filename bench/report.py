@@ -498,6 +498,12 @@ def write() -> str:
     d = _load("teach")
     if d:
         parts.append(section_teach(d))
+    from .report_filing import section_filing, section_semi
+
+    for name, fn in (("filing", section_filing), ("semi", section_semi)):
+        d = _load(name)
+        if d:
+            parts.append(fn(d))
     if _load("text_accuracy") or _load("text_speed"):
         parts.append(section_text(_load("text_accuracy"), _load("text_speed")))
     for name in ("tried", "discover-embeddings", "sort-limit", "finetune", "intake", "page-open", "int8", "cam", "ray"):
