@@ -100,6 +100,29 @@ def test_a_page_of_text_is_not_a_placeholder(tmp_path: Path):
     assert sorted(p.name for p in flat.files) == ["blank.png", "imageNotFound.gif"]
 
 
+def test_generated_screenshots_and_documents_are_never_offered_as_placeholders(tmp_path: Path):
+    """The phone-gallery generator's settings screens are flat with small text: pages, not blanks.
+
+    Small mode makes such screens a few hundred pixels wide, their text a few pixels high; read at
+    the classifier's detector size most lines vanish and a page looked like a placeholder.
+    """
+    from bench.phone_gallery import build
+
+    info = build(tmp_path / "g", 90, seed=0, shared=tmp_path / "none", small=True, kinds=("screenshots", "documents"))
+    root = info.out_dir
+    photo_folders(root, {"photos": 10})
+    Image.new("RGB", (300, 400), (255, 255, 255)).save(root / "photos" / "blank.png")
+    Image.new("RGB", (200, 320), (246, 246, 248)).save(root / "screenshots" / "blank_screen.png")
+    pages = [root / name for name in info.truth]
+    flat = [p for p in pages if health._flat(health.examine(p))]
+    assert flat, "no flat-looking page among the generated ones: this test would check nothing"
+    report = health.check(load_dataset(root))
+    offered = {p for f in kinds(report).get("low_information", []) for p in f.exclude}
+    wrongly = sorted(p.relative_to(root).as_posix() for p in offered & set(pages))
+    assert not wrongly, f"pages of text offered for exclusion as placeholders: {wrongly}"
+    assert {root / "photos" / "blank.png", root / "screenshots" / "blank_screen.png"} <= offered
+
+
 def test_flat_images_in_a_class_of_graphics_are_only_info(tmp_path: Path):
     root = photo_folders(tmp_path / "d", {"photos": 8})
     (root / "icons").mkdir()
