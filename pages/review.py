@@ -236,6 +236,18 @@ if ev is not None:
 
 
 # ------------------------------------------------------------------ likely label errors
+def confirmed_labels() -> set[tuple[Path, str]]:
+    """(photo, label) pairs the person gave: Review's moves and keeps, Sort's answers, photos placed in groups."""
+    from core.analysis.discover import placed_labels
+    from core.data.decisions import labels_from
+
+    said = [labels_from(ws.review.decisions), labels_from(ws.sort.corrections)]
+    g = ws.discover.grouping
+    if g is not None and ws.data.from_groups and ws.discover.dataset is ws.data.dataset:
+        said.append(placed_labels(g))
+    return {pair for labels in said for pair in labels.items()}
+
+
 def label_errors() -> None:
     from core.analysis.evaluate import find_label_errors
     from core.training.config import TrainConfig
@@ -258,13 +270,14 @@ def label_errors() -> None:
     running = slot.running
     if st.button("Check labels", icon=":material/rule:", disabled=running):
         ws.review.label_sig = sig
+        sure = confirmed_labels()
 
         def work(on_event, should_stop):
             prog = lambda d, t: on_event(Advance("images", d, f"features: {d}/{t} images"))  # noqa: E731
             on_event(Status("Computing pooled features (once per image)"))
             on_event(Plan((Step("images", len(ds.labelled)),)))
             return find_label_errors(
-                ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog, should_stop=should_stop
+                ds, cfg.backbone, cfg.weights_choice, ws.cache, progress=prog, should_stop=should_stop, confirmed=sure
             )
 
         slot.start(ws.job("label-errors", work, len(ds.labelled)))
@@ -294,6 +307,8 @@ def label_errors() -> None:
         f"Held-out accuracy of the check: **{rep.oof_accuracy:.1%}** on {rep.n_checked} photos "
         f"({rep.folds} folds); it disagrees with the folder of **{len(rep.suspects)}** ({share:.0%})."
     )
+    if rep.confirmed:
+        st.caption(f"{ui.plural(rep.confirmed, 'label')} you confirmed (moves, keeps, answers) are never listed.")
     if not rep.suspects:
         st.success("Every folder agrees with what the check sees.")
         return

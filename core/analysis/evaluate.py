@@ -5,7 +5,7 @@ and likely label errors (k-fold cross-validated linear model on pooled features)
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +102,7 @@ class LabelErrorReport:
     folds: int
     oof_accuracy: float  # how well the linear model predicts held-out labels at all
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    confirmed: int = 0  # checked images whose label the person confirmed: never listed as suspects
 
 
 def out_of_fold_probs(
@@ -145,19 +146,26 @@ def likely_label_errors(
     folds: int = 5,
     seed: int = 0,
     min_confidence: float = 0.0,
+    confirmed: Collection[tuple[Path, str]] = (),
 ) -> tuple[list[LabelSuspect], np.ndarray]:
     """Images whose given class disagrees with the out-of-fold prediction, most likely wrong first.
 
     Classes with fewer than two images are left out (nothing to hold out against).
-    Returns (suspects, out-of-fold probabilities for the rows that were checked).
+    ``confirmed`` holds (photo, label) pairs the person confirmed (a move, a keep, a teach
+    answer, a photo placed in a group): a photo whose label is one of them is never a
+    suspect, as the person's word outranks a cross-validated guess. It still trains the
+    folds. Returns (suspects, out-of-fold probabilities for the rows that were checked).
     """
     y = np.asarray(y, dtype=int)
     counts = np.bincount(y, minlength=len(classes))
     rows = np.flatnonzero(counts[y] >= 2)
     probs = out_of_fold_probs(np.asarray(X, dtype=np.float64)[rows], y[rows], len(classes), folds, seed)
+    sure = {(Path(p), c) for p, c in confirmed}
     suspects = []
     for r, p in zip(rows, probs):
         pred = int(p.argmax())
+        if (Path(paths[r]), classes[y[r]]) in sure:
+            continue
         if pred != y[r] and p[pred] >= min_confidence:
             suspects.append(
                 LabelSuspect(
@@ -184,8 +192,12 @@ def find_label_errors(
     min_confidence: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    confirmed: Collection[tuple[Path, str]] = (),
 ) -> LabelErrorReport:
-    """Check every labelled, included training and validation image of ``dataset`` (a test split stays out)."""
+    """Check every labelled, included training and validation image of ``dataset`` (a test split stays out).
+
+    ``confirmed``: (photo, label) pairs the person confirmed; those labels are never flagged.
+    """
     items = [i for i in dataset.labelled if i.split != "test"]
     classes = list(dataset.classes)
     cidx = {c: k for k, c in enumerate(classes)}
@@ -196,10 +208,12 @@ def find_label_errors(
     kept = [items[i] for i in ok]
     y = np.array([cidx[i.label] for i in kept], dtype=int)
     suspects, probs = likely_label_errors(
-        X, y, classes, [i.path for i in kept], [i.split for i in kept], folds, seed, min_confidence
+        X, y, classes, [i.path for i in kept], [i.split for i in kept], folds, seed, min_confidence, confirmed
     )
     counts = np.bincount(y, minlength=len(classes))
     checked = y[counts[y] >= 2]
+    sure = {(Path(p), c) for p, c in confirmed}
+    n_sure = sum(1 for i in kept if counts[cidx[i.label]] >= 2 and (i.path, i.label) in sure)
     acc = float((probs.argmax(1) == checked).mean()) if len(checked) else float("nan")
     return LabelErrorReport(
         classes,
@@ -208,4 +222,5 @@ def find_label_errors(
         int(min(folds, counts[counts >= 2].min())),
         acc,
         [(str(items[i].path), e) for i, e in fails],
+        n_sure,
     )

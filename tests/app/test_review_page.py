@@ -99,3 +99,27 @@ def test_review_page_without_validation_results(review_ws):
     at = _page(ws).run()
     assert not at.exception
     assert any("no validation results" in i.value for i in at.info)
+
+
+def test_check_labels_never_lists_a_label_the_person_kept(review_ws):
+    """A dots photo filed under stripes is flagged; once the person says "Keep", the next check never lists it."""
+    from pages.ui.review_ui import _key
+
+    ws = review_ws
+    odd = next(i.path for i in ws.data.dataset.items if i.label == "dots" and i.split == "train")
+    ws.data.relabel[odd] = "stripes"
+    at = _page(ws).run()
+
+    def check():
+        next(b for b in at.button if b.label == "Check labels").click().run()
+        assert ws.review.label_slot.job.join(240)
+        at.run()
+        assert not at.exception, at.exception
+        return {s.path for s in ws.review.label_report.suspects}
+
+    assert odd in check()
+    at.button(key=f"kp-{_key('label errors', odd)}").click().run()  # "the label is right; keep it as is"
+    assert ws.review.decisions.get(odd).action == rv.KEEP
+    assert odd not in check()
+    assert ws.review.label_report.confirmed == 1
+    assert any("1 label you confirmed" in c.value for c in at.caption)

@@ -308,6 +308,28 @@ def test_reassign_never_moves_a_pinned_photo(grouping):
     assert int(again.labels[i]) == other  # a later edit re-assigns the rest, not what the user placed
 
 
+def test_a_photo_placed_in_a_group_is_a_confirmed_label_check_labels_never_flags(grouping, cache):
+    from core.analysis.evaluate import find_label_errors
+    from core.models.backbones import WeightsChoice
+
+    g = grouping
+    for gid in g.group_ids:
+        g = D.rename(g, gid, kind_of(g.paths[g.group(gid).members[0]]))
+    i = g.group(g.group_ids[0]).members[0]  # the most typical photo of one kind...
+    other = g.group_ids[1]
+    placed = D.move(g, i, other, propagate=False)  # ...put in another kind's group by the person
+    assert D.placed_labels(g) == {}
+    assert D.placed_labels(placed) == {g.paths[i]: g.names[other]}
+    ds = D.to_dataset(placed)
+    assert {it.path: it.label for it in ds.items}[g.paths[i]] == g.names[other]  # the name training sees
+    guess = find_label_errors(ds, "efficientnet_lite0", WeightsChoice(), cache, folds=3)
+    assert g.paths[i] in {s.path for s in guess.suspects}  # the check would flag it...
+    sure = find_label_errors(
+        ds, "efficientnet_lite0", WeightsChoice(), cache, folds=3, confirmed=D.placed_labels(placed).items()
+    )
+    assert g.paths[i] not in {s.path for s in sure.suspects} and sure.confirmed == 1  # ...but the person said so
+
+
 def test_split_hint_finds_the_group_that_holds_two_kinds(embedding):
     kinds = np.array([kind_of(p) for p in embedding.paths])
     two = D.regroup(D.propose(embedding, k=3), k=2)

@@ -125,6 +125,25 @@ def test_label_errors_on_synthetic_features():
     assert len(suspects) <= 2
 
 
+def test_a_label_the_person_confirmed_is_never_a_suspect():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (20, 8)) + 4, rng.normal(0, 1, (20, 8)) - 4])
+    y = np.array([0] * 20 + [1] * 20)
+    y[[3, 5]] = 1  # two class-0 points labelled 1: the check is sure they are wrong
+    paths = [Path(f"/x/{i}.jpg") for i in range(40)]
+    flagged, _ = likely_label_errors(X, y, ["a", "b"], paths, folds=5)
+    assert {paths[3], paths[5]} <= {s.path for s in flagged}
+    said = rv.Decisions()
+    said.decide(paths[3], rv.KEEP, "b", source="label errors")  # "the label is right"
+    said.decide(paths[5], rv.MOVE, "a", "b", source="sort")  # moved there by the person
+    confirmed = rv.labels_from(said).items()
+    suspects, _ = likely_label_errors(X, y, ["a", "b"], paths, folds=5, confirmed=confirmed)
+    assert not {paths[3], paths[5]} & {s.path for s in suspects}
+    # the person said "a" about a photo still labelled "b" (not applied yet): its label is not confirmed
+    other, _ = likely_label_errors(X, y, ["a", "b"], paths, folds=5, confirmed=[(paths[3], "a")])
+    assert paths[3] in {s.path for s in other}
+
+
 def test_out_of_fold_needs_two_classes_with_two_images():
     with pytest.raises(ValueError):
         out_of_fold_probs(np.zeros((3, 2)), np.array([0, 0, 0]), 2)
@@ -151,6 +170,13 @@ def test_label_error_finder_flags_a_mislabelled_image(tmp_path):
     assert len(cache) == 16  # pooled features computed once per image
     again = find_label_errors(ds, "efficientnet_lite0", WeightsChoice(), cache, folds=4)
     assert again.suspects[0].path == wrong and len(cache) == 16
+    kept = rv.Decisions()
+    kept.decide(wrong, rv.KEEP, "stripes", source="label errors")  # the person looked: it is right
+    sure = find_label_errors(
+        ds, "efficientnet_lite0", WeightsChoice(), cache, folds=4, confirmed=rv.labels_from(kept).items()
+    )
+    assert wrong not in {s.path for s in sure.suspects} and sure.confirmed == 1
+    assert sure.n_checked == 16  # still checked against (and trained on): only never listed
 
 
 def test_cli_label_errors(tmp_path, capsys):

@@ -45,6 +45,21 @@ def to_dataset(g: Grouping, names: dict[int, str] | None = None, val_fraction: f
     return ds
 
 
+def placed_labels(g: Grouping) -> dict[Path, str]:
+    """The class of each photo the person placed by hand (pinned), named as ``to_dataset`` names it.
+
+    A placed photo's label is the person's word, not a guess from clustering: Check labels
+    never flags it. Photos placed in "not a class" have no label.
+    """
+    if g.pinned is None:
+        return {}
+    return {
+        p: clean_name(g.names[int(gid)])
+        for p, gid, pin in zip(g.paths, g.labels, g.pinned)
+        if pin and int(gid) != DISCARDED
+    }
+
+
 def _rel(p: Path, root: Path | None) -> str:
     try:
         return p.relative_to(root).as_posix() if root else p.name
