@@ -149,7 +149,14 @@ def cmd_label_errors(args) -> int:
                 f"({backbone}, {args.folds}-fold logistic regression on pooled features)",
                 file=sys.stderr,
             )
-        rep = find_label_errors(ds, backbone, weights, FeatureCache(), args.folds, args.seed, args.min_confidence)
+        confirmed = ()
+        if args.confirmed:
+            from ..data.decisions import read_labels_csv
+
+            confirmed = read_labels_csv(Path(args.confirmed)).items()
+        rep = find_label_errors(
+            ds, backbone, weights, FeatureCache(), args.folds, args.seed, args.min_confidence, confirmed=confirmed
+        )
         rel = lambda p: str(Path(p).relative_to(root)) if Path(p).is_relative_to(root) else str(p)  # noqa: E731
         rows = [
             {
@@ -165,7 +172,13 @@ def cmd_label_errors(args) -> int:
     if args.json:
         print(
             json.dumps(
-                {"checked": rep.n_checked, "folds": rep.folds, "oof_accuracy": rep.oof_accuracy, "suspects": rows},
+                {
+                    "checked": rep.n_checked,
+                    "folds": rep.folds,
+                    "oof_accuracy": rep.oof_accuracy,
+                    "confirmed": rep.confirmed,
+                    "suspects": rows,
+                },
                 indent=1,
             )
         )
@@ -213,5 +226,10 @@ def register(sub) -> None:
     le.add_argument("--folds", type=int, default=5)
     le.add_argument("--seed", type=int, default=0)
     le.add_argument("--min-confidence", type=float, default=0.0, help="only report disagreements at least this sure")
+    le.add_argument(
+        "--confirmed",
+        metavar="CSV",
+        help="labels you confirmed, never flagged: the decisions CSV the Review or Sort page exports",
+    )
     le.add_argument("--json", action="store_true")
     le.set_defaults(func=cmd_label_errors)

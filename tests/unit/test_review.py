@@ -189,3 +189,10 @@ def test_cli_label_errors(tmp_path, capsys):
     assert main(["label-errors", str(root), "--folds", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["suspects"][0]["path"] == "stripes/odd.jpg" and out["suspects"][0]["suggested"] == "dots"
+    said = rv.Decisions()
+    said.decide(root / "stripes" / "odd.jpg", rv.KEEP, "stripes", source="label errors")
+    (tmp_path / "decisions.csv").write_text(rv.to_csv(said))
+    args = ["label-errors", str(root), "--folds", "3", "--json", "--confirmed", str(tmp_path / "decisions.csv")]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "stripes/odd.jpg" not in {s["path"] for s in out["suspects"]} and out["confirmed"] == 1
