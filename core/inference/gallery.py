@@ -36,6 +36,16 @@ class GalleryScan:
         return not self.photos and not self.kept
 
 
+def default_destination(root: Path) -> Path:
+    """Where a first sort of ``root`` goes unless the person says otherwise: a new folder beside it.
+
+    A copy, never a move: sorting in place changes the person's folder, so it is only ever chosen.
+    The same folder each time, so "only new photos" finds the manifest of the sorts before.
+    """
+    root = Path(root)
+    return root.parent / f"{root.name}-sorted"
+
+
 def check_destination(root: Path, out_dir: Path, move: bool) -> None:
     """Copies never land inside the gallery (the next sort would find them); a move may sort in place."""
     root, out = Path(root).resolve(), Path(out_dir).resolve()

@@ -9,6 +9,7 @@ import streamlit as st
 from core.data.files import KEPT_TYPES
 from core.data.images import UPLOAD_TYPES
 from core.data.intake import IntakeError, save_uploads
+from core.inference.gallery import default_destination
 from core.session.workspace import Workspace
 from core.settings import Settings
 from core.words import plural
@@ -57,8 +58,7 @@ def _local(ws: Workspace) -> None:
             local=True,
             skipped=[s for s in skipped_in(listing, companions_kept=True) if "kept" not in s[1]],
         )
-        if ws.sort.destination is None:
-            ws.sort.destination = folder  # in place, unless the user picks another folder
+        ws.sort.destination = default_destination(folder)  # a copy into a new folder, unless the user says otherwise
 
 
 def gallery_source(ws: Workspace, limits: Settings) -> None:
@@ -102,20 +102,33 @@ def gallery_source(ws: Workspace, limits: Settings) -> None:
 
 
 def destination_choice(ws: Workspace) -> None:
-    """For a local folder: class folders in place (moved, with undo) or into another folder."""
+    """For a local folder: a copy into a new folder beside it (the default), or class folders in place (moves).
+
+    The options' words never change with the gallery: the browser keeps a radio's choice by its
+    words, and one whose words changed shows nothing chosen.
+    """
     root = ws.sort.root
     here = st.radio(
         "Where the class folders go",
-        ["in place", "another folder"],
+        ["new folder", "in place"],
         horizontal=True,
-        key=kept(ws, "sort-dest-kind"),
+        key=kept(ws, "sort-dest-kind", "new folder", ["new folder", "in place"]),
         format_func={
-            "in place": f"inside {root.name}/ (photos are moved; undo puts them back)",
-            "another folder": "into another folder",
+            "new folder": "into a new folder (copies; your folder stays as it is)",
+            "in place": "inside the gallery folder (moves the photos; undo puts them back)",
         }.get,
     )
     if here == "in place":
         ws.sort.destination = root
+        st.caption(f"Class folders go inside `{root}`.")
         return
-    typed = st.text_input("Destination folder (created if missing)", key=kept(ws, "sort-dest-typed"))
-    ws.sort.destination = Path(typed).expanduser() if typed else None
+    default = default_destination(root)
+    typed = st.text_input(
+        "Destination folder (created if missing)",
+        key=kept(ws, "sort-dest-typed"),
+        placeholder=str(default),
+        help="empty: a new folder beside the gallery",
+    )
+    ws.sort.destination = Path(typed).expanduser() if typed.strip() else default
+    if not typed.strip():
+        st.caption(f"Class folders go into `{default}`.")

@@ -83,6 +83,7 @@ def test_local_folder_dry_run_move_in_place_and_undo(trained_bundle, tmp_path):
         assert ws.sort.slot.job.join(120)
         at.run()
         assert not at.exception, at.exception
+        at.radio(key="sort-dest-kind").set_value("in place").run()  # moving is chosen, never the default
         next(b for b in at.button if b.key == "sort-preview").click().run()
         assert any("Dry run" in m.value for m in at.markdown)
         assert files() == before  # a preview changes nothing
@@ -106,6 +107,51 @@ def test_local_folder_dry_run_move_in_place_and_undo(trained_bundle, tmp_path):
         assert not at.exception, at.exception
         assert any("Put back 6 files" in s.value for s in at.success)
         assert files() == before  # every file back, byte for byte
+    finally:
+        REGISTRY.release(ws.id)
+
+
+def test_a_first_sort_of_a_local_folder_copies_into_a_new_folder_beside_it(trained_bundle, tmp_path):
+    import hashlib
+
+    from core.session.workspace import REGISTRY
+
+    ws = REGISTRY.get(None)
+    ws.model.use_file(trained_bundle[0], "model.pt")
+    roll = tmp_path / "roll"
+    roll.mkdir()
+    for k in range(4):
+        draw_image("dots" if k % 2 else "stripes", 700 + k).save(roll / f"IMG_{k}.jpg")
+
+    def files(root):
+        return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*.jpg")}
+
+    before = files(roll)
+    try:
+        at = _sort_page(ws.id).run()
+        at.text_input(key="sort-local-path").set_value(str(roll)).run()
+        next(b for b in at.button if b.key == "sort_local_btn").click().run()
+        next(b for b in at.button if b.label.startswith("Sort ")).click().run()
+        assert ws.sort.slot.job.join(120)
+        at.run()
+        assert not at.exception, at.exception
+        assert at.radio(key="sort-dest-kind").value == "new folder"
+        assert not at.toggle(key="sort-move").value
+        assert ws.sort.destination == tmp_path / "roll-sorted"
+        place = next(b for b in at.button if b.key == "sort-place")
+        assert place.label == "Copy 4 photos"  # no button on the page moves a photo until the person asks
+        place.click().run()
+        if not any("Copied" in s.value for s in at.success):
+            assert ws.sort.place_slot.job.join(120)
+            at.run()
+        assert not at.exception, at.exception
+        assert any("Copied 4 images" in s.value for s in at.success), [s.value for s in at.success]
+        assert files(roll) == before  # the gallery is as it was
+        copies = files(tmp_path / "roll-sorted")
+        assert sorted(copies.values()) == sorted(before.values()) and all("/" in k for k in copies)
+        at.radio(key="sort-dest-kind").set_value("in place").run()  # the explicit choice
+        assert next(b for b in at.button if b.key == "sort-place").label == "Move 4 photos"
+        assert files(roll) == before  # choosing is not doing
     finally:
         REGISTRY.release(ws.id)
 

@@ -1,6 +1,6 @@
-"""Real browser, a large local camera roll: 2,000 photos from a folder path, a dry run that changes
-nothing, sorted in place, then undone, every file back byte for byte. The page never holds a
-thumbnail per photo."""
+"""Real browser, a large local camera roll: 2,000 photos from a folder path, a copy by default,
+sorting in place chosen, a dry run that changes nothing, sorted in place, then undone, every
+file back byte for byte. The page never holds a thumbnail per photo."""
 
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def test_two_thousand_photos_dry_run_move_in_place_and_undo(page, app_url, tmp_p
     sort = page.get_by_role("button", name=f"Sort {N} images")
     sort.wait_for(timeout=60_000)
     sort.click()
+    page.get_by_role("button", name=f"Copy {N} photos").wait_for(timeout=600_000)  # a copy unless asked
+    where = page.locator('[data-testid="stRadio"]').filter(has_text="Where the class folders go")
+    where.get_by_text("inside the gallery folder").click()  # sorting in place is chosen, never the default
     move = page.get_by_role("button", name=f"Move {N} photos")  # its count is of photos sorted so far
-    move.wait_for(timeout=600_000)
+    move.wait_for()
     # thousands of photos, a bounded page: thumbnails are paged, not one per photo
     assert page.locator("img").count() < 300
 
