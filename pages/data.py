@@ -155,7 +155,7 @@ if ds.layout in ("flat", "empty") or not eff.classes:
     )
     if n >= 3:
         nav.link("discover", "Find groups in these photos (Discover)", ":material/auto_awesome:")
-    image_grid([i.path for i in eff.unlabelled[:24]])
+    image_grid([i.path for i in eff.unlabelled[:24]], root=eff.root)
     health_section()
     st.stop()
 
@@ -189,5 +189,5 @@ tabs = st.tabs(eff.classes)
 for tab, cls in zip(tabs, eff.classes):
     with tab:
         members = [i.path for i in eff.labelled if i.label == cls]
-        image_grid(members[:12])
+        image_grid(members[:12], root=eff.root)
 nav.link("train", "Next: Train", ":material/arrow_forward:")

@@ -5,6 +5,7 @@ import streamlit as st
 from core.analysis.discover import (
     DISCARDED,
     DiscoverError,
+    common_root,
     discard,
     discover,
     discover_backbone,
@@ -26,7 +27,7 @@ from core.session.jobs import user_message
 from core.words import plural
 from pages.ui import nav
 from pages.ui.charts import group_map_figure, k_scores_figure
-from pages.ui.common import image_grid, job_progress, kept, need_dataset, thumb, workspace
+from pages.ui.common import image_grid, job_progress, kept, need_dataset, photo_name, thumb, workspace
 
 LITE = [n for n in REGISTRY if n.startswith("efficientnet_lite")]  # offline ImageNet weights
 ws = workspace()
@@ -191,6 +192,7 @@ if g is None or running:
     st.stop()
 
 rev = disc.revision
+groot = common_root(g.paths)  # captions name photos under it, as training on the groups will
 if set(g.paths) != set(paths) and disc.dataset is not ws.data.dataset:
     st.warning("Your data changed since these groups were found. Press **Find groups** to group the new images.")
 
@@ -220,7 +222,7 @@ with st.container(border=True):
 if g.failures:
     with st.expander(f"Unreadable images left out: {len(g.failures)}"):
         for p, why in g.failures[:500]:
-            st.write(f"- `{Path(p).name}`: {why}")
+            st.write(f"- `{photo_name(p, groot)}`: {why}")
 
 ids = g.group_ids
 label_of = {gid: g.names[gid] for gid in ids}
@@ -232,7 +234,8 @@ def target_label(t) -> str:
 
 
 def caption(i: int) -> str:
-    return ("⚠ " if g.doubtful[i] else "") + ("📌 " if g.pinned is not None and g.pinned[i] else "") + g.paths[i].name
+    marks = ("⚠ " if g.doubtful[i] else "") + ("📌 " if g.pinned is not None and g.pinned[i] else "")
+    return marks + photo_name(g.paths[i], groot)
 
 
 # ---------------------------------------------------------------- suggestions: split one, merge two
@@ -246,7 +249,7 @@ for h in hints:
             f"**{g.names[h.group]}** looks like two kinds of photos (split score {h.score:.2f}). Split it into 2?"
         )
         for half in h.parts:
-            image_grid([g.paths[i] for i in half[:8]], None, cols=8, size=100)
+            image_grid([g.paths[i] for i in half[:8]], None, cols=8, size=100, root=groot)
         if st.button(
             f"Split {g.names[h.group]} into 2", key=f"hint-split-{rev}-{h.group}", icon=":material/call_split:"
         ):
@@ -305,9 +308,7 @@ with tab_groups:
                     image_grid([g.paths[i] for i in shown], [caption(i) for i in shown], cols=8, size=120)
     if g.discarded:
         with st.expander(f"Not a class: {len(g.discarded)} images (left out of training)"):
-            image_grid(
-                [g.paths[i] for i in g.discarded[:120]], [g.paths[i].name for i in g.discarded[:120]], cols=8, size=120
-            )
+            image_grid([g.paths[i] for i in g.discarded[:120]], None, cols=8, size=120, root=groot)
             if st.button("Bring them back as a group", key=f"undiscard-{rev}"):
                 edit(move, g.discarded, None, propagate=False)
 
@@ -318,7 +319,10 @@ with tab_map:
         "Crosses are doubtful. Hover for the file name; lasso or box-select dots to move them."
     )
     fig = group_map_figure(
-        g.coords, [g.name_of(int(x)) for x in g.labels], [p.name for p in g.paths], [bool(d) for d in g.doubtful]
+        g.coords,
+        [g.name_of(int(x)) for x in g.labels],
+        [photo_name(p, groot) for p in g.paths],
+        [bool(d) for d in g.doubtful],
     )
     event = st.plotly_chart(fig, key=f"map-{rev}", on_select="rerun", selection_mode=("points", "box", "lasso"))
     picked = picked_indices(event)

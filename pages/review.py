@@ -9,7 +9,7 @@ from core.session.jobs import user_message
 from core.words import agreement_words
 from pages.ui import review_ui as ui
 from pages.ui.charts import confusion_figure
-from pages.ui.common import heavy, job_progress, kept, need_model, stale_model_warning, workspace
+from pages.ui.common import heavy, job_progress, kept, need_model, photo_name, stale_model_warning, workspace
 
 ws = workspace()
 st.title("Review")
@@ -20,6 +20,7 @@ if not need_model(ws):
 r = ws.model.result
 has_val = r is not None and len(r.val_paths) > 0 and ws.model_staleness != "other data"
 known = {i.path for i in ws.data.dataset.items} if ws.data.dataset is not None else None
+root = ws.data.dataset.root if ws.data.dataset is not None else None  # captions name photos under it
 if known is not None:
     ws.review.decisions.retain(known)
 st.caption(f"Model in use: {ws.model.source}.")
@@ -218,12 +219,12 @@ def predictions() -> None:
     def draw(k: int) -> None:
         x = page[k]
         mark = ":green[:material/check_circle:]" if x["correct"] else ":red[:material/cancel:]"
-        ui.show_image(x["path"], pics[k])
+        ui.show_image(x["path"], pics[k], root=root)
         st.markdown(f"{mark} true **{x['true']}** → predicted **{x['pred']}** ({x['confidence']:.0%})")
         top = " · ".join(f"{c} {p:.0%}" for c, p in x["top3"])
         heat = f" · heat for **{explained[k]}**" if explained[k] else ""
         said = f"  \n{texts[k].capitalize()}" if texts[k] else ""
-        st.caption(f"top-3: {top} · loss {x['loss']:.2f}{heat}{said}  \n`{Path(x['path']).name}`")
+        st.caption(f"top-3: {top} · loss {x['loss']:.2f}{heat}{said}  \n`{photo_name(x['path'], root)}`")
         ui.decision_buttons(
             ws, Path(x["path"]), x["true"], classes, x["pred"] if not x["correct"] else None, "predictions"
         )
@@ -328,9 +329,9 @@ def label_errors() -> None:
             st.caption(f"The {SHORT_LIST} most confident of {len(rows)} first.")
 
     def draw(s) -> None:
-        ui.show_image(s.path)
+        ui.show_image(s.path, root=ds.root)
         st.markdown(f"in **{s.given}**, looks like **{s.suggested}** ({s.confidence:.0%} sure)")
-        st.caption(f"{s.split} · `{s.path.name}`")
+        st.caption(f"{s.split} · `{photo_name(s.path, ds.root)}`")
         ui.decision_buttons(ws, s.path, s.given, rep.classes, s.suggested, "label errors")
 
     ui.cards(shown, draw, cols=3)

@@ -9,7 +9,16 @@ from core.inference.gallery import scan_gallery
 from core.inference.sort import UNSURE, Prediction
 from core.inference.teach import build_teacher
 from core.words import plural
-from pages.ui.common import hosted_limits, image_grid, job_progress, kept, settings, stale_model_warning, workspace
+from pages.ui.common import (
+    hosted_limits,
+    image_grid,
+    job_progress,
+    kept,
+    photo_name,
+    settings,
+    stale_model_warning,
+    workspace,
+)
 from pages.ui.gallery_source import gallery_source
 from pages.ui.model_file import model_file_box
 from pages.ui.single_image import single_image_test
@@ -135,7 +144,10 @@ if view == "By class":
             members = sorted(groups[g], key=lambda p: -p.confidence)[:36]  # the browser holds a page, not 10,000
             image_grid(
                 [p.path for p in members],
-                [f"{p.label} {p.confidence:.0%}" if p.label else "unreadable" for p in members],
+                [
+                    (f"{p.label} {p.confidence:.0%}" if p.label else "unreadable") + f" · {photo_name(p.path, root)}"
+                    for p in members
+                ],
             )
             if len(groups[g]) > 36:
                 st.caption(f"The 36 most confident of {len(groups[g])}; the Table view lists all.")
@@ -143,7 +155,7 @@ else:
     df = pd.DataFrame(
         [
             {
-                "file": str(p.path.relative_to(root)) if root else p.path.name,
+                "file": photo_name(p.path, root, 240),
                 "class": p.label,
                 "confidence": round(100 * p.confidence, 2),
                 "folder": rule.folder(p),

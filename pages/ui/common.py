@@ -86,8 +86,64 @@ def thumb(path: Path, size: int = 160) -> bytes | None:
     return _thumb_bytes(str(path), mtime, size)
 
 
-def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, cols: int = 6, size: int = 160) -> None:
-    """Thumbnails in a grid; unreadable files show their name instead of failing."""
+CAPTION_CHARS = 40  # about two lines under a thumbnail
+
+
+def _shorter_name(name: str, width: int) -> str:
+    """A file name cut in the middle to ``width`` characters, its extension kept."""
+    if len(name) <= width:
+        return name
+    stem, ext = (name[: -len(Path(name).suffix)], Path(name).suffix) if 0 < len(Path(name).suffix) <= 6 else (name, "")
+    room = max(2, width - len(ext) - 1)
+    return stem[: (room + 1) // 2] + "…" + stem[len(stem) - room // 2 :] + ext
+
+
+def photo_name(path: Path | str, root: Path | None = None, width: int = CAPTION_CHARS) -> str:
+    """A photo's name as captions show it: its path under the gallery's or data's root (``cats/IMG_0054.jpg``).
+
+    A bare file name is ambiguous: two folders may each hold an IMG_0054. A photo outside ``root``
+    (or with none given) keeps its parent folder. A path longer than ``width`` keeps the file name,
+    the first folder and the folders nearest the file that fit, with "…" for those left out.
+    """
+    p = Path(path)
+    parts: list[str] = []
+    if root is not None:
+        try:
+            parts = list(p.relative_to(root).parts)
+        except ValueError:
+            parts = []
+    if not parts:
+        parts = [p.parent.name, p.name] if p.parent.name else [p.name]
+    text = "/".join(parts)
+    if len(text) <= width:
+        return text
+    *folders, name = parts
+    name = _shorter_name(name, width)
+    for head in (folders[:1], []):
+        for k in range(len(folders) - len(head), 0, -1):  # the folders nearest the file, as many as fit
+            tail = folders[len(folders) - k :]
+            left_out = len(folders) > len(head) + k
+            short = "/".join([*head, *(["…"] if left_out else []), *tail, name])
+            if len(short) <= width:
+                return short
+    lead = "…/" if len(folders) > 1 else ""
+    room = width - len(lead) - len(name) - 1
+    if folders and room >= 6:  # no folder fits whole: the nearest one, cut in the middle
+        return f"{lead}{_shorter_name(folders[-1], room)}/{name}"
+    return name
+
+
+def image_grid(
+    paths: Sequence[Path],
+    captions: Sequence[str] | None = None,
+    cols: int = 6,
+    size: int = 160,
+    root: Path | None = None,
+) -> None:
+    """Thumbnails in a grid, captioned by :func:`photo_name` under ``root`` unless captions are given.
+
+    Unreadable files show their name instead of failing.
+    """
     if not paths:
         st.caption("No images.")
         return
@@ -95,9 +151,9 @@ def image_grid(paths: Sequence[Path], captions: Sequence[str] | None = None, col
     for k, p in enumerate(paths):
         with columns[k % cols]:
             data = thumb(p, size)
-            cap = captions[k] if captions else Path(p).name
+            cap = captions[k] if captions else photo_name(p, root)
             if data is None:
-                st.warning(f"unreadable: {Path(p).name}")
+                st.warning(f"unreadable: {photo_name(p, root)}")
             else:
                 st.image(data, caption=cap, width="stretch")
 

@@ -22,7 +22,7 @@ from core.models.backbones import DEFAULT_BACKBONE, get_spec
 from core.session.jobs import user_message
 from core.session.state import HealthEntry
 from core.session.workspace import Workspace
-from pages.ui.common import heavy, thumb
+from pages.ui.common import heavy, photo_name, thumb
 
 DEFAULT_PRE = get_spec(DEFAULT_BACKBONE).preprocess
 
@@ -38,6 +38,7 @@ def _key(ws: Workspace) -> str:
 
 
 def _rel(ds: Dataset, p: Path) -> str:
+    """A file's full path under the data's root: a key that tells every file apart (captions shorten)."""
     try:
         return Path(p).relative_to(ds.root).as_posix()
     except ValueError:
@@ -89,7 +90,7 @@ def _captions(ds: Dataset, items: dict[Path, Item], paths: Sequence[Path], exclu
         it = items.get(p)
         where = f"{it.label or 'unlabelled'} · {it.split}" if it else ""
         mark = "EXCLUDED · " if p in excluded else ""
-        out.append(f"{mark}{where} · {Path(p).name}" if where else f"{mark}{Path(p).name}")
+        out.append(f"{mark}{where} · {photo_name(p, ds.root)}" if where else f"{mark}{photo_name(p, ds.root)}")
     return out
 
 
@@ -106,7 +107,7 @@ def _files(ds: Dataset, f: health.Finding, items: dict[Path, Item], excluded: se
             with cols[k % 6]:
                 data = thumb(p, 160)
                 if data is None:
-                    st.caption(f"unreadable: {Path(p).name}")
+                    st.caption(f"unreadable: {photo_name(p, ds.root)}")
                 else:
                     st.image(data, caption=cap, width="stretch")
     if len(f.files) > SHOW_FILES:

@@ -19,7 +19,7 @@ from core.data import decisions as rv
 from core.session.workspace import Workspace
 from core.words import plural  # noqa: F401  (pages call it as ui.plural)
 from pages.ui import nav
-from pages.ui.common import kept, set_kept, thumb
+from pages.ui.common import kept, photo_name, set_kept, thumb
 
 RETRAIN_NOTE = (
     "Training again with your review decisions applied ({n} changed). Images moved or left out of "
@@ -119,7 +119,7 @@ def decision_buttons(
     )
 
 
-def show_image(path: Path, picture=None, note: str | None = None) -> None:
+def show_image(path: Path, picture=None, note: str | None = None, root: Path | None = None) -> None:
     """The Grad-CAM picture when there is one, else the thumbnail; never an exception."""
     if isinstance(picture, str):
         st.warning(picture)
@@ -129,7 +129,7 @@ def show_image(path: Path, picture=None, note: str | None = None) -> None:
     else:
         data = thumb(path, 224)
         if data is None:
-            st.warning(f"unreadable: {Path(path).name}")
+            st.warning(f"unreadable: {photo_name(path, root)}")
         else:
             st.image(data, width="stretch")
     if note:
@@ -148,6 +148,7 @@ def cards(items: Sequence[Any], draw: Callable[[Any], None], cols: int = 4) -> N
 def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     """The one place that lists every decision, with undo, CSV and apply."""
     dec = ws.review.decisions
+    root = ws.data.dataset.root if ws.data.dataset is not None else None
     pending = dec.pending()
     if not len(dec) and not pending:
         st.caption("No decisions yet. Use **Move**, **Exclude** or **Keep** under an image.")
@@ -182,7 +183,9 @@ def decisions_panel(ws: Workspace, known: set[Path] | None = None) -> None:
     rows = list(dec)[::-1]
     for d in rows[:200]:
         a, b, c = st.columns([4, 4, 1])
-        a.write(f"`{d.path.name}`" + ("" if known is None or d.path in known else " (not in the current data)"))
+        a.write(
+            f"`{photo_name(d.path, root)}`" + ("" if known is None or d.path in known else " (not in the current data)")
+        )
         b.write(
             f"{d.describe()} · {'applied' if dec.is_applied(d.path) else 'pending'}"
             + (f" · from {d.source}" if d.source else "")

@@ -13,7 +13,7 @@ from core.session.jobs import user_message
 from core.session.workspace import Workspace
 from core.settings import Settings
 from core.words import plural
-from pages.ui.common import job_progress, kept
+from pages.ui.common import job_progress, kept, photo_name
 
 ZIP_MAX_MB = 500  # a download is built in memory: above this, copy or move into a folder instead
 
@@ -88,7 +88,7 @@ def _say_outcome(ws: Workspace, outcome) -> None:
     text = f"Moved {plural(photos, 'image')} into {outcome.plan.out_dir}{extra}: {counts}."
     if bad:
         text += f" {plural(len(bad), 'file')} could not be moved and stayed where it was: " + "; ".join(
-            f"{p.name} ({why})" for p, why in bad[:5]
+            f"{photo_name(p, ws.sort.root)} ({why})" for p, why in bad[:5]
         )
     ws.sort.say("warning" if bad else "success", text)
 
@@ -125,7 +125,7 @@ def _preview(ws: Workspace, rule: FilingRule, out: Path, move: bool) -> None:
     st.write("**Dry run** (nothing changed yet): " + " · ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     sample = [p for items in dry.plan.sample().values() for p in items]
     st.dataframe(
-        [{"file": p.source.name, "goes to": str(p.target.relative_to(out))} for p in sample],
+        [{"file": photo_name(p.source, ws.sort.root, 120), "goes to": str(p.target.relative_to(out))} for p in sample],
         hide_index=True,
         width="stretch",
     )

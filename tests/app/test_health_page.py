@@ -56,3 +56,28 @@ def test_health_report_exclude_and_include(tmp_path: Path):
     at.selectbox(key="aug-preset").set_value("seed").run()
     assert not at.exception and len(at.session_state["aug-preview"][1]) == 8
     REGISTRY.release(ws.id)
+
+
+def test_captions_tell_two_photos_with_one_file_name_apart(tmp_path: Path):
+    """Two folders each hold an IMG_0054 (a copy, so the report shows both): captions name the folder."""
+    from core.data.dataset import load_dataset
+    from core.session.workspace import REGISTRY
+
+    root = photo_folders(tmp_path / "d", {"ants": 8, "bees": 8}, split="train")
+    photo_folders(root, {"ants": 3, "bees": 3}, split="val", seed0=500)
+    shutil.copy(root / "train" / "ants" / "ants_01.jpg", root / "train" / "ants" / "IMG_0054.jpg")
+    shutil.copy(root / "train" / "ants" / "ants_01.jpg", root / "val" / "ants" / "IMG_0054.jpg")
+    ws = REGISTRY.get(None)
+    ws.data.set_dataset(load_dataset(root), "test")
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.switch_page("pages/data.py")
+        at.session_state["ws_id"] = ws.id
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        captions = [i.proto.imgs[0].caption for i in at.get("image")]
+        leak = [c for c in captions if c.endswith("IMG_0054.jpg")]  # the train/val leak finding shows both
+        assert "ants · train · train/ants/IMG_0054.jpg" in leak and "ants · val · val/ants/IMG_0054.jpg" in leak
+        assert "train/ants/ants_02.jpg" in captions  # the samples, too
+    finally:
+        REGISTRY.release(ws.id)

@@ -19,7 +19,7 @@ suggestions) and ``export`` (a dataset, a CSV, copied folders). Import from here
 from .clustering import cluster, discover, k_confidence, k_range, map_2d, more_groups, pick_k, propose, regroup
 from .editing import discard, merge, move, reassign, rename, split
 from .embedding import DISCOVER_BACKBONE, Embedding, discover_backbone, embed, l2_normalise
-from .export import groups_csv, placed_labels, to_dataset, write_groups
+from .export import common_root, groups_csv, placed_labels, to_dataset, write_groups
 from .grouping import DISCARDED, DiscoverError, Group, Grouping, clean_name, default_name
 from .hints import SplitHint, merge_hints, split_as, split_hints
 
@@ -33,6 +33,7 @@ __all__ = [
     "SplitHint",
     "clean_name",
     "cluster",
+    "common_root",
     "default_name",
     "discard",
     "discover",

@@ -24,7 +24,8 @@ def _class_names(g: Grouping, names: dict[int, str] | None) -> dict[int, str]:
     return chosen
 
 
-def _common_root(paths: Sequence[Path]) -> Path:
+def common_root(paths: Sequence[Path]) -> Path:
+    """The deepest folder holding every photo: the root of the dataset the groups become."""
     try:
         return Path(os.path.commonpath([str(p.parent) for p in paths]))
     except ValueError:
@@ -39,7 +40,7 @@ def to_dataset(g: Grouping, names: dict[int, str] | None = None, val_fraction: f
     """
     chosen = _class_names(g, names)
     items = [Item(p, None if gid == DISCARDED else chosen[int(gid)], "train") for p, gid in zip(g.paths, g.labels)]
-    ds = Dataset(_common_root(g.paths), items, "classes", sorted(chosen.values()))
+    ds = Dataset(common_root(g.paths), items, "classes", sorted(chosen.values()))
     ds = stratified_split(ds, val_fraction, seed)
     check_trainable(ds)
     return ds
@@ -108,5 +109,5 @@ def write_groups(g: Grouping, out_dir: Path, root: Path | None = None) -> tuple[
             files[src] = target.relative_to(out_dir).as_posix()
             counts[folder] = counts.get(folder, 0) + 1
     csv_path = unique_path(out_dir / "groups.csv")
-    csv_path.write_text(groups_csv(g, root or _common_root(g.paths), files))
+    csv_path.write_text(groups_csv(g, root or common_root(g.paths), files))
     return counts, csv_path
