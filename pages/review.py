@@ -238,11 +238,11 @@ if ev is not None:
 
 # ------------------------------------------------------------------ likely label errors
 def confirmed_labels() -> set[tuple[Path, str]]:
-    """(photo, label) pairs the person gave: Review's moves and keeps, Sort's answers, photos placed in groups."""
+    """(photo, label) pairs the person gave: Review's moves and keeps, Sort's answers and audit, placed photos."""
     from core.analysis.discover import placed_labels
     from core.data.decisions import labels_from
 
-    said = [labels_from(ws.review.decisions), labels_from(ws.sort.corrections)]
+    said = [labels_from(ws.review.decisions), ws.sort.confirmed()]
     g = ws.discover.grouping
     if g is not None and ws.data.from_groups and ws.discover.dataset is ws.data.dataset:
         said.append(placed_labels(g))
@@ -309,7 +309,9 @@ def label_errors() -> None:
         f"({rep.folds} folds); it disagrees with the folder of **{len(rep.suspects)}** ({share:.0%})."
     )
     if rep.confirmed:
-        st.caption(f"{ui.plural(rep.confirmed, 'label')} you confirmed (moves, keeps, answers) are never listed.")
+        st.caption(
+            f"{ui.plural(rep.confirmed, 'label')} you confirmed (moves, keeps, answers, audit) are never listed."
+        )
     if not rep.suspects:
         st.success("Every folder agrees with what the check sees.")
         return
