@@ -2,15 +2,16 @@
 
 Filing a photo only when its own chance of being right reaches the target (98%) is cautious: the
 photos filed are then right far more often than asked, and most of a gallery waits in unsure/.
-The target is about the folder, not the photo: "of what is filed, at least 98% is right". So for
-each class we file its photos from the most to the least likely, as far as the expected share
-right of what is filed stays at or above the target.
+The target is about what is filed, not each photo: "of what is filed, at least 98% is right". So
+photos are filed from the most to the least likely, as far as the expected share right of what is
+filed stays at or above the target (one threshold on the calibrated chance, shared by the classes).
 
 That expectation is a bound, not a guess. The chance of being right comes from temperature
 scaling fitted on held-out photos; the bound uses the least confident temperature those photos
 still allow (a one-sided profile-likelihood limit), so it holds unless the held-out photos were an
 unlucky draw. Where the held-out photos that would be filed contradict the target outright (their
-Clopper-Pearson upper limit is below it), that class files fewer. With fewer than 10 held-out
+Clopper-Pearson upper limit is below it), overall or in one class, the threshold (or that class's)
+is raised until they do not. With fewer than 10 held-out
 photos nothing can be certified, and a photo is filed only when its own chance reaches the target.
 """
 
@@ -94,10 +95,12 @@ def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
     return lower, upper
 
 
-def _class_threshold(
+def _threshold(
     score: np.ndarray, sure: np.ndarray, held_score: np.ndarray, held_ok: np.ndarray, target: float, confidence: float
 ) -> float:
-    """The lowest threshold whose filed set keeps its mean sure-chance at the target, unless held-out says no."""
+    """The lowest threshold whose filed set keeps its mean sure-chance at the target, unless held-out says no.
+
+    With ``sure`` all ones only the held-out check binds: the threshold a class's own evidence allows."""
     if not len(score):
         return NEVER
     order = np.argsort(-score, kind="stable")
@@ -127,7 +130,7 @@ def certify(
     eligible: np.ndarray | None = None,
     confidence: float = CONFIDENCE,
 ) -> Certificate:
-    """Per-class thresholds that file the most photos whose expected precision is certified at ``target``.
+    """The threshold (per class, once raised where held-out contradicts) that files the most photos at ``target``.
 
     ``probs`` (n, K) are the model's probabilities for the gallery; ``eligible`` marks the photos
     the rule decides on (not those the person labelled). Thresholds apply to the chance of being
@@ -160,12 +163,15 @@ def certify(
     h_probs = np.asarray(held.probs, np.float64)
     h_score, h_pred = calibrate(h_probs, t_fit).max(1), h_probs.argmax(1)
     h_ok = h_pred == np.asarray(held.true)
+    threshold = _threshold(score[eligible], sure[eligible], h_score, h_ok, target, confidence)
     thresholds: dict[str, float] = {}
     chosen = np.zeros(len(probs), bool)
     held_filed = np.zeros(len(h_score), bool)
-    for k, name in enumerate(classes):
+    for k, name in enumerate(classes):  # one threshold, raised for a class its held-out photos contradict
         mine, h_mine = eligible & (pred == k), h_pred == k
-        t = _class_threshold(score[mine], sure[mine], h_score[h_mine], h_ok[h_mine], target, confidence)
+        t = max(
+            threshold, _threshold(score[mine], np.ones(mine.sum()), h_score[h_mine], h_ok[h_mine], target, confidence)
+        )
         thresholds[name] = t
         chosen |= mine & (score >= t)
         held_filed |= h_mine & (h_score >= t)
