@@ -12,6 +12,10 @@ with W the symmetric k-nearest-neighbour graph (cosine), Y0 the head's probabili
 photos and one-hot rows for labelled ones, which are clamped: a label the person gave is never
 overridden. Everything is numpy on cached features: the graph is built once per gallery, and a
 re-sort only iterates a sparse product (milliseconds for 10,000 photos).
+
+Whether it helps depends on the gallery (look-alikes are not always of one kind), so
+:func:`choose` keeps a way of learning from the gallery (this one, or the teacher's self-training
+on its confident photos) only when the validation photos say it is at least as good as the head.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ NEIGHBOURS = 10
 ALPHA = 0.8
 ITERATIONS = 20
 BLOCK = 1024  # rows of the similarity matrix in memory at once (1,024 x n floats)
+SMOOTHED = "smoothed over look-alikes"  # the ways the gallery may teach (the other is the teacher's)
+SELF_TRAINED = "self-trained on its confident photos"
 
 
 @dataclass(frozen=True)
@@ -106,22 +112,22 @@ MIN_VALIDATION = 10  # fewer validation photos cannot tell whether the gallery h
 
 @dataclass(frozen=True)
 class Learned:
-    """Whether the gallery's own photos were let to teach this time, and the validation figures that decided."""
+    """Whether the gallery's own photos were let to teach this time, how, and the validation figures that decided."""
 
     used: bool
     n_val: int
     head_accuracy: float = float("nan")
-    smoothed_accuracy: float = float("nan")
+    learned_accuracy: float = float("nan")  # of the way kept (or of the best refused)
+    how: str = ""  # "smoothed over look-alikes" | "self-trained on its confident photos"
 
     def words(self) -> str:
         if self.n_val < MIN_VALIDATION:
             return "the unlabelled photos were not used: too few validation photos to tell whether they help"
         figures = (
-            f"{self.smoothed_accuracy:.1%} on {self.n_val} validation photos with them, "
-            f"{self.head_accuracy:.1%} without"
+            f"{self.learned_accuracy:.1%} on {self.n_val} validation photos with them, {self.head_accuracy:.1%} without"
         )
         if self.used:
-            return f"the unlabelled photos of this gallery teach the model ({figures})"
+            return f"the unlabelled photos of this gallery teach the model, {self.how} ({figures})"
         return f"the unlabelled photos were not used: they did not help on validation ({figures})"
 
 
@@ -132,20 +138,25 @@ def _calibrated_nll(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0)).mean())
 
 
-def learn_from_gallery(
-    graph: Graph, prior: np.ndarray, known: Mapping[int, int], val_rows: np.ndarray, val_y: np.ndarray
+def choose(
+    head: np.ndarray, candidates: Mapping[str, np.ndarray], val_rows: np.ndarray, val_y: np.ndarray
 ) -> tuple[np.ndarray, Learned]:
-    """The smoothed probabilities when validation says they are at least as good as the head's, else the head's.
+    """The candidate that validates best, if it is at least as good as the head's, else the head's.
 
-    Validation photos are nodes of the graph but never ``known``: their labels only judge.
-    "At least as good" is both: accuracy not lower, and log-loss after temperature scaling not higher.
+    "At least as good": accuracy on the validation rows not lower, and log-loss after temperature
+    scaling not higher; of those that are, the lowest log-loss. Validation rows are never labels of
+    any candidate: their labels only judge.
     """
     val_y = np.asarray(val_y, int)
-    if len(val_y) < MIN_VALIDATION:
-        return prior, Learned(False, len(val_y))
-    F = smooth(graph, prior, known)
-    head, smoothed = prior[val_rows], F[val_rows]
-    acc_h = float((head.argmax(1) == val_y).mean())
-    acc_s = float((smoothed.argmax(1) == val_y).mean())
-    used = acc_s >= acc_h and _calibrated_nll(smoothed, val_y) <= _calibrated_nll(head, val_y)
-    return (F if used else prior), Learned(used, len(val_y), acc_h, acc_s)
+    if len(val_y) < MIN_VALIDATION or not candidates:
+        return head, Learned(False, len(val_y))
+    acc_h, nll_h = float((head[val_rows].argmax(1) == val_y).mean()), _calibrated_nll(head[val_rows], val_y)
+    kept, refused = [], []
+    for how, F in candidates.items():
+        acc, nll = float((F[val_rows].argmax(1) == val_y).mean()), _calibrated_nll(F[val_rows], val_y)
+        (kept if acc >= acc_h and nll <= nll_h else refused).append((nll, acc, how, F))
+    if kept:
+        _, acc, how, F = min(kept, key=lambda x: x[0])
+        return F, Learned(True, len(val_y), acc_h, acc, how)
+    _, acc, how, _ = max(refused, key=lambda x: x[1])
+    return head, Learned(False, len(val_y), acc_h, acc, how)

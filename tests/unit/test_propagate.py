@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.inference.propagate import knn_graph, learn_from_gallery, smooth
+from core.inference.propagate import SMOOTHED, choose, knn_graph, smooth
 from core.inference.teach import Teacher
 
 
@@ -49,10 +49,10 @@ def test_learning_from_the_gallery_is_refused_when_validation_says_it_hurts():
     prior = np.full((n, 2), 0.1, np.float32)
     prior[np.arange(n), np.r_[val_y, rng.integers(0, 2, n - 60)]] = 0.9  # the head is right on validation
     wrong = {i: 1 - int(val_y[i % 60]) for i in range(60, n)}  # the neighbours all say otherwise: noise
-    out, learned = learn_from_gallery(g, prior, wrong, val_rows, val_y)
+    out, learned = choose(prior, {SMOOTHED: smooth(g, prior, wrong)}, val_rows, val_y)
     assert not learned.used and out is prior
     assert "did not help" in learned.words()
-    out, learned = learn_from_gallery(g, prior, wrong, val_rows[:5], val_y[:5])
+    out, learned = choose(prior, {SMOOTHED: smooth(g, prior, wrong)}, val_rows[:5], val_y[:5])
     assert not learned.used and "too few" in learned.words()
 
 
@@ -90,3 +90,16 @@ def test_the_gallery_teaches_a_weak_head_and_a_persons_answer_is_never_overridde
             assert preds[0].label == "c" and preds[1].label == "c"
             assert t.held_out() is not None and len(t.held_out()) == 60
     assert acc[False] < 0.9 and acc[True] > acc[False] + 0.05, acc
+
+
+def test_of_the_ways_that_help_the_one_validating_best_is_kept_and_named():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 40)
+    head = np.full((40, 2), 0.4)
+    head[np.arange(40), y] = 0.6  # right, unsure
+    sharp = np.full((40, 2), 0.1)
+    sharp[np.arange(40), y] = 0.9  # right, sure: lower log-loss
+    worse = head[:, ::-1].copy()  # wrong everywhere
+    out, learned = choose(head, {"a": head.copy(), "b": sharp, "c": worse}, np.arange(40), y)
+    assert learned.used and learned.how == "b" and out is sharp
+    assert "b (100.0% on 40 validation photos with them, 100.0% without)" in learned.words()
