@@ -440,6 +440,27 @@ def section_text(acc: dict | None, speed: dict | None) -> str:
                 f"{on['filed_share']:.3f} (≥ 0.85: {_ok(on['filed_share'] >= 0.85)}) with {on['filed_precision']:.3f} "
                 f"right (≥ 0.97: {_ok(on['filed_precision'] >= 0.97)}).\n"
             )
+        learned = [r for r in acc["rows"] if r.get("learn")]
+        if learned:
+            lines += [
+                "The same sorts with `--learn-from-gallery --data HALF` (the gallery's unlabelled photos teach, where "
+                "validation says it helps; the Sort page does this by default):\n",
+                "| seed | accuracy | meme recall | filed at 98% | right among filed |",
+                "|---|---|---|---|---|",
+            ]
+            for r in sorted(learned, key=lambda r: r["seed"]):
+                m = r["learn"]
+                lines.append(
+                    f"| {r['seed']} | {m['accuracy']:.3f} | {m['meme_recall']:.3f} | {m['filed_share']:.3f} | "
+                    f"{m['filed_precision']:.3f} |"
+                )
+            med = {k: _median([r["learn"][k] for r in learned]) for k in learned[0]["learn"] if k != "recall_by_kind"}
+            lines.append(
+                f"\nMedian learning from the gallery: accuracy {med['accuracy']:.3f} (≥ 0.97: "
+                f"{_ok(med['accuracy'] >= 0.97)}), meme recall {med['meme_recall']:.3f} (≥ 0.95: "
+                f"{_ok(med['meme_recall'] >= 0.95)}), filed {med['filed_share']:.3f} (≥ 0.85: "
+                f"{_ok(med['filed_share'] >= 0.85)}) with {med['filed_precision']:.3f} right.\n"
+            )
         if acc.get("note"):
             lines.append(acc["note"] + "\n")
     if speed:

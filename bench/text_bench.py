@@ -131,7 +131,19 @@ def run_accuracy(runs: int = 3, modes: tuple[bool, ...] = (True, False)) -> None
                     "sort_peak_mb": sort_peak,
                     **score(tmp / "s" / "predictions.csv", truth),
                 }
+                learn = tmp / "s-learn"
+                peak_rss_mb(
+                    ["sort", str(tmp / "m"), str(tmp / "held"), "--out", str(learn), "--precision", str(TARGET)]
+                    + ["--learn-from-gallery", "--data", str(tmp / "train")]
+                )
+                r["learn"] = score(learn / "predictions.csv", truth)
                 rows.append(r)
+                print(
+                    f"  learning from the gallery: acc {r['learn']['accuracy']:.3f} memes "
+                    f"{r['learn']['meme_recall']:.3f} filed {r['learn']['filed_share']:.3f} at "
+                    f"{r['learn']['filed_precision']:.3f}",
+                    flush=True,
+                )
                 print(
                     f"  seed {seed} text {text}: acc {r['accuracy']:.3f} memes {r['meme_recall']:.3f} "
                     f"filed {r['filed_share']:.3f} at {r['filed_precision']:.3f} ({r['kept']}, {r['reads']}; "
