@@ -248,6 +248,9 @@ def test_k_confidence_words():
     assert D.k_confidence({2: 0.40, 3: 0.25, 4: 0.22}).startswith("clear: 2 groups score 0.15 above")
     assert "close call with 2" in D.k_confidence({2: 0.210, 3: 0.150, 4: 0.200, 5: 0.120, 6: 0.100})
     assert D.k_confidence({2: 0.050, 3: 0.046, 4: 0.048, 5: 0.047}).startswith("unsure")
+    # a 0.02 lead is not clear, nor is a big lead among overlapping groups
+    assert D.k_confidence({3: 0.20, 4: 0.225, 5: 0.15, 6: 0.12}).startswith("a best guess: 4 groups")
+    assert D.k_confidence({3: 0.10, 4: 0.20, 5: 0.12, 6: 0.08}).startswith("a best guess: 4 groups")
 
 
 def test_more_and_fewer_groups_reuse_the_embedding(grouping):

@@ -39,6 +39,8 @@ def cluster(vectors: np.ndarray, k: int, method: str = "kmeans", seed: int = 0) 
 
 
 K_TOLERANCE = 0.02  # silhouettes this close are a tie: prefer more groups (merging two is one click)
+CLEAR_LEAD = 0.05  # "clear" needs this lead over the next number of groups ...
+CLEAR_SILHOUETTE = 0.25  # ... and a silhouette showing structure (Kaufman & Rousseeuw: below 0.25, none substantial)
 
 
 def choose_k(
@@ -108,7 +110,14 @@ def k_confidence(scores: dict[int, float]) -> str:
     if close:
         return f"a close call with {' or '.join(map(str, close))} groups; try them with More / Fewer groups"
     runner = max((v for k, v in scores.items() if k != chosen), default=best)
-    return f"clear: {chosen} groups score {scores[chosen] - runner:.2f} above any other number"
+    lead = scores[chosen] - runner
+    if lead < CLEAR_LEAD or scores[chosen] < CLEAR_SILHOUETTE:
+        return (
+            f"a best guess: {chosen} groups score highest, {lead:.2f} above any other number, but the groups "
+            f"overlap (silhouette {scores[chosen]:.2f}; below {CLEAR_SILHOUETTE:.2f} there is no clear structure): "
+            "if you know how many kinds you have, say so"
+        )
+    return f"clear: {chosen} groups score {lead:.2f} above any other number (silhouette {scores[chosen]:.2f})"
 
 
 def map_2d(vectors: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
