@@ -212,8 +212,8 @@ def test_check_a_batch_correct_two_re_sort_and_the_counts_move(tmp_path):
         REGISTRY.release(ws.id)
 
 
-def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_path):
-    """Train on a few photos (too few validation photos to certify), sort, audit: the claim now rests on the audit."""
+def _trained_and_sorted(tmp_path, n_per_class: int, epochs: int, gallery: int, from_groups: bool = False):
+    """A workspace with a model trained on stripes vs dots, and the Sort page having sorted a generated roll."""
     from core.data.dataset import load_dataset
     from core.session.workspace import REGISTRY
     from core.training.config import Phase, TrainConfig
@@ -221,21 +221,31 @@ def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_p
     from tests.helpers.images import make_class_folders
 
     ws = REGISTRY.get(None)
-    data = make_class_folders(tmp_path / "data", classes=("stripes", "dots"), n=10)
-    ws.data.set_dataset(load_dataset(data, 0.2), "test")
-    ws.add_run(train(ws.data.effective(), TrainConfig(phases=[Phase("head only", 8, 3e-3)], augment="none"), ws.cache))
+    data = make_class_folders(tmp_path / "data", classes=("stripes", "dots"), n=n_per_class)
+    source = "Discover: 2 groups" if from_groups else "test"
+    ws.data.set_dataset(load_dataset(data, 0.2), source, from_groups=from_groups)
+    cfg = TrainConfig(phases=[Phase("head only", epochs, 3e-3)], augment="none")
+    ws.add_run(train(ws.data.effective(), cfg, ws.cache))
     roll = tmp_path / "roll"
     roll.mkdir()
-    for k in range(30):
+    for k in range(gallery):
         draw_image(("stripes", "dots")[k % 2], 8300 + k).save(roll / f"p{k:02d}.jpg")
+    at = _sort_page(ws.id).run()
+    at.text_input(key="sort-local-path").set_value(str(roll)).run()
+    next(b for b in at.button if b.key == "sort_local_btn").click().run()
+    next(b for b in at.button if b.label.startswith("Sort ")).click().run()
+    assert ws.sort.slot.job.join(120)
+    at.run()
+    assert not at.exception, at.exception
+    return ws, at
+
+
+def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_path):
+    """Train on a few photos (too few validation photos to certify), sort, audit: the claim now rests on the audit."""
+    from core.session.workspace import REGISTRY
+
+    ws, at = _trained_and_sorted(tmp_path, n_per_class=10, epochs=8, gallery=30)
     try:
-        at = _sort_page(ws.id).run()
-        at.text_input(key="sort-local-path").set_value(str(roll)).run()
-        next(b for b in at.button if b.key == "sort_local_btn").click().run()
-        next(b for b in at.button if b.label.startswith("Sort ")).click().run()
-        assert ws.sort.slot.job.join(120)
-        at.run()
-        assert not at.exception, at.exception
         captions = " ".join(c.value for c in at.caption)
         assert "Not certified: 4 validation photos" in captions  # what the claim rests on, said plainly
         at.select_slider(key=next(s.key for s in at.select_slider)).set_value(0.8).run()
@@ -257,28 +267,10 @@ def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_p
 
 
 def test_classes_from_groups_claim_agreement_not_accuracy_and_only_an_audit_certifies(tmp_path):
-    from core.data.dataset import load_dataset
     from core.session.workspace import REGISTRY
-    from core.training.config import Phase, TrainConfig
-    from core.training.train import train
-    from tests.helpers.images import make_class_folders
 
-    ws = REGISTRY.get(None)
-    data = make_class_folders(tmp_path / "data", classes=("stripes", "dots"), n=30)  # 12 validation photos
-    ws.data.set_dataset(load_dataset(data, 0.2), "Discover: 2 groups", from_groups=True)
-    ws.add_run(train(ws.data.effective(), TrainConfig(phases=[Phase("head only", 4, 3e-3)], augment="none"), ws.cache))
-    roll = tmp_path / "roll"
-    roll.mkdir()
-    for k in range(6):
-        draw_image(("stripes", "dots")[k % 2], 8400 + k).save(roll / f"p{k}.jpg")
+    ws, at = _trained_and_sorted(tmp_path, n_per_class=30, epochs=4, gallery=6, from_groups=True)  # 12 validation
     try:
-        at = _sort_page(ws.id).run()
-        at.text_input(key="sort-local-path").set_value(str(roll)).run()
-        next(b for b in at.button if b.key == "sort_local_btn").click().run()
-        next(b for b in at.button if b.label.startswith("Sort ")).click().run()
-        assert ws.sort.slot.job.join(120)
-        at.run()
-        assert not at.exception, at.exception
         captions = " ".join(c.value for c in at.caption)
         assert "came from Discover's groups" in captions and "Not certified: no held-out photos" in captions
         at.switch_page("pages/review.py").run()
