@@ -28,6 +28,7 @@ class Settings:
     allow_full_finetune: bool
     server_memory_mb: int  # the whole server process should stay under this (heavy jobs are admitted to fit)
     heavy_jobs: int  # how many heavy jobs (training, Discover, sorting, Grad-CAM batches) run at once
+    session_idle_s: int  # a session idle this long expires and releases everything it held
 
 
 def load_settings() -> Settings:
@@ -35,7 +36,7 @@ def load_settings() -> Settings:
 
     Each limit can also be set on its own (GS_ALLOW_LOCAL_PATHS, GS_MAX_IMAGES,
     GS_MAX_EPOCHS, GS_MAX_UPLOAD_MB, GS_ALLOW_FULL_FINETUNE, GS_SERVER_MEMORY_MB,
-    GS_HEAVY_JOBS). Hosted, the server stays under 2.2 GB (Community Cloud gives the whole
+    GS_HEAVY_JOBS, GS_SESSION_IDLE_S: two hours by default). Hosted, the server stays under 2.2 GB (Community Cloud gives the whole
     app about 2.7 GB); locally, under three quarters of the machine's RAM.
     """
     hosted = _flag("GS_HOSTED", False)
@@ -48,6 +49,7 @@ def load_settings() -> Settings:
         allow_full_finetune=_flag("GS_ALLOW_FULL_FINETUNE", not hosted),
         server_memory_mb=max(512, _int("GS_SERVER_MEMORY_MB", 2200 if hosted else int(0.75 * ram_mb()))),
         heavy_jobs=max(1, _int("GS_HEAVY_JOBS", max(1, cpu_count() // 2))),
+        session_idle_s=max(1, _int("GS_SESSION_IDLE_S", 2 * 3600)),
     )
 
 

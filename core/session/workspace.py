@@ -2,10 +2,12 @@
 
 The page keeps the workspace id in ``st.query_params`` so a browser refresh
 (a new Streamlit session) finds its data and its running job again. Idle
-workspaces expire: their queued jobs leave the line, running ones are stopped,
-their feature caches, Grad-CAM caches, models and the ONNX sessions only they
-used are released, and their temp folders deleted. When the server's memory
-passes its budget, the caches of the sessions idle longest are dropped first.
+workspaces expire (GS_SESSION_IDLE_S, two hours by default): their queued jobs
+leave the line, running ones are stopped, their feature caches, Grad-CAM caches,
+models and the ONNX sessions only they used are released, and their temp folders
+deleted. The server's registry sweeps in a background thread too, so sessions
+expire when no page runs. When the server's memory passes its budget, the caches
+of the sessions idle longest are dropped first.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +32,8 @@ if TYPE_CHECKING:  # torch stays off the first page paint
     from ..training.config import TrainConfig, TrainResult
     from ..training.ladder import LadderRequest
 
-IDLE_SECONDS = 2 * 3600
+IDLE_SECONDS = 2 * 3600  # the default; the server's registry takes GS_SESSION_IDLE_S (core/settings.py)
+SWEEP_EVERY_S = 60.0  # the server's registry sweeps at least this often (a quarter of the idle time when shorter)
 TRIM_IDLE_SECONDS = 10 * 60  # under memory pressure, caches of sessions idle this long are dropped
 
 
@@ -212,15 +216,24 @@ class Workspace:
 
 
 class Registry:
-    def __init__(self, root: Path | None = None, idle_seconds: float = IDLE_SECONDS) -> None:
+    """The workspaces by id. ``sweep_every`` (seconds) starts a background sweep with the first
+    workspace, so idle ones expire even when no page runs; without it, ``get`` sweeps."""
+
+    def __init__(
+        self, root: Path | None = None, idle_seconds: float = IDLE_SECONDS, sweep_every: float | None = None
+    ) -> None:
         self._root = Path(root) if root else Path(tempfile.gettempdir()) / "gallery-sorter"
         self._items: dict[str, Workspace] = {}
         self._lock = threading.Lock()
         self.idle_seconds = idle_seconds
+        self.sweep_every = sweep_every
+        self._sweeper: threading.Thread | None = None
 
     def get(self, ws_id: str | None) -> Workspace:
         """The workspace for this id, or a fresh one (unknown or expired ids get a new id)."""
         self.sweep()
+        if self.sweep_every and self._sweeper is None:
+            self._start_sweeper()
         with self._lock:
             ws = self._items.get(ws_id or "")
             if ws is None:
@@ -281,6 +294,15 @@ class Registry:
                 release_memory()
         return trimmed
 
+    def _start_sweeper(self) -> None:
+        with self._lock:
+            if self._sweeper is not None:
+                return
+            self._sweeper = threading.Thread(
+                target=_sweep_forever, args=(weakref.ref(self), self.sweep_every), name="gs-sweeper", daemon=True
+            )
+            self._sweeper.start()
+
     def release(self, ws_id: str) -> None:
         with self._lock:
             ws = self._items.pop(ws_id, None)
@@ -291,4 +313,26 @@ class Registry:
         return len(self._items)
 
 
-REGISTRY = Registry()
+def _sweep_forever(ref: weakref.ref, every: float) -> None:
+    """Sweep the registry every ``every`` seconds while it exists (a weak reference: tests' registries go)."""
+    while True:
+        time.sleep(every)
+        reg = ref()
+        if reg is None:
+            return
+        try:
+            if len(reg):
+                reg.sweep()
+        except Exception:  # a failed sweep must not end the sweeping; the next one tries again
+            pass
+        del reg
+
+
+def _server_registry() -> Registry:
+    from ..settings import load_settings
+
+    idle = load_settings().session_idle_s
+    return Registry(idle_seconds=idle, sweep_every=min(SWEEP_EVERY_S, max(1.0, idle / 4)))
+
+
+REGISTRY = _server_registry()

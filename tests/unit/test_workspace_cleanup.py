@@ -97,3 +97,24 @@ def test_over_the_memory_budget_idle_sessions_caches_go_first(tmp_path):
     memory["mb"] = 3000.0 - 3 + 1.5  # 1.5 MB over: the longest idle cache (1 MB) is not enough, the next goes too
     assert reg.trim(now, limit_mb=3000, rss=rss) == [old.id, recent.id]
     assert old.cache_mb() == 0 and recent.cache_mb() == 0 and active.cache_mb() > 0  # the active one is kept
+
+
+def test_idle_sessions_expire_with_no_page_running(tmp_path):
+    reg = Registry(tmp_path, idle_seconds=0.2, sweep_every=0.05)
+    ws = reg.get(None)
+    ws.cache._put([("tag", 0, "val", "k")], torch.zeros(1, 1280))
+    deadline = time.time() + 5
+    while len(reg) and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(reg) == 0  # swept by the registry's own thread: nobody called get() again
+    assert ws.cache_mb() == 0 and not ws.dir.exists()
+
+
+def test_the_server_registry_takes_its_idle_time_from_the_environment(monkeypatch):
+    from core.session import workspace
+
+    monkeypatch.setenv("GS_SESSION_IDLE_S", "120")
+    reg = workspace._server_registry()
+    assert reg.idle_seconds == 120 and reg.sweep_every == 30
+    monkeypatch.delenv("GS_SESSION_IDLE_S")
+    assert workspace._server_registry().idle_seconds == 2 * 3600
