@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N [--uploader]]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -6,8 +6,9 @@ result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result th
 Data makers are not suites and run on their own: `python -m bench.phone_gallery OUT
 --per-kind N [--flat]` writes a generated phone gallery (photos, memes, screenshots,
 documents, receipts) for measuring text-aware sorting.
-`load` (N visitors at once on the hosted entry, --visitors N) needs no ../shared, is
-run only when named, and leaves BENCHMARKS.md as it is.
+`load` (N visitors at once on the hosted entry, --visitors N; --uploader adds one uploading
+1,000 photos) needs no ../shared, is run only when named, and leaves BENCHMARKS.md as it is
+(`python -m bench report` writes it).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument("suites", nargs="*", help=f"any of {', '.join(SUITES)}, or report")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--visitors", type=int, default=1, help="load: how many visitors at once")
+    ap.add_argument("--uploader", action="store_true", help="load: one more visitor uploads 1,000 photos and trains")
     args = ap.parse_args()
     names = args.suites or [n for n in SUITES if n not in INCLUDED | ON_REQUEST]
     if set(names) - ON_REQUEST - {"report"} or not names:
@@ -63,7 +65,7 @@ def main() -> None:
             continue
         module, _, func = SUITES[name].partition(":")
         print(f"== {name}", flush=True)
-        extra = {"visitors": args.visitors} if name == "load" else {}
+        extra = {"visitors": args.visitors, "uploader": args.uploader} if name == "load" else {}
         getattr(importlib.import_module(module), func or "run")(runs=args.runs, **extra)
     if set(names) <= ON_REQUEST:
         return

@@ -498,6 +498,30 @@ def section_load(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_load_uploader(rows: list[dict]) -> str:
+    """N visitors training while one more uploads 1,000 photos and trains (load_visitors --uploader)."""
+    up = rows[0]["uploader"]
+    lines = [
+        "### With a visitor uploading 1,000 photos\n",
+        "_Command: `python -m bench load --visitors N --uploader` (as above, plus one more context started with "
+        f"them: Data → Upload a folder of {up['photos']:,} phone-sized photos in class folders (1600x1200 JPEGs, "
+        f"{up['upload_mb']:.0f} MB) → Train with the default)_\n",
+        "| visitors + uploader | date | visitors finished | error boxes | server tracebacks | server peak RSS MB "
+        "| trained, median s | worst s | uploader: finished | upload s | queued | trained s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in sorted(rows, key=lambda d: d["visitors"]):
+        u = d["uploader"]
+        lines.append(
+            f"| {d['visitors']} + 1 | {d['date']} | {d['finished']} | {d['error_boxes'] + len(u['errors'])} | "
+            f"{len(d['server_tracebacks'])} | {d['peak_rss_mb']:.0f} | {d['trained_median_s']:.0f} | "
+            f"{d['trained_worst_s']:.0f} | {'yes' if u['finished'] else 'no: ' + u.get('failure', 'error box')} | "
+            f"{u.get('uploaded_s', '-')} | {'yes' if u['queued_seen'] else 'no'} | {u.get('trained_s', '-')} |"
+        )
+    lines.append(f"\n_{rows[0]['machine']}; target: peak < 2,200 MB._\n")
+    return "\n".join(lines) + "\n"
+
+
 def write() -> str:
     parts = [HEAD]
     for name, fn in (
@@ -534,6 +558,9 @@ def write() -> str:
     loads = [json.loads(p.read_text()) for p in sorted(OUT.glob("load-visitors-*.json"))]
     if loads:
         parts.append(section_load(loads))
+    uploads = [json.loads(p.read_text()) for p in sorted(OUT.glob("load-uploader-*.json"))]
+    if uploads:
+        parts.append(section_load_uploader(uploads))
     path = ROOT / "BENCHMARKS.md"
     path.write_text("\n".join(parts))
     return str(path)
