@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N [--uploader]]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N [--uploader]] [--soak MINUTES]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -7,8 +7,8 @@ Data makers are not suites and run on their own: `python -m bench.phone_gallery 
 --per-kind N [--flat]` writes a generated phone gallery (photos, memes, screenshots,
 documents, receipts) for measuring text-aware sorting.
 `load` (N visitors at once on the hosted entry, --visitors N; --uploader adds one uploading
-1,000 photos) needs no ../shared, is run only when named, and leaves BENCHMARKS.md as it is
-(`python -m bench report` writes it).
+1,000 photos; --soak MINUTES has visitors come and go instead) needs no ../shared, is run
+only when named, and leaves BENCHMARKS.md as it is (`python -m bench report` writes it).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--visitors", type=int, default=1, help="load: how many visitors at once")
     ap.add_argument("--uploader", action="store_true", help="load: one more visitor uploads 1,000 photos and trains")
+    ap.add_argument("--soak", type=float, metavar="MINUTES", help="load: visitors come and go for MINUTES instead")
     args = ap.parse_args()
     names = args.suites or [n for n in SUITES if n not in INCLUDED | ON_REQUEST]
     if set(names) - ON_REQUEST - {"report"} or not names:
@@ -66,6 +67,8 @@ def main() -> None:
         module, _, func = SUITES[name].partition(":")
         print(f"== {name}", flush=True)
         extra = {"visitors": args.visitors, "uploader": args.uploader} if name == "load" else {}
+        if name == "load" and args.soak:
+            module, extra = "bench.load_soak", {"minutes": args.soak}
         getattr(importlib.import_module(module), func or "run")(runs=args.runs, **extra)
     if set(names) <= ON_REQUEST:
         return

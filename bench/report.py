@@ -522,6 +522,28 @@ def section_load_uploader(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_load_soak(rows: list[dict]) -> str:
+    """Visitors coming and going for a while, then the server's RSS after their sessions expired (load_soak)."""
+    lines = [
+        "### Visitors coming and going, then memory after their sessions expire\n",
+        "_Command: `python -m bench load --soak MINUTES` (deploy/streamlit_app.py, GS_HOSTED=1, "
+        "GS_SESSION_IDLE_S=120: a new visitor every 60-90 s doing the walk above, its context closed when "
+        "done; idle = after one Data-page visit imported the engine, before the first visitor; after expiry = "
+        "300 s after the last visitor left; medians over 30 s)_\n",
+        "| minutes | date | visitors | finished | error boxes | server tracebacks | trained, median s | worst s "
+        "| idle RSS MB | peak MB | after expiry MB | after / idle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in sorted(rows, key=lambda d: d["minutes"]):
+        lines.append(
+            f"| {d['minutes']:g} | {d['date']} | {d['visitors']} | {d['finished']} | {d['error_boxes']} | "
+            f"{len(d['server_tracebacks'])} | {d['trained_median_s']:.0f} | {d['trained_worst_s']:.0f} | "
+            f"{d['idle_mb']:.0f} | {d['peak_mb']:.0f} | {d['after_mb']:.0f} | {d['after_over_idle']:.2f} |"
+        )
+    lines.append(f"\n_{rows[0]['machine']}; target: after expiry within 10% of idle (≤ 1.10)._\n")
+    return "\n".join(lines) + "\n"
+
+
 def write() -> str:
     parts = [HEAD]
     for name, fn in (
@@ -558,9 +580,10 @@ def write() -> str:
     loads = [json.loads(p.read_text()) for p in sorted(OUT.glob("load-visitors-*.json"))]
     if loads:
         parts.append(section_load(loads))
-    uploads = [json.loads(p.read_text()) for p in sorted(OUT.glob("load-uploader-*.json"))]
-    if uploads:
-        parts.append(section_load_uploader(uploads))
+    for pattern, fn in (("load-uploader-*.json", section_load_uploader), ("load-soak-*.json", section_load_soak)):
+        found = [json.loads(p.read_text()) for p in sorted(OUT.glob(pattern))]
+        if found:
+            parts.append(fn(found))
     path = ROOT / "BENCHMARKS.md"
     path.write_text("\n".join(parts))
     return str(path)
