@@ -26,13 +26,19 @@ R = TypeVar("R")
 Work = Callable[[OnEvent, StopCheck], R]
 
 
-def release_memory() -> None:
+def release_memory(collect: bool = False) -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise).
 
     A job's transient buffers (decoded batches, activations) are freed when it ends,
     but without this the process keeps their pages, and the next job's peak stacks
     on top: on a 2.7 GB hosted container that is the difference that matters.
+    ``collect`` runs Python's full collection first: what a closed session held in
+    reference cycles is freed only then (the server turns Streamlit's after-run collection off).
     """
+    if collect:
+        import gc
+
+        gc.collect()
     try:
         import ctypes
 

@@ -255,11 +255,15 @@ class Registry:
         for w in old:
             w.close()
         if old:
-            from .jobs import release_memory
-
-            release_memory()
+            self._after_close()
         self.trim(now)
         return [w.id for w in old]
+
+    def _after_close(self) -> None:
+        """Sessions were closed: free what they held in reference cycles and hand the pages back."""
+        from .jobs import release_memory
+
+        release_memory(collect=True)
 
     def trim(self, now: float | None = None, limit_mb: float | None = None, rss=None) -> list[str]:
         """Over the memory limit: drop the caches of idle sessions (no job running), longest idle first.
@@ -308,6 +312,7 @@ class Registry:
             ws = self._items.pop(ws_id, None)
         if ws:
             ws.close()
+            self._after_close()
 
     def __len__(self) -> int:
         return len(self._items)

@@ -118,3 +118,24 @@ def test_the_server_registry_takes_its_idle_time_from_the_environment(monkeypatc
     assert reg.idle_seconds == 120 and reg.sweep_every == 30
     monkeypatch.delenv("GS_SESSION_IDLE_S")
     assert workspace._server_registry().idle_seconds == 2 * 3600
+
+
+def test_releasing_memory_frees_what_reference_cycles_held():
+    import gc
+    import weakref
+
+    from core.session.jobs import release_memory
+
+    class Held:
+        pass
+
+    gc.disable()
+    try:
+        held = Held()
+        held.me = held  # a cycle: freed only by the collector
+        gone = weakref.ref(held)
+        del held
+        release_memory(collect=True)
+        assert gone() is None
+    finally:
+        gc.enable()
