@@ -432,6 +432,11 @@ def _pretrained_state(name: str, choice: WeightsChoice) -> dict[str, torch.Tenso
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def forget_weights() -> None:
+    """Drop the pretrained weights kept for every job (the next build loads them again, about a second)."""
+    _pretrained_state.cache_clear()
+
+
 def check_weights(name: str, choice: WeightsChoice = WeightsChoice()) -> str | None:
     """None when the weights load; otherwise the user-facing reason."""
     try:

@@ -222,6 +222,19 @@ def release_owner(owner: str) -> int:
     return closed
 
 
+def release_all() -> int:
+    """Close every ONNX Runtime session not being exported, shared warm-ups included (no session is
+    left to use them); the next warm-up or job exports again. Returns how many were closed."""
+    with _lock:
+        keys = [k for k in _onnx if k not in _inflight]
+        for key in keys:
+            del _onnx[key]
+        _users.clear()
+        _warming.clear()  # the next visitor's page warms the export up again
+    give_back_memory()
+    return len(keys)
+
+
 def _onnx_runner(part: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The shared ONNX Runtime runner for this piece; exported once, even when asked from many threads."""
     key = fingerprint(part)

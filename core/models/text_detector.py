@@ -83,6 +83,11 @@ def _session():
         return ort.InferenceSession(_check_model(), opts, providers=["CPUExecutionProvider"])
 
 
+def close() -> None:
+    """Close the process-wide session and its arena (the next detection opens it again)."""
+    _session.cache_clear()
+
+
 def available() -> str | None:
     """None when the detector loads; otherwise why not (for the UI and the CLI)."""
     try:

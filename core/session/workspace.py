@@ -217,16 +217,23 @@ class Workspace:
 
 class Registry:
     """The workspaces by id. ``sweep_every`` (seconds) starts a background sweep with the first
-    workspace, so idle ones expire even when no page runs; without it, ``get`` sweeps."""
+    workspace, so idle ones expire even when no page runs; without it, ``get`` sweeps.
+    ``release_shared``: when the last workspace closes, release what the process keeps warm for
+    every session too (:func:`release_shared_state`); the server's registry does."""
 
     def __init__(
-        self, root: Path | None = None, idle_seconds: float = IDLE_SECONDS, sweep_every: float | None = None
+        self,
+        root: Path | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        sweep_every: float | None = None,
+        release_shared: bool = False,
     ) -> None:
         self._root = Path(root) if root else Path(tempfile.gettempdir()) / "gallery-sorter"
         self._items: dict[str, Workspace] = {}
         self._lock = threading.Lock()
         self.idle_seconds = idle_seconds
         self.sweep_every = sweep_every
+        self.release_shared = release_shared
         self._sweeper: threading.Thread | None = None
 
     def get(self, ws_id: str | None) -> Workspace:
@@ -260,7 +267,10 @@ class Registry:
         return [w.id for w in old]
 
     def _after_close(self) -> None:
-        """Sessions were closed: free what they held in reference cycles and hand the pages back."""
+        """Sessions were closed: free their cycles and hand the pages back; with none left, the
+        server's shared warm state goes too (``release_shared``), so memory returns to idle."""
+        if self.release_shared and not self._items:
+            release_shared_state()
         from .jobs import release_memory
 
         release_memory(collect=True)
@@ -333,11 +343,24 @@ def _sweep_forever(ref: weakref.ref, every: float) -> None:
         del reg
 
 
+def release_shared_state() -> None:
+    """No session left: close the ONNX Runtime sessions kept for every session (warm-ups, shared
+    exports), the text detector's session, and the pretrained weights kept for building networks.
+    The next visitor's page loads them again in seconds. Modules not imported yet stay so."""
+    mods = sys.modules
+    if "core.models.runtime" in mods:
+        mods["core.models.runtime"].release_all()
+    if "core.models.backbones" in mods:
+        mods["core.models.backbones"].forget_weights()
+    if "core.models.text_detector" in mods:
+        mods["core.models.text_detector"].close()
+
+
 def _server_registry() -> Registry:
     from ..settings import load_settings
 
     idle = load_settings().session_idle_s
-    return Registry(idle_seconds=idle, sweep_every=min(SWEEP_EVERY_S, max(1.0, idle / 4)))
+    return Registry(idle_seconds=idle, sweep_every=min(SWEEP_EVERY_S, max(1.0, idle / 4)), release_shared=True)
 
 
 REGISTRY = _server_registry()

@@ -120,6 +120,31 @@ def test_the_server_registry_takes_its_idle_time_from_the_environment(monkeypatc
     assert workspace._server_registry().idle_seconds == 2 * 3600
 
 
+def test_the_last_session_closing_releases_the_servers_shared_warm_state(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from core.models import backbones
+
+    reg = Registry(tmp_path, idle_seconds=60, release_shared=True)
+    a, b = reg.get(None), reg.get(None)
+    warm = nn.Sequential(nn.Conv2d(3, 6, 3)).eval()
+    runtime._onnx_runner(warm, torch.zeros(1, 3, 16, 16))  # a warm-up: opened for no session in particular
+    backbones._pretrained_state("efficientnet_lite0", backbones.WeightsChoice("random"))
+    b.last_seen = time.time() + 3600  # still active
+    assert reg.sweep(now=time.time() + 1800) == [a.id]
+    assert runtime.fingerprint(warm) in runtime._onnx  # b may still use it
+    reg.release(b.id)
+    assert runtime._onnx == {} and backbones._pretrained_state.cache_info().currsize == 0
+
+
+def test_a_test_registry_leaves_the_shared_state_alone(tmp_path):
+    pytest.importorskip("onnxruntime")
+    reg = Registry(tmp_path, idle_seconds=60)
+    warm = nn.Sequential(nn.Conv2d(3, 7, 3)).eval()
+    runtime._onnx_runner(warm, torch.zeros(1, 3, 16, 16))
+    reg.release(reg.get(None).id)
+    assert runtime.fingerprint(warm) in runtime._onnx
+
+
 def test_releasing_memory_frees_what_reference_cycles_held():
     import gc
     import weakref
