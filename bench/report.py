@@ -498,6 +498,10 @@ def section_load(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _secs(d: dict, key: str) -> str:
+    return f"{d[key]:.0f}" if key in d else "-"
+
+
 def section_load_uploader(rows: list[dict]) -> str:
     """N visitors training while one more uploads 1,000 photos and trains (load_visitors --uploader)."""
     up = rows[0]["uploader"]
@@ -507,8 +511,8 @@ def section_load_uploader(rows: list[dict]) -> str:
         f"them: Data → Upload a folder of {up['photos']:,} phone-sized photos in class folders (1600x1200 JPEGs, "
         f"{up['upload_mb']:.0f} MB) → Train with the default)_\n",
         "| visitors + uploader | date | visitors finished | error boxes | server tracebacks | server peak RSS MB "
-        "| trained, median s | worst s | uploader: finished | upload s | queued | trained s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| trained, median s | worst s | uploader: finished | upload s | queued | trained s | peak < 2,200 MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in sorted(rows, key=lambda d: d["visitors"]):
         u = d["uploader"]
@@ -516,7 +520,8 @@ def section_load_uploader(rows: list[dict]) -> str:
             f"| {d['visitors']} + 1 | {d['date']} | {d['finished']} | {d['error_boxes'] + len(u['errors'])} | "
             f"{len(d['server_tracebacks'])} | {d['peak_rss_mb']:.0f} | {d['trained_median_s']:.0f} | "
             f"{d['trained_worst_s']:.0f} | {'yes' if u['finished'] else 'no: ' + u.get('failure', 'error box')} | "
-            f"{u.get('uploaded_s', '-')} | {'yes' if u['queued_seen'] else 'no'} | {u.get('trained_s', '-')} |"
+            f"{_secs(u, 'uploaded_s')} | {'yes' if u['queued_seen'] else 'no'} | {_secs(u, 'trained_s')} | "
+            f"{_ok(d['peak_rss_mb'] < 2200)} |"
         )
     lines.append(f"\n_{rows[0]['machine']}; target: peak < 2,200 MB._\n")
     return "\n".join(lines) + "\n"
@@ -531,16 +536,18 @@ def section_load_soak(rows: list[dict]) -> str:
         "done; idle = after one Data-page visit imported the engine, before the first visitor; after expiry = "
         "300 s after the last visitor left; medians over 30 s)_\n",
         "| minutes | date | visitors | finished | error boxes | server tracebacks | trained, median s | worst s "
-        "| idle RSS MB | peak MB | after expiry MB | after / idle |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| idle RSS MB | peak MB | after expiry MB | after / idle | target ≤ 1.10 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in sorted(rows, key=lambda d: d["minutes"]):
         lines.append(
             f"| {d['minutes']:g} | {d['date']} | {d['visitors']} | {d['finished']} | {d['error_boxes']} | "
             f"{len(d['server_tracebacks'])} | {d['trained_median_s']:.0f} | {d['trained_worst_s']:.0f} | "
-            f"{d['idle_mb']:.0f} | {d['peak_mb']:.0f} | {d['after_mb']:.0f} | {d['after_over_idle']:.2f} |"
+            f"{d['idle_mb']:.0f} | {d['peak_mb']:.0f} | {d['after_mb']:.0f} | {d['after_over_idle']:.2f} | "
+            f"{_ok(d['after_over_idle'] <= 1.10)} |"
         )
     lines.append(f"\n_{rows[0]['machine']}; target: after expiry within 10% of idle (≤ 1.10)._\n")
+    lines += [f"{d['note']}\n" for d in rows if d.get("note")]
     return "\n".join(lines) + "\n"
 
 
