@@ -84,3 +84,26 @@ def cpu_count() -> int:
     except (OSError, ValueError):
         pass
     return max(1, n)
+
+
+_ARENAS_LIMITED = False
+
+
+def limit_heap_arenas(arenas: int = 2) -> bool:
+    """Let glibc keep at most ``arenas`` heaps, whatever the number of threads (True if it took).
+
+    A server runs a thread per session and per job; glibc gives threads their own 64 MB heaps,
+    which fragment and stay resident after the sessions are gone (a 15-minute soak of the hosted
+    demo ended 35% above its idle memory, three such heaps almost fully resident). Threads made
+    after this call share the limited heaps; allocation is slower only under heavy contention.
+    """
+    global _ARENAS_LIMITED
+    if _ARENAS_LIMITED:
+        return True
+    import ctypes
+
+    try:
+        _ARENAS_LIMITED = bool(ctypes.CDLL("libc.so.6").mallopt(-8, int(arenas)))  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc: its allocator has no such knob
+        return False
+    return _ARENAS_LIMITED

@@ -164,3 +164,13 @@ def test_releasing_memory_frees_what_reference_cycles_held():
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_the_hosted_server_limits_glibc_heaps_once():
+    import ctypes.util
+
+    from core.settings import limit_heap_arenas
+
+    if ctypes.util.find_library("c") is None or "glibc" not in " ".join(__import__("platform").libc_ver()):
+        return  # another C library: nothing to limit, and nothing claimed
+    assert limit_heap_arenas() is True and limit_heap_arenas() is True
