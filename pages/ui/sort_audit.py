@@ -15,7 +15,7 @@ from core.inference.audit import SAMPLE, audit_result, audit_sample
 from core.inference.placement import FilingRule
 from core.session.workspace import Workspace
 from core.words import plural
-from pages.ui.common import thumb
+from pages.ui.common import photo_name, thumb
 
 
 def _answer(ws: Workspace, path: Path, truth: str) -> None:
@@ -26,7 +26,7 @@ def _answer(ws: Workspace, path: Path, truth: str) -> None:
 def _card(ws: Workspace, p, classes: list[str], k: int) -> None:
     data = thumb(p.path, 200)
     if data is not None:
-        st.image(data, width="stretch")
+        st.image(data, caption=photo_name(p.path, ws.sort.root), width="stretch")
     st.markdown(f"Filed as **{p.label}**")
     said = ws.sort.audit.get(p.path)
     if said is not None:

@@ -18,7 +18,7 @@ from core.inference.placement import FilingRule
 from core.inference.teach import next_to_check
 from core.session.workspace import Workspace
 from core.words import plural
-from pages.ui.common import job_progress, kept, thumb
+from pages.ui.common import job_progress, kept, photo_name, thumb
 
 TARGETS = [0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995]
 DEFAULT_TARGET = 0.98  # the README's, the CLI's example
@@ -157,7 +157,7 @@ def take_resort(ws: Workspace) -> None:
 def _card(ws: Workspace, p, classes: list[str], k: int) -> None:
     data = thumb(p.path, 200)
     if data is not None:
-        st.image(data, width="stretch")
+        st.image(data, caption=photo_name(p.path, ws.sort.root), width="stretch")
     d = ws.sort.corrections.get(p.path)
     sure = p.calibrated if p.calibrated is not None else p.confidence
     st.markdown(f"**{p.label}** · {sure:.0%} likely")
@@ -255,7 +255,7 @@ def corrections_panel(ws: Workspace) -> None:
         )
         st.dataframe(
             [
-                {"photo": d.path.name, "model said": d.label or "", "you said": d.to_class or d.label or ""}
+                {"photo": photo_name(d.path, ws.sort.root), "model said": d.label or "", "you said": d.to_class or d.label or ""}
                 for d in list(dec)[::-1]
             ],
             hide_index=True,
