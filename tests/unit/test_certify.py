@@ -118,3 +118,18 @@ def test_clopper_pearson_limits():
     assert lo == 0.0 and abs(hi - (1 - 0.05 ** (1 / 10))) < 1e-9
     lo, hi = clopper_pearson(10, 10, 0.95)
     assert hi == 1.0 and abs(lo - 0.05 ** (1 / 10)) < 1e-9
+
+
+def test_with_under_100_held_out_photos_only_what_is_certified_is_filed():
+    """A temperature fitted on a few dozen photos is a guess: each photo's own chance is not trusted then."""
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        pv, yv = draw(rng, 40)
+        pg, _ = draw(rng, 1000)
+        cert = certify(pg, CLASSES, HeldOut(pv, yv), 0.98)
+        assert cert.filed == 0 or cert.certified >= 0.98
+        big = certify(pg, CLASSES, HeldOut(*draw(rng, 300)), 0.98)
+        from core.training.calibration import calibrate
+
+        own = calibrate(pg, big.temperature).max(1) >= 0.98
+        assert set(np.flatnonzero(own)) <= set(big.chosen)  # with 300, every photo at least 98% on its own is filed
