@@ -255,7 +255,11 @@ def corrections_panel(ws: Workspace) -> None:
         )
         st.dataframe(
             [
-                {"photo": photo_name(d.path, ws.sort.root), "model said": d.label or "", "you said": d.to_class or d.label or ""}
+                {
+                    "photo": photo_name(d.path, ws.sort.root),
+                    "model said": d.label or "",
+                    "you said": d.to_class or d.label or "",
+                }
                 for d in list(dec)[::-1]
             ],
             hide_index=True,
