@@ -29,6 +29,7 @@ class Settings:
     server_memory_mb: int  # the whole server process should stay under this (heavy jobs are admitted to fit)
     heavy_jobs: int  # how many heavy jobs (training, Discover, sorting, Grad-CAM batches) run at once
     session_idle_s: int  # a session idle this long expires and releases everything it held
+    run_memory_mb: int  # one training run keeps the whole process under this (its cached maps are sized to fit)
 
 
 def load_settings() -> Settings:
@@ -36,8 +37,10 @@ def load_settings() -> Settings:
 
     Each limit can also be set on its own (GS_ALLOW_LOCAL_PATHS, GS_MAX_IMAGES,
     GS_MAX_EPOCHS, GS_MAX_UPLOAD_MB, GS_ALLOW_FULL_FINETUNE, GS_SERVER_MEMORY_MB,
-    GS_HEAVY_JOBS, GS_SESSION_IDLE_S: two hours by default). Hosted, the server stays under 2.2 GB (Community Cloud gives the whole
-    app about 2.7 GB); locally, under three quarters of the machine's RAM.
+    GS_HEAVY_JOBS, GS_SESSION_IDLE_S: two hours by default, GS_RUN_MEMORY_MB). Hosted, the server
+    stays under 2.2 GB (Community Cloud gives the whole app about 2.7 GB); locally, under three
+    quarters of the machine's RAM. A training run sizes its cached inputs to keep the process under
+    1.5 GB anywhere: a laptop's time budget bounds them before that does.
     """
     hosted = _flag("GS_HOSTED", False)
     return Settings(
@@ -50,6 +53,7 @@ def load_settings() -> Settings:
         server_memory_mb=max(512, _int("GS_SERVER_MEMORY_MB", 2200 if hosted else int(0.75 * ram_mb()))),
         heavy_jobs=max(1, _int("GS_HEAVY_JOBS", max(1, cpu_count() // 2))),
         session_idle_s=max(1, _int("GS_SESSION_IDLE_S", 2 * 3600)),
+        run_memory_mb=max(800, _int("GS_RUN_MEMORY_MB", 1500)),
     )
 
 
@@ -69,6 +73,15 @@ def ram_mb() -> int:
             total = min(total, int(text) // 2**20)
         break
     return total
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (MB); 0 when it cannot be read."""
+    try:
+        pages = int(open("/proc/self/statm").read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def cpu_count() -> int:

@@ -268,17 +268,6 @@ def estimate_mb(kind: str, images: int = 0) -> float:
     return fixed + per_image * max(0, images)
 
 
-def rss_mb() -> float:
-    """This process's resident memory now (MB); 0 when it cannot be read."""
-    try:
-        pages = int(open("/proc/self/statm").read().split()[1])
-        import os
-
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
 _SCHEDULER: Scheduler | None = None
 _make_lock = threading.Lock()
 
@@ -293,7 +282,7 @@ def scheduler() -> Scheduler:
     global _SCHEDULER
     with _make_lock:
         if _SCHEDULER is None:
-            from ..settings import load_settings
+            from ..settings import load_settings, rss_mb
 
             s = load_settings()
             budget = max(300.0, s.server_memory_mb - rss_mb() - SESSIONS_RESERVE_MB)

@@ -281,7 +281,7 @@ class Registry:
         ``limit_mb`` defaults to the server's budget (core/settings.py); ``rss`` says the process's
         memory now in MB (the real one by default; tests pass their own).
         """
-        from .scheduler import rss_mb
+        from ..settings import rss_mb
 
         rss = rss or rss_mb
         if limit_mb is None:
