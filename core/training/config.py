@@ -56,6 +56,10 @@ class TrainConfig:
     # The head also reads each photo's text layout (where its writing sits: captions, chat lines,
     # pages), which the CNN cannot see. The automatic ladder keeps it only if validation improves.
     text: bool = True
+    # Large galleries (core.training.budget): each view's cached inputs cover this many training
+    # photos, and each epoch validates on this many; 0 = all of them (the full split is scored at the end).
+    view_photos: int = 0
+    val_photos: int = 0
 
     @property
     def weights_choice(self) -> WeightsChoice:
@@ -105,6 +109,8 @@ class TrainConfig:
             raise ValueError("batch size must be 1..1024 and views 1..50")
         if not (0 < self.head_lr_mult <= 1000 and 0 < self.lr_decay <= 1 and 0 <= self.feature_flip <= 1):
             raise ValueError("head_lr_mult must be in (0, 1000], lr_decay in (0, 1] and feature_flip in [0, 1]")
+        if self.view_photos < 0 or self.val_photos < 0:
+            raise ValueError("view_photos and val_photos must be 0 (all) or a number of photos")
 
 
 # Recipes a user picks by name; the seeds' recipes reproduced as presets.
@@ -197,8 +203,9 @@ def describe_path(cfg: TrainConfig, spec_label: str) -> str:
     if k == 0:
         return f"Fast path: {spec_label} runs {once}; the head trains on cached pooled features ({views})."
     if k < UNFREEZE_CHOICES["all"]:
+        sample = f"; each view covers {cfg.view_photos:,} of the training photos" if cfg.view_photos else ""
         return (
             f"Fast path: the frozen part of {spec_label} runs {once}; the unfrozen "
-            f"blocks + head train on cached block outputs ({views})."
+            f"blocks + head train on cached block outputs ({views}{sample})."
         )
     return f"Full fine-tuning: every epoch runs the whole of {spec_label} on freshly augmented images (slow on CPU)."

@@ -28,6 +28,7 @@ TEXT_THREADS = 2  # the decode threads text detection runs in, beside the forwar
 class Costs:
     prefix_ms: float  # one cached input: decode + the frozen prefix
     step_ms: float  # one image's forward + backward through the trainable part (boundary 0: all of it)
+    map_mb: float = 0.0  # one cached input in memory (spatial maps are stored as float16)
 
 
 _measured: dict[tuple[str, int], Costs] = {}
@@ -66,10 +67,13 @@ def _probe(backbone: str, boundary: int) -> Costs:
     via = min(net.pool_via, stop)  # as the feature cache computes it: the shared session, then torch
     forward = runtime.forward_fn(net, 0, via, head=False, n_images=runtime.MIN_IMAGES)
     prefix = 1000 * _time(lambda: resume(net, forward(x), via, stop), 2) / len(x) + DECODE_MS
+    with torch.inference_mode():
+        z = resume(net, forward(x[:1]), via, stop)
+    map_mb = z.numel() * (2 if z.dim() == 4 else 4) / 2**20
     # the whole network's backward only when full fine-tuning is asked about: its activations
     # cost ~1 GB of RSS that glibc keeps afterwards, too much for Quick and Better on a 1.5 GB host
     step = _step_ms(net, boundary, x[:4] if boundary == 0 else x[:8]) if boundary < len(net.stages) else 0.05
-    return Costs(prefix, step)
+    return Costs(prefix, step, map_mb)
 
 
 def measure(backbone: str, boundary: int) -> Costs:
@@ -118,7 +122,7 @@ def costs(backbone: str, boundary: int) -> Costs:
     with _lock:
         prefix = _learned.get((backbone, boundary, "features"), c.prefix_ms)
         step = _learned.get((backbone, boundary, "step"), c.step_ms)
-    return Costs(prefix, step)
+    return Costs(prefix, step, c.map_mb)
 
 
 def measured_already(backbone: str, boundary: int) -> bool:

@@ -19,6 +19,7 @@ from ..events import Advance, OnEvent, Status, StopCheck
 from ..models import runtime
 from ..models.backbones import Network, get_spec
 from ..models.features import FeatureCache, decode_batches
+from . import budget
 from .config import TrainConfig
 
 
@@ -45,13 +46,24 @@ def view_name(cfg: TrainConfig, v: int) -> str:
     return "eval" if not steps else f"aug{v}s{cfg.seed}:{','.join(steps)}"
 
 
-def features_to_compute(cfg: TrainConfig, cache: FeatureCache, boundary: int, train_paths, eval_paths) -> int:
+def view_rows(cfg: TrainConfig, train_y: np.ndarray, v: int) -> np.ndarray:
+    """Which training photos view ``v`` covers: all of them, or the run's working set for that view."""
+    if not cfg.view_photos or cfg.view_photos >= len(train_y):
+        return np.arange(len(train_y))
+    return budget.view_sample(train_y, cfg.view_photos, v, cfg.seed)
+
+
+def features_to_compute(
+    cfg: TrainConfig, cache: FeatureCache, boundary: int, train_paths, eval_paths, train_y: np.ndarray | None = None
+) -> int:
     """Cached inputs a run with ``cfg`` still has to compute: one per validation/test image, one per
-    training image and view the epochs will reach."""
+    training image (of each view's working set, when ``train_y`` says which) and view the epochs will reach."""
     views = min(cfg.views if cfg.augment_steps else 1, cfg.total_epochs)
+    train_paths = list(train_paths)
     todo = cache.count_missing(cfg.feature_tag, boundary, list(eval_paths), "eval")
     for v in range(views):
-        todo += cache.count_missing(cfg.feature_tag, boundary, list(train_paths), view_name(cfg, v))
+        rows = view_rows(cfg, train_y, v) if train_y is not None else range(len(train_paths))
+        todo += cache.count_missing(cfg.feature_tag, boundary, [train_paths[i] for i in rows], view_name(cfg, v))
     return todo
 
 
@@ -81,6 +93,7 @@ class Inputs:
     computed: int = 0  # feature images computed so far (the plan's "features" step)
     _views: dict[int, Rows] = field(default_factory=dict)
     _val: Rows | None = None
+    _val_subset: Rows | None = None
     _text_rows: dict[Path, np.ndarray] = field(default_factory=dict)  # full fine-tuning's layouts, by path
 
     @property
@@ -118,8 +131,13 @@ class Inputs:
         if not self.cached:
             return 0
         return features_to_compute(
-            self.cfg, self.cache, self.boundary, self.train_paths, self.val_paths + self.test_paths
+            self.cfg, self.cache, self.boundary, self.train_paths, self.val_paths + self.test_paths, self.train_y
         )
+
+    @property
+    def view_size(self) -> int:
+        """Training photos one epoch goes through (the working set on a large gallery)."""
+        return len(view_rows(self.cfg, self.train_y, 0)) if self.cached else len(self.train_paths)
 
     def _rows(self, paths: list[Path], labels: np.ndarray, view: str, transform) -> Rows:
         X, ok = self._features(paths, view, transform)
@@ -158,15 +176,22 @@ class Inputs:
             runtime.give_back_memory()  # decoded photos and batch buffers: back to the OS before training
         return X, ok
 
-    def validation(self) -> Rows:
-        """Validation inputs, computed once, after the first training batches (the chart's first point comes sooner)."""
+    def validation(self, full: bool = False) -> Rows:
+        """Validation inputs, computed once, after the first training batches (the chart's first point
+        comes sooner). On a large split the epochs score a fixed stratified subset; ``full``: all of it."""
         if self._val is None:
             if self.val_paths:
                 self.emit(Status(f"Computing features for {len(self.val_paths)} validation images"))
                 self._val = self._rows(self.val_paths, self.val_y, "eval", self._eval_tf())
             else:
                 self._val = Rows(torch.empty(0), None, torch.empty(0, dtype=torch.long), [])
-        return self._val
+        if full or not self.cfg.val_photos or self.cfg.val_photos >= len(self._val):
+            return self._val
+        if self._val_subset is None:
+            keep = torch.from_numpy(budget.val_sample(self._val.y.numpy(), self.cfg.val_photos, self.cfg.seed))
+            v = self._val
+            self._val_subset = Rows(v.X[keep], batch_of(v.T, keep), v.y[keep], [v.paths[i] for i in keep.tolist()])
+        return self._val_subset
 
     def test(self) -> Rows:
         """The test split's inputs, computed once at the very end (nothing before looks at them)."""
@@ -183,7 +208,9 @@ class Inputs:
         if v not in self._views:
             what = f"training view {v + 1} of {self.n_views}" if self.n_views > 1 else "the training images"
             self.emit(Status(f"Computing features for {what}" + (f" (epoch {epoch})" if v else "")))
-            self._views[v] = self._rows(self.train_paths, self.train_y, self.view_name(v), self.transform(v))
+            rows = view_rows(self.cfg, self.train_y, v)
+            paths = [self.train_paths[i] for i in rows]
+            self._views[v] = self._rows(paths, self.train_y[rows], self.view_name(v), self.transform(v))
         return self._views[v]
 
     def training_layouts(self) -> torch.Tensor | None:

@@ -24,11 +24,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from ..data.dataset import Dataset
 from ..events import Advance, Candidate, Note, OnEvent, Plan, Status, Step, StopCheck, ignore, never
 from ..models.backbones import UNFREEZE_CHOICES, boundary_of, get_spec
 from ..models.features import FeatureCache
 from ..models.runtime import give_back_memory
+from ..settings import load_settings, rss_mb
+from . import budget
+from .budget import WorkingSet
 from .config import Phase, TrainConfig, TrainResult
 from .costs import DECODE_MS, costs, text_ms
 from .inputs import features_to_compute
@@ -95,22 +100,33 @@ class Forecast:
         return self.features * self.feature_s + self.batches * self.batch_s
 
 
-def forecast(rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None) -> Forecast:
-    """Expected seconds of ``cfg`` (a rung's recipe) on this dataset here, from measured per-image costs."""
-    tr = [i.path for i in dataset.split_items("train")]
+def _train_labels(dataset: Dataset) -> tuple[list, np.ndarray]:
+    items = dataset.split_items("train")
+    cidx = {c: i for i, c in enumerate(dataset.classes)}
+    return [i.path for i in items], np.array([cidx[i.label] for i in items], dtype=int)
+
+
+def forecast(
+    rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None, after_quick: bool = False
+) -> Forecast:
+    """Expected seconds of ``cfg`` (a rung's recipe, fitted to the budgets) on this dataset here,
+    from measured per-image costs. ``after_quick``: Quick will have cached the un-augmented inputs."""
+    tr, tr_y = _train_labels(dataset)
     ev = [i.path for i in dataset.split_items("val")] + [i.path for i in dataset.split_items("test")]
     n_va = len(dataset.split_items("val"))
     boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
     c = costs(cfg.backbone, boundary)
-    per_epoch = max(1, -(-len(tr) // cfg.batch_size))
+    n_view = min(len(tr), cfg.view_photos) if cfg.view_photos and boundary else len(tr)
+    per_epoch = max(1, -(-n_view // cfg.batch_size))
     batches = cfg.total_epochs * per_epoch
     if boundary == 0:  # full fine-tuning: every batch decodes and runs whole photos
         per_image = c.step_ms + DECODE_MS
         val_share = n_va * c.prefix_ms / per_epoch
         return Forecast(rung, 0, 0.0, batches, (cfg.batch_size * per_image + val_share) / 1000)
     cache = cache or FeatureCache()
-    feats = features_to_compute(cfg, cache, boundary, tr, ev)
-    val_share = n_va * c.step_ms / 3 / per_epoch  # validation: a forward pass, about a third of a step
+    feats = features_to_compute(cfg, cache, boundary, tr, [] if after_quick else ev, tr_y)
+    n_scored = min(n_va, cfg.val_photos) if cfg.val_photos else n_va
+    val_share = n_scored * c.step_ms / 3 / per_epoch  # validation: a forward pass, about a third of a step
     feature_s, batch_s = c.prefix_ms / 1000, (cfg.batch_size * c.step_ms + val_share) / 1000
     if cfg.text and feats:  # layouts still to detect, folded into the features' rate (the bar's steps stay)
         unread = sum(1 for p in tr + ev if cache.text_layout(p) is None)
@@ -118,6 +134,38 @@ def forecast(rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache 
     if cfg.text and rung == "quick":  # Quick trains a second head without text, to compare
         batch_s *= 2
     return Forecast(rung, feats, feature_s, batches, batch_s)
+
+
+ACTIVATIONS_MB = 300  # beside its cached maps, a Better run rose 283 MB above the RSS it started at (trashnet)
+
+
+def maps_budget_mb() -> float:
+    """What a run's cached maps may take: the run's memory budget less what the process holds now."""
+    return max(64.0, load_settings().run_memory_mb - rss_mb() - ACTIVATIONS_MB)
+
+
+def fitted(
+    dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, seconds: float, after_quick: bool = False
+) -> tuple[TrainConfig, WorkingSet]:
+    """``cfg`` (a Better-like recipe on cached inputs) with the working set that fits ``seconds``
+    and the memory budget: every photo on a small gallery, a sample per view on a large one.
+    ``after_quick``: planned before Quick runs, which caches the un-augmented inputs Better reads."""
+    tr, tr_y = _train_labels(dataset)
+    ev = [i.path for i in dataset.split_items("val")] + [i.path for i in dataset.split_items("test")]
+    boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
+    c = costs(cfg.backbone, boundary)
+    cache = cache or FeatureCache()
+    feature_s = c.prefix_ms / 1000
+    unread = sum(1 for p in tr if cache.text_layout(p) is None) if cfg.text else 0
+    if unread:  # layouts still to detect: their share of the views' inputs
+        feature_s += unread / len(tr) * text_ms() / 1000
+    fixed_s = 0.0 if after_quick else cache.count_missing(cfg.feature_tag, boundary, ev, "eval") * c.prefix_ms / 1000
+    views = min(cfg.views if cfg.augment_steps else 1, cfg.total_epochs)
+    rates = budget.Rates(feature_s, c.step_ms / 1000, c.map_mb)
+    n_va = len(dataset.split_items("val"))
+    ws = budget.plan(len(tr), n_va, views, cfg.total_epochs, cfg.batch_size, rates, seconds, maps_budget_mb(), fixed_s)
+    val_photos = ws.val_photos if ws.val_photos < n_va else 0
+    return replace(cfg, view_photos=ws.photos if ws.bounded else 0, val_photos=val_photos), ws
 
 
 @dataclass
@@ -135,6 +183,22 @@ class LadderRequest:
         if self.mode == "best" and not self.allow_best:
             raise ValueError("Best (the whole network) is switched off on this server; choose Quick or Better")
         get_spec(self.backbone)
+
+
+def forecasts(dataset: Dataset, request: LadderRequest, cache: FeatureCache | None = None) -> list[Forecast]:
+    """What a climb plans before it starts (and the Train page shows): each rung it may run, Better
+    fitted to the budget that Quick leaves."""
+    if request.mode not in ("auto", "better"):
+        cfg = recipe(request.mode, request.backbone, request.seed, request.text)
+        return [forecast(request.mode, dataset, cfg, cache)]
+    better = recipe("better", request.backbone, request.seed, request.text)
+    if request.mode == "better":
+        return [forecast("better", dataset, fitted(dataset, better, cache, request.budget_s)[0], cache)]
+    fq = forecast("quick", dataset, recipe("quick", request.backbone, request.seed, request.text), cache)
+    better, ws = fitted(dataset, better, cache, request.budget_s - fq.seconds, after_quick=True)
+    if not ws.worth_it:
+        return [fq]  # Better will not fit what Quick leaves of the budget: the plan is Quick alone
+    return [fq, forecast("better", dataset, better, cache, after_quick=True)]
 
 
 @dataclass
@@ -229,41 +293,51 @@ def climb(
     t0 = time.perf_counter()
     if request.mode != "auto":
         cfg = recipe(request.mode, request.backbone, request.seed, request.text)
+        said = ""
+        if request.mode == "better":
+            cfg, ws = fitted(dataset, cfg, cache, request.budget_s)
+            said = f"Better {ws.words()}."
+            emit(Note(said))
         _plan(emit, [forecast(request.mode, dataset, cfg, cache)], f"{LABELS[request.mode]}: {WORDS[request.mode]}")
         r = _run(request.mode, dataset, cfg, cache, emit, stop)
-        said = ""
         if request.mode == "quick":
             r, said = _text_or_not(dataset, r, cache, emit, stop)
             if said:
                 emit(Note(said))
         return LadderResult([r], 0, [said] if said else [])
     quick_cfg = recipe("quick", request.backbone, request.seed, request.text)
-    better_cfg = recipe("better", request.backbone, request.seed, request.text)
-    fq, fb = forecast("quick", dataset, quick_cfg, cache), forecast("better", dataset, better_cfg, cache)
-    _plan(emit, [fq, fb], f"Automatic: {WORDS['auto']}")
+    planned = forecasts(dataset, request, cache)
+    fq = planned[0]
+    _plan(emit, planned, f"Automatic: {WORDS['auto']}")
     quick, said = _text_or_not(dataset, _run("quick", dataset, quick_cfg, cache, emit, stop), cache, emit, stop)
-    better_cfg = replace(better_cfg, text=quick.config.text)
+    left = request.budget_s - (time.perf_counter() - t0)
+    # fitted again to the time actually left and the memory Quick left behind
+    better = recipe("better", request.backbone, request.seed, quick.config.text)
+    better_cfg, ws = fitted(dataset, better, cache, left)
+    fb = forecast("better", dataset, better_cfg, cache)
+    if ws.worth_it and planned[1:] != [fb]:
+        _plan(emit, [fq, fb], f"Automatic: {WORDS['auto']}")  # the bar counts what Better will really do
     emit(Candidate(quick))  # usable now, while the climb goes on
     results, reasons = [quick], [said] if said else []
     if said:
         emit(Note(said))
     acc = _acc(quick)
-    left = request.budget_s - (time.perf_counter() - t0)
     if stop() or quick.metrics.stopped_early:
         reasons.append("Stopped after Quick.")
     elif quick.metrics.n_val == 0:
         reasons.append("No validation images to tell whether fine-tuning helps: Quick is kept.")
     elif acc >= GOOD_ENOUGH:
         reasons.append(f"Quick reached {acc:.1%} on validation: the head is enough, nothing left to measure.")
-    elif fb.seconds > left:
+    elif not ws.worth_it:
         reasons.append(
-            f"Quick reached {acc:.1%}. Better would take about {fb.seconds:.0f} s, beyond the "
-            f"{request.budget_s:.0f} s budget: choose Better on its own, or a larger budget."
+            f"Quick reached {acc:.1%}. Better on even {budget.MIN_PHOTOS} photos per view would not fit the "
+            f"{max(0.0, left):.0f} s left of the {request.budget_s:.0f} s budget: choose Better on its own, "
+            "or a larger budget."
         )
     else:
         reasons.append(
             f"Quick reached {acc:.1%}: the head alone is the limit, so the last blocks are "
-            f"fine-tuned too (Better, about {fb.seconds:.0f} s)."
+            f"fine-tuned too (Better, about {fb.seconds:.0f} s; it {ws.words()})."
         )
         emit(Note(reasons[-1]))
         results.append(_run("better", dataset, better_cfg, cache, emit, stop, head_from=quick.network))
@@ -289,5 +363,7 @@ __all__ = [
     "LadderResult",
     "climb",
     "forecast",
+    "forecasts",
+    "fitted",
     "recipe",
 ]

@@ -88,7 +88,7 @@ def setup(dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None, emit: 
         [i.path for i in test_items],
         np.array([cidx[i.label] for i in test_items], dtype=int),
     )
-    n_batches = max(1, math.ceil(len(inputs.train_paths) / cfg.batch_size))
+    n_batches = max(1, math.ceil(inputs.view_size / cfg.batch_size))
     weight = class_weight_tensor(inputs.train_y, len(classes)) if cfg.class_weights else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
     emit(
@@ -207,7 +207,7 @@ def run_phases(run: Run, emit: OnEvent, should_stop: StopCheck) -> tuple[list[di
 def finish(run: Run, history: list[dict], best: _Best, stopped: bool) -> TrainResult:
     """Restore the best epoch, score it on validation, and package the result."""
     cfg, net, inputs = run.cfg, run.net, run.inputs
-    val = inputs.validation()
+    val = inputs.validation(full=True)  # the epochs may have picked the best on a subset: report all of it
     Xva, yva, va_paths = val.X, val.y, val.paths
     if best.state is not None:
         net.load_state_dict(best.state, strict=False)

@@ -46,7 +46,7 @@ def test_automatic_climbs_to_better_keeps_the_better_model_and_hands_quick_over_
 def test_a_short_budget_keeps_quick_and_says_what_better_would_cost(data, monkeypatch):
     monkeypatch.setattr(ladder, "GOOD_ENOUGH", 1.01)
     out = climb(data, LadderRequest("auto", budget_s=0.001), FeatureCache())
-    assert len(out.results) == 1 and any("beyond the" in r and "budget" in r for r in out.reasons)
+    assert len(out.results) == 1 and any("would not fit" in r and "budget" in r for r in out.reasons)
 
 
 def test_forecasts_come_from_measured_costs_and_cached_features_are_free(data):
