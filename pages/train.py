@@ -4,7 +4,7 @@ from core.models.backbones import REGISTRY, boundary_of
 from core.session.progress import duration_words, eta_words
 from core.training.config import describe_path
 from core.training.costs import measure_in_background
-from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderRequest, forecast, recipe
+from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderRequest, forecasts, recipe
 from core.training.train import warm_up
 from pages.ui import nav
 from pages.ui.charts import training_figure
@@ -38,8 +38,10 @@ def expected(mode: str, backbone: str) -> str:
     cfgs = {r: recipe(r, backbone) for r in rungs}
     if not measure_in_background(backbone, {boundary_of(backbone, c.deepest_unfreeze) for c in cfgs.values()}):
         return ""
-    secs = [forecast(r, ds, c, ws.cache).seconds for r, c in cfgs.items()]
-    if mode == "auto":
+    minutes = st.session_state.get("ladder-budget", ws.widgets.values.get("ladder-budget")) if mode == "auto" else None
+    budget = 60 * float(minutes) if minutes else DEFAULT_BUDGET_S
+    secs = [f.seconds for f in forecasts(ds, LadderRequest(mode, backbone, budget_s=budget), ws.cache)]
+    if len(secs) > 1:  # Automatic, with Better fitted to what Quick leaves of the budget
         return f"{duration_words(secs[0])}, up to {duration_words(sum(secs))}"
     return duration_words(secs[0])
 
@@ -106,7 +108,8 @@ with st.container():
                 int(DEFAULT_BUDGET_S // 60),
                 key=kept(ws, "ladder-budget"),
                 disabled=running,
-                help="Automatic goes beyond Quick only if the next rung is expected to finish within this",
+                help="Quick and Better together take about this long: on a large gallery Better works on as many "
+                "photos as fit in the time Quick leaves",
             )
         request = LadderRequest(mode, backbone, budget_s=budget, allow_best=limits.allow_full_finetune)
         planned = f"{LABELS[mode]}: {WORDS[mode]}"

@@ -154,3 +154,34 @@ def test_confusion_matrix_numbers_are_drawn_by_the_heatmap_not_the_clickable_lay
     heat, clicks = fig.data
     assert heat.type == "heatmap" and heat.texttemplate == "%{z}" and not heat.textfont.color
     assert "text" not in clicks.mode and len(clicks.x) == 4  # every cell still clickable
+
+
+def test_train_page_shows_the_planners_forecast_for_the_budget_set():
+    """What Automatic says it will take is the climb's own plan (Better fitted to what Quick leaves)."""
+    import time
+
+    from core.session.progress import duration_words
+    from core.session.workspace import REGISTRY
+    from core.training.ladder import LadderRequest, forecasts
+
+    at = run_page("data.py")
+    at.button(key="demo_btn").click().run()
+    at.switch_page("pages/train.py").run()
+    deadline = time.time() + 120
+    while not _captions(at)[0].startswith("about") and time.time() < deadline:
+        time.sleep(1)
+        at.run()
+    assert not at.exception, at.exception
+    ws = REGISTRY.get(at.session_state["ws_id"])
+    for minutes in (1, 4):
+        at.number_input(key="ladder-budget").set_value(minutes).run()
+        plan = forecasts(ws.data.effective(), LadderRequest("auto", budget_s=60 * minutes), ws.cache)
+        said = duration_words(plan[0].seconds)
+        if len(plan) > 1:
+            said += f", up to {duration_words(sum(f.seconds for f in plan))}"
+        assert _captions(at)[0].startswith(f"about {said} ·"), (_captions(at)[0], plan)
+    assert len(plan) == 2  # four minutes leave Better room on the demo
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [str(c) for c in at.radio(key="ladder-mode").proto.captions] if at.radio else []
