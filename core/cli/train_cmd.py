@@ -74,12 +74,17 @@ def _climb(ds, args, cfg):
     """`--quality`: the Train page's quality ladder; prints what each rung reached and which is kept."""
     import time
 
-    from ..training.ladder import LABELS, LadderRequest, climb
+    from ..training.ladder import LABELS, LadderRequest, climb, forecasts
 
     t0 = time.perf_counter()
     mode = quality_of(args)
     req = LadderRequest(mode, cfg.backbone, cfg.seed, args.budget, text=args.text)
+    for f in forecasts(ds, req):  # what the Train page would show before starting
+        print(f"forecast {f.rung} seconds {f.seconds:.1f}")
     ladder = climb(ds, req, on_event=Printer(args.quiet))
+    ws = ladder.working_set
+    if ws is not None and any(r.metrics.rung == "better" for r in ladder.results):
+        print(f"working_set {ws.photos} of {ws.of} per view, {ws.views} views, {ws.steps} steps")
     for r in ladder.results:
         m = r.metrics
         te = f" test_accuracy {m.test_accuracy:.4f}" if m.test_accuracy is not None else ""

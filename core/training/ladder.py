@@ -206,6 +206,7 @@ class LadderResult:
     results: list[TrainResult]
     chosen: int  # index of the model that validates best
     reasons: list[str] = field(default_factory=list)  # what the climb decided, in words
+    working_set: WorkingSet | None = None  # what Better was fitted to (when it was considered)
 
     @property
     def best(self) -> TrainResult:
@@ -293,18 +294,19 @@ def climb(
     t0 = time.perf_counter()
     if request.mode != "auto":
         cfg = recipe(request.mode, request.backbone, request.seed, request.text)
-        said = ""
+        said, result_ws = "", None
         if request.mode == "better":
             cfg, ws = fitted(dataset, cfg, cache, request.budget_s)
             said = f"Better {ws.words()}."
             emit(Note(said))
+            result_ws = ws
         _plan(emit, [forecast(request.mode, dataset, cfg, cache)], f"{LABELS[request.mode]}: {WORDS[request.mode]}")
         r = _run(request.mode, dataset, cfg, cache, emit, stop)
         if request.mode == "quick":
             r, said = _text_or_not(dataset, r, cache, emit, stop)
             if said:
                 emit(Note(said))
-        return LadderResult([r], 0, [said] if said else [])
+        return LadderResult([r], 0, [said] if said else [], result_ws)
     quick_cfg = recipe("quick", request.backbone, request.seed, request.text)
     planned = forecasts(dataset, request, cache)
     fq = planned[0]
@@ -351,7 +353,7 @@ def climb(
             f"{_acc(results[-1]):.1%}): it stays the model in use."
         )
         emit(Note(reasons[-1]))
-    return LadderResult(results, chosen, reasons)
+    return LadderResult(results, chosen, reasons, ws)
 
 
 __all__ = [

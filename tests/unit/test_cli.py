@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -156,6 +157,7 @@ def test_train_quality_ladder_from_the_cli(tmp_path, capsys):
     assert main(["train", str(data), "--out", str(tmp_path / "m"), "--quality", "quick"]) == 0
     out = capsys.readouterr().out
     assert "rung quick val_accuracy" in out and "kept Quick" in out
+    assert re.search(r"^forecast quick seconds \d+\.\d$", out, re.M)  # what the Train page would have said
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["rung"] == "quick" and (tmp_path / "m" / "model.pt").is_file()
     with pytest.raises(SystemExit) as bad:
