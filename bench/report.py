@@ -415,6 +415,64 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_scale(d: dict, ladder: dict | None) -> str:
+    """Better at any gallery size (scale_bench): the default against full-epoch Better, forecasts, memory."""
+    lines = [
+        "## Better at any gallery size: the default on a large gallery (`core train DATA`)\n",
+        _stamp(d),
+        "Each run is its own process with fresh caches. *default*: Automatic at its 240 s budget, Better "
+        "fitted to the time Quick leaves (each view covers a working set of the training photos). *full "
+        "Better*: `--quality better --budget 1e9`, every photo in every view, as Better ran before. "
+        "*trashnet x4*: four augmented copies of each trashnet photo, copies of a photo in one split. "
+        "Forecast: what the Train page shows before starting, for the rungs that ran.\n",
+        "| set | run | seed | kept | val accuracy | seconds | forecast | forecast / real | working set per view | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in d["rows"]:
+        w = r["working_set"]
+        ws = "n/a" if w is None else f"{w['photos']:,} of {w['of']:,} ({w['steps']} steps)"
+        lines.append(
+            f"| {r['dataset']} | {r['run']} | {r['seed']} | {r['kept']} | {r['val_acc']:.3f} | {r['seconds']:.0f} | "
+            f"{r['forecast_s']:.0f} | {r['forecast_over_real']:.2f} | {ws} | {r['peak_rss_mb']:.0f} |"
+        )
+    summ = {(r["dataset"], r["run"]): r for r in d["summary"]}
+    lines += ["", "| check | figure | target |", "|---|---|---|"]
+    for (ds, run), r in summ.items():
+        if run != "default":
+            continue
+        lines.append(
+            f"| {ds}: default, median of {r['runs']} | {r['val_acc']:.3f} in {r['seconds']:.0f} s | "
+            f"within 240 s: {_ok(r['seconds'] <= 240)} |"
+        )
+        full = summ.get((ds, "full better"))
+        if full:
+            gap = 100 * (full["val_acc"] - r["val_acc"])
+            lines.append(
+                f"| {ds}: full Better, median of {full['runs']} | {full['val_acc']:.3f} in {full['seconds']:.0f} s | "
+                f"default within 0.5 pts: {_ok(gap <= 0.5)} ({gap:+.1f} pts) |"
+            )
+        before = [
+            x["val_acc"]
+            for x in (ladder or {}).get("summary", [])
+            if x["dataset"] == ds and x["rung"] == "auto (default)"
+        ]
+        if before:
+            gap = 100 * (before[0] - r["val_acc"])
+            lines.append(
+                f"| {ds}: the default before working sets (ladder bench, {ladder['date']}) | {before[0]:.3f} | "
+                f"no loss beyond 0.5 pts: {_ok(gap <= 0.5)} ({-gap:+.1f} pts) |"
+            )
+        fo = [x["forecast_over_real"] for x in d["rows"] if x["dataset"] == ds and x["run"] == "default"]
+        lines.append(
+            f"| {ds}: forecast / real, default runs | {min(fo):.2f} to {max(fo):.2f} | "
+            f"within ±25%: {_ok(all(0.75 <= f <= 1.25 for f in fo))} |"
+        )
+        lines.append(
+            f"| {ds}: peak RSS, default | {r['peak_rss_mb']:.0f} MB | < 1,500 MB: {_ok(r['peak_rss_mb'] < 1500)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def section_text(acc: dict | None, speed: dict | None) -> str:
     """Reading the text on photos: the generated phone gallery, and what the detector costs."""
     lines = ["## Reading the text on photos (memes, screenshots, documents, receipts)\n"]
@@ -566,6 +624,9 @@ def write() -> str:
     d = _load("ladder")
     if d:
         parts.append(section_ladder(d, _load("anchor")))
+    d = _load("scale")
+    if d:
+        parts.append(section_scale(d, _load("ladder")))
     d = _load("discover")
     if d:
         parts.append(section_discover(d) if "table" in d else section_generic("discover", d))
