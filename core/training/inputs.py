@@ -22,6 +22,8 @@ from ..models.features import FeatureCache, decode_batches
 from . import budget
 from .config import TrainConfig
 
+KEEP_TRAIN_MAPS = 2_000  # up to this many training photos, pooled runs keep their maps (a custom recipe may use them)
+
 
 @dataclass
 class Rows:
@@ -139,13 +141,13 @@ class Inputs:
         """Training photos one epoch goes through (the working set on a large gallery)."""
         return len(view_rows(self.cfg, self.train_y, 0)) if self.cached else len(self.train_paths)
 
-    def _rows(self, paths: list[Path], labels: np.ndarray, view: str, transform) -> Rows:
-        X, ok = self._features(paths, view, transform)
+    def _rows(self, paths: list[Path], labels: np.ndarray, view: str, transform, keep_maps: bool = True) -> Rows:
+        X, ok = self._features(paths, view, transform, keep_maps)
         kept = [paths[i] for i in ok]
         T = torch.from_numpy(self.cache.text_vectors(kept)) if self.reads_text else None
         return Rows(X, T, torch.tensor(labels[ok], dtype=torch.long), kept)
 
-    def _features(self, paths: list[Path], view: str, transform) -> tuple[torch.Tensor, list[int]]:
+    def _features(self, paths: list[Path], view: str, transform, keep_maps: bool) -> tuple[torch.Tensor, list[int]]:
         base = {"computed": self.computed, "hits": None}
 
         def progress(done: int, total: int) -> None:
@@ -166,7 +168,7 @@ class Inputs:
             should_stop=self.should_stop,
             dtype=None,  # as stored: batches are upcast one at a time
             via=self.net.pool_via,
-            keep_via=True,  # pooled features here: their maps are Better's inputs
+            keep_via=keep_maps,  # pooled features here: their maps are Better's inputs
             text=self.reads_text,  # layouts are detected while the photos are decoded anyway
         )
         for i, e in fails:
@@ -210,7 +212,10 @@ class Inputs:
             self.emit(Status(f"Computing features for {what}" + (f" (epoch {epoch})" if v else "")))
             rows = view_rows(self.cfg, self.train_y, v)
             paths = [self.train_paths[i] for i in rows]
-            self._views[v] = self._rows(paths, self.train_y[rows], self.view_name(v), self.transform(v))
+            # Better reads augmented views of training photos, never these un-augmented maps: on a large
+            # gallery they are not kept (validation's are), so memory does not grow by them per photo
+            keep = len(self.train_paths) <= KEEP_TRAIN_MAPS
+            self._views[v] = self._rows(paths, self.train_y[rows], self.view_name(v), self.transform(v), keep)
         return self._views[v]
 
     def training_layouts(self) -> torch.Tensor | None:

@@ -109,3 +109,21 @@ def test_better_on_a_large_gallery_is_fitted_to_the_time_left(tmp_path, monkeypa
     monkeypatch.setattr(ladder, "maps_budget_mb", lambda: 1e-6)
     _, ws = ladder.fitted(ds, ladder.recipe("better"), FeatureCache(), seconds=math.inf)
     assert ws.limit == "memory"
+
+
+def test_quick_on_a_large_gallery_keeps_only_the_maps_better_reads(tmp_path, monkeypatch):
+    from core.models.backbones import VIA_UNFREEZE, boundary_of
+    from core.training import inputs
+
+    ds = load_dataset(make_class_folders(tmp_path / "d", classes=("a", "b"), n=10), 0.3)
+    tr, va = [i.path for i in ds.split_items("train")], [i.path for i in ds.split_items("val")]
+    cfg = ladder.recipe("quick")
+    via = boundary_of(cfg.backbone, VIA_UNFREEZE)  # where pooled runs compute through: Better's inputs
+    small = FeatureCache()
+    train(ds, cfg, small)
+    assert small.count_missing(cfg.feature_tag, via, tr, "eval") == 0  # a small gallery keeps them all
+    monkeypatch.setattr(inputs, "KEEP_TRAIN_MAPS", 5)
+    large = FeatureCache()
+    train(ds, cfg, large)
+    assert large.count_missing(cfg.feature_tag, via, tr, "eval") == len(tr) > 5  # not kept per training photo
+    assert large.count_missing(cfg.feature_tag, via, va, "eval") == 0  # validation's: Better's inputs
