@@ -75,7 +75,10 @@ class Certificate:
                 f"when its own chance of being right is at least {self.target:.1%}."
             )
         if not self.filed:
-            return f"Nothing is filed at {self.target:.1%}: no photo is that likely right. A lower target files more."
+            return (
+                f"Nothing is filed at {self.target:.1%}: no photo is that likely right, as {self.held_out_words} "
+                "the model never trained on measure it. A lower target files more."
+            )
         if self.certified >= self.target:
             line = (
                 f"At least {self.certified:.1%} of what is filed is expected to be right ({self.confidence:.0%} "

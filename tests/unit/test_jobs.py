@@ -141,11 +141,14 @@ def test_a_finished_training_job_is_adopted_once_from_any_page(tmp_path):
     ws = reg.get(None)
     cfg = SimpleNamespace(backbone="efficientnet_lite0")
     metrics = SimpleNamespace(val_accuracy=1.0, stopped_early=False, rung="")
-    result = SimpleNamespace(network=object(), config=cfg, classes=["a", "b"], metrics=metrics)
+    result = SimpleNamespace(
+        network=object(), config=cfg, classes=["a", "b"], metrics=metrics, val_probs=[[0.9, 0.1]], val_true=[0]
+    )
     ws.train.slot.start(Job("t", lambda e, s: result)).join(5)
     assert ws.model.bundle is None
     ws.collect()  # what every page does when it reads the workspace
     assert ws.model.bundle is not None and ws.model.bundle.classes == ["a", "b"] and ws.model.result is result
+    assert len(ws.model.bundle.held_out) == 1  # its validation predictions come with it (filing's claim)
     assert len(ws.train.runs) == 1
     ws.model.use_file("loaded from a file later", "other.pt")
     ws.collect()
