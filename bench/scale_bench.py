@@ -128,3 +128,24 @@ def run(runs: int = 3, full_runs: int | None = None) -> None:
                 )
                 rows.append(r)
     save("scale", {"command": f"python -m bench scale --runs {runs}", "rows": rows, "summary": summary(rows)})
+
+
+def run_more(datasets: tuple[str, ...] = ("hymenoptera", "gallery_mix"), runs: int = 3) -> None:
+    """The default on more shared sets (no full-Better baseline: they are small), merged into scale.json."""
+    import json
+
+    from .common import OUT
+
+    d = json.loads((OUT / "scale.json").read_text())
+    rows = [r for r in d["rows"] if r["dataset"] not in datasets]
+    for name in datasets:
+        for seed in range(runs):
+            r = {
+                "dataset": name,
+                "photos": len(list((SHARED / name).rglob("*.*"))),
+                **run_one(SHARED / name, seed, False),
+            }
+            print(f"  {name} default seed {seed}: {r['val_acc']:.3f} ({r['kept']}) in {r['seconds']:.0f} s", flush=True)
+            rows.append(r)
+    cmd = f"{d['command']}; python -c 'import bench.scale_bench as S; S.run_more({datasets!r}, {runs})'"
+    save("scale", {"command": cmd, "rows": rows, "summary": summary(rows), "note": f"first part measured {d['date']}"})
