@@ -27,6 +27,11 @@ def _stamp(d: dict) -> str:
     return f"_Command: `{d['command']}` · {d['date']} · {d['machine']}_\n"
 
 
+def _heading(title: str, d: dict) -> list[str]:
+    """A section's title, the command and date it rests on, and its note if any."""
+    return [f"## {title}\n", _stamp(d), *([f"_{d['note']}._\n"] if d.get("note") else [])]
+
+
 def _ok(cond: bool) -> str:
     return "met" if cond else "**not met**"
 
@@ -381,9 +386,7 @@ def _ladder_vs_anchor(d: dict, anchor: dict) -> list[str]:
 
 def section_ladder(d: dict, anchor: dict | None) -> str:
     lines = [
-        "## The quality ladder (Train page Quality; `python -m core train DATA --quality MODE`)\n",
-        _stamp(d),
-        *([f"_{d['note']}._\n"] if d.get("note") else []),
+        *_heading("The quality ladder (Train page Quality; `python -m core train DATA --quality MODE`)", d),
         "Each run is its own process (`bench.rss`), fresh caches: seconds include computing every feature. "
         "Quick and Better come from the automatic climbs (it runs Quick, then Better when validation says "
         f"so); Best ran {d['best_runs']} seed(s) on its own. Validation accuracy on the seeded 80/20 split "
@@ -418,9 +421,7 @@ def section_ladder(d: dict, anchor: dict | None) -> str:
 def section_scale(d: dict, ladder: dict | None) -> str:
     """Better at any gallery size (scale_bench): the default against full-epoch Better, forecasts, memory."""
     lines = [
-        "## Better at any gallery size: the default on a large gallery (`core train DATA`)\n",
-        _stamp(d),
-        *([f"_{d['note']}._\n"] if d.get("note") else []),
+        *_heading("Better at any gallery size: the default on a large gallery (`core train DATA`)", d),
         "Each run is its own process with fresh caches. *default*: Automatic at its 240 s budget, Better "
         "fitted to the time Quick leaves (each view covers a working set of the training photos). *full "
         "Better*: `--quality better --budget 1e9`, every photo in every view, as Better ran before. "
