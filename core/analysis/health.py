@@ -45,6 +45,7 @@ TEXT_SIDE = 512  # decode size for reading a flat image's text
 # screenshot's body text is a few pixels high, and read at the classifier's size most lines vanish.
 # Only flat-looking images are read, ~0.15 s each on one core here.
 TEXT_PIXELS = 512 * 512
+TEXT_MIN_SIDE = 32  # smaller images hold no lines of text: not read (10,000 icons took 7 minutes)
 PHOTO_CLASS_SHARE = 0.6  # a class whose median image has less than this of one colour holds photos
 OUTLIER_Z = 3.5  # robust z-score of cosine distance to the class mean
 OUTLIER_MIN_CLASS = 8  # too few images and "far from the rest" means nothing
@@ -225,7 +226,7 @@ def examine(path: Path, min_side: int = 64) -> ImageFacts:
     facts.grayscale = bool(np.percentile(spread, 99) <= 8)
     facts.dhash = dhash(img)
     facts.tiny = np.asarray(img.resize((8, 8), Image.BOX), dtype=np.int16)
-    if _flat(facts):  # only these could be mistaken for blanks: read their text (a few ms each)
+    if _flat(facts) and min(facts.size) >= TEXT_MIN_SIDE:  # only these could be blanks with text: read it
         facts.text_lines = _text_lines(facts.path)
     return facts
 

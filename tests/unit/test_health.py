@@ -140,6 +140,20 @@ def test_flat_images_in_a_class_of_graphics_are_only_info(tmp_path: Path):
     assert not any(k.startswith("near_duplicate") for k in found)
 
 
+def test_images_too_small_to_hold_text_are_not_read(tmp_path: Path, monkeypatch):
+    """Reading text upsamples to 512 x 512: 10,000 2 x 2 icons once took 7 minutes of a health check."""
+    from core.models import text_detector
+
+    read: list[object] = []
+    real = text_detector.detect
+    monkeypatch.setattr(text_detector, "detect", lambda *a, **k: read.append(a) or real(*a, **k))
+    Image.new("RGB", (2, 2), "white").save(tmp_path / "icon.png")
+    Image.new("RGB", (200, 120), "white").save(tmp_path / "blank.png")
+    assert health._flat(health.examine(tmp_path / "icon.png")) and not read
+    health.examine(tmp_path / "blank.png")
+    assert len(read) == 1  # a flat image big enough for text is still read
+
+
 def test_synthetic_textures_are_not_flat(tmp_path: Path):
     root = tmp_path / "d"
     for kind in ("stripes", "dots"):
