@@ -93,6 +93,27 @@ def test_feature_cache_reuses_and_keys_by_content(tmp_path):
     assert content_key(p) != before
 
 
+def test_a_runs_cached_maps_are_held_once(tmp_path):
+    """The maps a fine-tuning run stacks are the cache's own entries, not a second copy."""
+    from core.data.preprocess import eval_array
+    from core.models.backbones import get_spec
+
+    paths = list_images(make_class_folders(tmp_path / "d", n=3))
+    cfg = TrainConfig()
+    net = build_network(cfg.backbone, 2, cfg.weights_choice)
+    boundary, pre = net.boundary(2), get_spec(cfg.backbone).preprocess
+    cache = FeatureCache()
+    args = (net, cfg.feature_tag, boundary, paths, "eval", lambda im: eval_array(im, pre), pre.resize_to)
+    X, ok, _ = cache.features(*args, dtype=None)
+    assert X.dim() == 4 and len(ok) == len(paths)
+    base = X.untyped_storage().data_ptr()
+    assert {cache._store[k].untyped_storage().data_ptr() for k in list(cache._store)} == {base}
+    again, _, _ = cache.features(*args, dtype=None)  # read back from the cache: the same values
+    assert torch.equal(again, X)
+    as_float, _, _ = cache.features(*args)  # a float32 copy for callers that may write into it
+    assert as_float.untyped_storage().data_ptr() != again.untyped_storage().data_ptr()
+
+
 def test_partial_unfreeze_and_two_phase_recipe_train(tmp_path):
     ds = load_dataset(make_class_folders(tmp_path / "d", n=6), 0.34)
     cfg = TrainConfig(
