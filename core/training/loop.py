@@ -18,9 +18,11 @@ from ..events import Advance, Batch, OnEvent, StopCheck, Stopped
 from ..models.backbones import Network
 from .config import TrainConfig
 
-# Fine-tuning blocks on cached maps: 16 images per forward/backward are as fast here as 32 (6.3-6.5
-# against 6.7 ms per image) and hold half the activations; with BatchNorm frozen the step is the same.
-MICRO_BATCH = 16
+# Fine-tuning blocks on cached maps: 16 images per forward/backward were as fast here as 32 (6.3-6.5
+# against 6.7 ms per image) and 8 as fast as 16 (7.7-8.8 ms either way, Lite0's last two blocks at
+# 288 px), holding 85-90 MB of activations instead of 145-170: with BatchNorm frozen the step is the
+# same, and Better's peak is what a large gallery or a Discover-then-train session must fit.
+MICRO_BATCH = 8
 
 
 def seeded_head(net: Network, seed: int) -> None:
