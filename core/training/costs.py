@@ -37,11 +37,15 @@ _lock = threading.Lock()
 
 
 def _time(fn, n: int = 3) -> float:
+    """Seconds per call: the median of ``n`` calls after a warm-up. A mean let one call slowed by
+    another thread (a warm-up, a page) move the forecast: trashnet's was 138-174 s over three runs."""
     fn()  # warm up (first call pays for allocation and kernels)
-    t = time.perf_counter()
+    times = []
     for _ in range(n):
+        t = time.perf_counter()
         fn()
-    return (time.perf_counter() - t) / n
+        times.append(time.perf_counter() - t)
+    return sorted(times)[n // 2]
 
 
 def _step_ms(net: nn.Module, boundary: int, x: torch.Tensor) -> float:
@@ -66,7 +70,7 @@ def _probe(backbone: str, boundary: int) -> Costs:
     stop = min(boundary, len(net.stages)) or len(net.stages)
     via = min(net.pool_via, stop)  # as the feature cache computes it: the shared session, then torch
     forward = runtime.forward_fn(net, 0, via, head=False, n_images=runtime.MIN_IMAGES)
-    prefix = 1000 * _time(lambda: resume(net, forward(x), via, stop), 2) / len(x) + DECODE_MS
+    prefix = 1000 * _time(lambda: resume(net, forward(x), via, stop)) / len(x) + DECODE_MS
     with torch.inference_mode():
         z = resume(net, forward(x[:1]), via, stop)
     map_mb = z.numel() * (2 if z.dim() == 4 else 4) / 2**20
@@ -105,7 +109,7 @@ def text_ms() -> float:
     from ..models.text_layout import detect_layout
 
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (288, 384, 3), dtype=np.uint8))
-    ms = 1000 * _time(lambda: detect_layout(img), 2) / TEXT_THREADS
+    ms = 1000 * _time(lambda: detect_layout(img)) / TEXT_THREADS
     with _lock:
         _text_ms[:] = [ms]
     return ms

@@ -81,3 +81,17 @@ def test_quick_and_better_forecasts_never_run_a_whole_network_backward(data, mon
     assert seen and 0 not in seen
     forecast("best", data, recipe("best"))
     assert seen[-1] == 0
+
+
+def test_a_cost_probe_is_not_moved_by_one_slow_call(monkeypatch):
+    """Forecasts rest on a few timed calls: one slowed by another thread must not set the rate."""
+    from core.training import costs
+
+    clock = [0.0]
+    durations = iter([0.5, 0.010, 0.300, 0.012])  # warm-up, then one call slowed by something else
+
+    def call():
+        clock[0] += next(durations)
+
+    monkeypatch.setattr(costs.time, "perf_counter", lambda: clock[0])
+    assert costs._time(call, 3) == pytest.approx(0.012)
