@@ -106,14 +106,19 @@ def _train_labels(dataset: Dataset) -> tuple[list, np.ndarray]:
     return [i.path for i in items], np.array([cidx[i.label] for i in items], dtype=int)
 
 
+def _scored(dataset: Dataset) -> tuple[list, int]:
+    """The photos a run scores without training on them (validation, then test), and how many validate."""
+    val = [i.path for i in dataset.split_items("val")]
+    return val + [i.path for i in dataset.split_items("test")], len(val)
+
+
 def forecast(
     rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None, after_quick: bool = False
 ) -> Forecast:
     """Expected seconds of ``cfg`` (a rung's recipe, fitted to the budgets) on this dataset here,
     from measured per-image costs. ``after_quick``: Quick will have cached the un-augmented inputs."""
     tr, tr_y = _train_labels(dataset)
-    ev = [i.path for i in dataset.split_items("val")] + [i.path for i in dataset.split_items("test")]
-    n_va = len(dataset.split_items("val"))
+    ev, n_va = _scored(dataset)
     boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
     c = costs(cfg.backbone, boundary)
     n_view = min(len(tr), cfg.view_photos) if cfg.view_photos and boundary else len(tr)
@@ -151,7 +156,7 @@ def fitted(
     and the memory budget: every photo on a small gallery, a sample per view on a large one.
     ``after_quick``: planned before Quick runs, which caches the un-augmented inputs Better reads."""
     tr, tr_y = _train_labels(dataset)
-    ev = [i.path for i in dataset.split_items("val")] + [i.path for i in dataset.split_items("test")]
+    ev, n_va = _scored(dataset)
     boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
     c = costs(cfg.backbone, boundary)
     cache = cache or FeatureCache()
@@ -162,7 +167,6 @@ def fitted(
     fixed_s = 0.0 if after_quick else cache.count_missing(cfg.feature_tag, boundary, ev, "eval") * c.prefix_ms / 1000
     views = min(cfg.views if cfg.augment_steps else 1, cfg.total_epochs)
     rates = budget.Rates(feature_s, c.step_ms / 1000, c.map_mb)
-    n_va = len(dataset.split_items("val"))
     ws = budget.plan(len(tr), n_va, views, cfg.total_epochs, cfg.batch_size, rates, seconds, maps_budget_mb(), fixed_s)
     val_photos = ws.val_photos if ws.val_photos < n_va else 0
     return replace(cfg, view_photos=ws.photos if ws.bounded else 0, val_photos=val_photos), ws
