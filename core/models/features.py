@@ -253,14 +253,15 @@ class FeatureCache:
             ok = [i for i, k in enumerate(keys) if k in self._store]
             feats = [self._store[keys[i]] for i in ok]
         stacked = torch.stack(feats) if feats else torch.empty(0)
-        if dtype is None and stacked.dim() == 4:
+        if dtype is None:
             self._share(keys, ok, stacked)
         return (stacked.to(dtype) if dtype is not None else stacked), ok, failures
 
     def _share(self, keys: list[tuple], ok: list[int], stacked: torch.Tensor) -> None:
-        """Let the store's entries be rows of ``stacked``, the maps a run holds as it trains: the
-        cache and the run then keep one copy, not two (on a large gallery, ~100 MB at Better's peak).
-        Only for maps returned as stored: the caller reads them and never writes into them."""
+        """Let the store's entries be rows of ``stacked``, the inputs a run holds as it trains: the
+        cache and the run then keep one copy, not two (~100 MB at Better's peak on 4,000 photos;
+        Quick's pooled features, 5 KB a photo). Only for inputs returned as stored (``dtype=None``):
+        that caller reads them and never writes into them."""
         with self._lock:
             for j, i in enumerate(ok):
                 if self._store.get(keys[i]) is not None:

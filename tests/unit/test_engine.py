@@ -112,6 +112,16 @@ def test_a_runs_cached_maps_are_held_once(tmp_path):
     assert torch.equal(again, X)
     as_float, _, _ = cache.features(*args)  # a float32 copy for callers that may write into it
     assert as_float.untyped_storage().data_ptr() != again.untyped_storage().data_ptr()
+    pooled = (net, cfg.feature_tag, net.boundary(0), paths, "eval", lambda im: eval_array(im, pre), pre.resize_to)
+    P, _, _ = cache.features(*pooled, dtype=None)  # Quick's pooled features: held once as well
+    assert (
+        P.dim() == 2
+        and cache._store[(cfg.feature_tag, net.boundary(0), "eval", content_key(paths[0]))].untyped_storage().data_ptr()
+        == P.untyped_storage().data_ptr()
+    )
+    copy, _, _ = cache.features(*pooled)
+    copy += 1  # a caller given a float32 copy may write into it: the cache is untouched
+    assert torch.equal(cache.features(*pooled, dtype=None)[0], P)
 
 
 def test_partial_unfreeze_and_two_phase_recipe_train(tmp_path):
