@@ -22,7 +22,10 @@ from ..models.features import FeatureCache, decode_batches
 from . import budget
 from .config import TrainConfig
 
-KEEP_TRAIN_MAPS = 2_000  # up to this many training photos, pooled runs keep their maps (a custom recipe may use them)
+# Up to this many photos in a split, a pooled run (Quick) keeps their un-augmented maps too: Better reads
+# validation's and test's, a custom recipe may read the training photos'. Past it memory would grow by
+# ~30 KB a photo (Lite0) for maps a run on a working set never reads; Better computes what it needs.
+KEEP_MAPS = 2_000
 
 
 @dataclass
@@ -141,8 +144,8 @@ class Inputs:
         """Training photos one epoch goes through (the working set on a large gallery)."""
         return len(view_rows(self.cfg, self.train_y, 0)) if self.cached else len(self.train_paths)
 
-    def _rows(self, paths: list[Path], labels: np.ndarray, view: str, transform, keep_maps: bool = True) -> Rows:
-        X, ok = self._features(paths, view, transform, keep_maps)
+    def _rows(self, paths: list[Path], labels: np.ndarray, view: str, transform) -> Rows:
+        X, ok = self._features(paths, view, transform, len(paths) <= KEEP_MAPS)
         kept = [paths[i] for i in ok]
         T = torch.from_numpy(self.cache.text_vectors(kept)) if self.reads_text else None
         return Rows(X, T, torch.tensor(labels[ok], dtype=torch.long), kept)
@@ -212,10 +215,7 @@ class Inputs:
             self.emit(Status(f"Computing features for {what}" + (f" (epoch {epoch})" if v else "")))
             rows = view_rows(self.cfg, self.train_y, v)
             paths = [self.train_paths[i] for i in rows]
-            # Better reads augmented views of training photos, never these un-augmented maps: on a large
-            # gallery they are not kept (validation's are), so memory does not grow by them per photo
-            keep = len(self.train_paths) <= KEEP_TRAIN_MAPS
-            self._views[v] = self._rows(paths, self.train_y[rows], self.view_name(v), self.transform(v), keep)
+            self._views[v] = self._rows(paths, self.train_y[rows], self.view_name(v), self.transform(v))
         return self._views[v]
 
     def training_layouts(self) -> torch.Tensor | None:

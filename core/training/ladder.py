@@ -36,7 +36,7 @@ from . import budget
 from .budget import WorkingSet
 from .config import Phase, TrainConfig, TrainResult
 from .costs import DECODE_MS, costs, text_ms
-from .inputs import features_to_compute
+from .inputs import KEEP_MAPS, features_to_compute
 from .train import train
 
 RUNGS = ("quick", "better", "best")
@@ -106,19 +106,24 @@ def _train_labels(dataset: Dataset) -> tuple[list, np.ndarray]:
     return [i.path for i in items], np.array([cidx[i.label] for i in items], dtype=int)
 
 
-def _scored(dataset: Dataset) -> tuple[list, int]:
-    """The photos a run scores without training on them (validation, then test), and how many validate."""
+def _scored(dataset: Dataset, after_quick: bool = False) -> tuple[list, int]:
+    """The photos a run scores without training on them (validation, then test), and how many validate.
+    ``after_quick``: only those whose un-augmented maps Quick will not have kept (a split past KEEP_MAPS)."""
     val = [i.path for i in dataset.split_items("val")]
-    return val + [i.path for i in dataset.split_items("test")], len(val)
+    test = [i.path for i in dataset.split_items("test")]
+    if after_quick:
+        return [p for split in (val, test) if len(split) > KEEP_MAPS for p in split], len(val)
+    return val + test, len(val)
 
 
 def forecast(
     rung: str, dataset: Dataset, cfg: TrainConfig, cache: FeatureCache | None = None, after_quick: bool = False
 ) -> Forecast:
     """Expected seconds of ``cfg`` (a rung's recipe, fitted to the budgets) on this dataset here,
-    from measured per-image costs. ``after_quick``: Quick will have cached the un-augmented inputs."""
+    from measured per-image costs. ``after_quick``: Quick will have cached the un-augmented inputs
+    (up to KEEP_MAPS a split) and read every photo's text."""
     tr, tr_y = _train_labels(dataset)
-    ev, n_va = _scored(dataset)
+    ev, n_va = _scored(dataset, after_quick)
     boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
     c = costs(cfg.backbone, boundary)
     n_view = min(len(tr), cfg.view_photos) if cfg.view_photos and boundary else len(tr)
@@ -129,11 +134,11 @@ def forecast(
         val_share = n_va * c.prefix_ms / per_epoch
         return Forecast(rung, 0, 0.0, batches, (cfg.batch_size * per_image + val_share) / 1000)
     cache = cache or FeatureCache()
-    feats = features_to_compute(cfg, cache, boundary, tr, [] if after_quick else ev, tr_y)
+    feats = features_to_compute(cfg, cache, boundary, tr, ev, tr_y)
     n_scored = min(n_va, cfg.val_photos) if cfg.val_photos else n_va
     val_share = n_scored * c.step_ms / 3 / per_epoch  # validation: a forward pass, about a third of a step
     feature_s, batch_s = c.prefix_ms / 1000, (cfg.batch_size * c.step_ms + val_share) / 1000
-    if cfg.text and feats:  # layouts still to detect, folded into the features' rate (the bar's steps stay)
+    if cfg.text and feats and not after_quick:  # layouts still to detect, in the features' rate (steps stay)
         unread = sum(1 for p in tr + ev if cache.text_layout(p) is None)
         feature_s += unread * text_ms() / 1000 / feats
     if cfg.text and rung == "quick":  # Quick trains a second head without text, to compare
@@ -154,17 +159,18 @@ def fitted(
 ) -> tuple[TrainConfig, WorkingSet]:
     """``cfg`` (a Better-like recipe on cached inputs) with the working set that fits ``seconds``
     and the memory budget: every photo on a small gallery, a sample per view on a large one.
-    ``after_quick``: planned before Quick runs, which caches the un-augmented inputs Better reads."""
+    ``after_quick``: planned before Quick runs, which caches the un-augmented inputs Better reads
+    (up to KEEP_MAPS a split) and reads every photo's text."""
     tr, tr_y = _train_labels(dataset)
-    ev, n_va = _scored(dataset)
+    pending, n_va = _scored(dataset, after_quick)
     boundary = boundary_of(cfg.backbone, cfg.deepest_unfreeze)
     c = costs(cfg.backbone, boundary)
     cache = cache or FeatureCache()
     feature_s = c.prefix_ms / 1000
-    unread = sum(1 for p in tr if cache.text_layout(p) is None) if cfg.text else 0
+    unread = sum(1 for p in tr if cache.text_layout(p) is None) if cfg.text and not after_quick else 0
     if unread:  # layouts still to detect: their share of the views' inputs
         feature_s += unread / len(tr) * text_ms() / 1000
-    fixed_s = 0.0 if after_quick else cache.count_missing(cfg.feature_tag, boundary, ev, "eval") * c.prefix_ms / 1000
+    fixed_s = cache.count_missing(cfg.feature_tag, boundary, pending, "eval") * c.prefix_ms / 1000
     views = min(cfg.views if cfg.augment_steps else 1, cfg.total_epochs)
     rates = budget.Rates(feature_s, c.step_ms / 1000, c.map_mb)
     ws = budget.plan(len(tr), n_va, views, cfg.total_epochs, cfg.batch_size, rates, seconds, maps_budget_mb(), fixed_s)

@@ -122,8 +122,13 @@ def test_quick_on_a_large_gallery_keeps_only_the_maps_better_reads(tmp_path, mon
     small = FeatureCache()
     train(ds, cfg, small)
     assert small.count_missing(cfg.feature_tag, via, tr, "eval") == 0  # a small gallery keeps them all
-    monkeypatch.setattr(inputs, "KEEP_TRAIN_MAPS", 5)
+    monkeypatch.setattr(inputs, "KEEP_MAPS", len(va))
     large = FeatureCache()
     train(ds, cfg, large)
-    assert large.count_missing(cfg.feature_tag, via, tr, "eval") == len(tr) > 5  # not kept per training photo
+    assert large.count_missing(cfg.feature_tag, via, tr, "eval") == len(tr) > len(va)  # not kept per training photo
     assert large.count_missing(cfg.feature_tag, via, va, "eval") == 0  # validation's: Better's inputs
+    monkeypatch.setattr(inputs, "KEEP_MAPS", len(va) - 1)
+    huge = FeatureCache()
+    train(ds, cfg, huge)
+    assert huge.count_missing(cfg.feature_tag, via, va, "eval") == len(va)  # a split past it keeps none
+    assert huge.count_missing(cfg.feature_tag, boundary_of(cfg.backbone, 0), va, "eval") == 0  # pooled: yes

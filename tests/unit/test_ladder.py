@@ -95,3 +95,20 @@ def test_a_cost_probe_is_not_moved_by_one_slow_call(monkeypatch):
 
     monkeypatch.setattr(costs.time, "perf_counter", lambda: clock[0])
     assert costs._time(call, 3) == pytest.approx(0.012)
+
+
+def test_better_planned_before_quick_counts_only_what_quick_leaves(data, monkeypatch):
+    """Quick reads every photo's text and keeps validation's maps (up to KEEP_MAPS a split): a Better
+    forecast made before the climb must not count them again, and must count them past that size."""
+    from core.models.backbones import boundary_of
+    from core.training import costs, inputs
+
+    cache, name = FeatureCache(), recipe("better").backbone
+    rate = costs.costs(name, boundary_of(name, 2)).prefix_ms / 1000
+    after = forecast("better", data, recipe("better"), cache, after_quick=True)
+    assert after.features == 3 * len(data.split_items("train"))  # only the augmented views
+    assert after.feature_s == pytest.approx(rate)  # no text detection folded in: Quick read it all
+    monkeypatch.setattr(inputs, "KEEP_MAPS", 0)
+    monkeypatch.setattr(ladder, "KEEP_MAPS", 0)
+    past = forecast("better", data, recipe("better"), cache, after_quick=True)
+    assert past.features == after.features + len(data.split_items("val"))  # validation's maps: not kept
