@@ -482,6 +482,42 @@ def section_scale(d: dict, ladder: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_memory(d: dict) -> str:
+    """Memory at any gallery size (memory_curve): training and sorting at 1k, 5k and 20k photos."""
+    lines = [
+        *_heading("Memory at any gallery size: peak RSS at 1k, 5k and 20k photos", d),
+        "Each row is one process's peak (VmHWM). *train*: `core train DATA --out M` (Automatic, 240 s budget). "
+        "*sort*: `core sort M GALLERY --out OUT` with the model trained on trashnet, every photo of the gallery. "
+        "*discover then train*: the groups proposed and then the default training in one process, one feature "
+        "cache, as one session of the app does (hosted: Discover on Lite0; locally on Lite2). 5k and 20k are "
+        "trashnet's photos copied with augmentation, a photo's copies in one split.\n",
+        "| job | gallery | photos | kept | seconds | peak RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in d["rows"]:
+        lines.append(
+            f"| {r['job']} | {r['size']} | {r['photos']:,} | {r.get('kept', '')} | {r['wall_s']:.0f} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
+    peak = d["summary"]
+    lines += ["", "| check | figure | target |", "|---|---|---|"]
+    for size in ("1k", "5k", "20k"):
+        if f"train {size}" in peak:
+            mb = peak[f"train {size}"]
+            lines.append(f"| default training, {size} photos | {mb:.0f} MB | < 1,500 MB: {_ok(mb < 1500)} |")
+    if "sort 5k" in peak and "sort 20k" in peak:
+        a, b = peak["sort 5k"], peak["sort 20k"]
+        lines.append(
+            f"| sorting, 20k against 5k photos | {b:.0f} against {a:.0f} MB ({100 * (b / a - 1):+.1f}%) | "
+            f"within 5%: {_ok(abs(b / a - 1) <= 0.05)} |"
+        )
+    for job in ("discover then train (hosted)", "discover then train"):
+        if f"{job} 1k" in peak:
+            mb = peak[f"{job} 1k"]
+            lines.append(f"| {job}, trashnet | {mb:.0f} MB | < 1,500 MB: {_ok(mb < 1500)} |")
+    return "\n".join(lines) + "\n"
+
+
 def section_text(acc: dict | None, speed: dict | None) -> str:
     """Reading the text on photos: the generated phone gallery, and what the detector costs."""
     lines = ["## Reading the text on photos (memes, screenshots, documents, receipts)\n"]
@@ -636,6 +672,9 @@ def write() -> str:
     d = _load("scale")
     if d:
         parts.append(section_scale(d, _load("ladder")))
+    d = _load("memory")
+    if d:
+        parts.append(section_memory(d))
     d = _load("discover")
     if d:
         parts.append(section_discover(d) if "table" in d else section_generic("discover", d))

@@ -21,6 +21,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
-code = main(sys.argv[1:])
-print(f"PEAK_RSS_MB {peak_rss_mb():.1f}")
-sys.exit(code)
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    print(f"PEAK_RSS_MB {peak_rss_mb():.1f}")
+    sys.exit(code)
