@@ -57,6 +57,9 @@ def content_key(path: Path) -> str:
     return hit
 
 
+TRIM_EVERY = 256  # photos decoded between heap trims (a trim takes milliseconds; 256 photos, seconds)
+
+
 def decode_batches(
     paths: Sequence[Path],
     transform: Callable,
@@ -70,7 +73,8 @@ def decode_batches(
 
     Unreadable images are reported, not raised, so one bad file never stops a run. ``also(i, img)``
     runs in the decoding thread on each decoded image (text detection): it overlaps the forward
-    pass like the decoding does, and is done for a batch before that batch is yielded.
+    pass like the decoding does, and is done for a batch before that batch is yielded. Every
+    ``TRIM_EVERY`` photos the heap's free pages go back to the OS (:func:`runtime.trim_heap`).
     """
 
     def load(i: int):
@@ -100,6 +104,8 @@ def decode_batches(
                 yield [i for i, _ in ok], batch, failures
             else:
                 yield [], torch.empty(0), failures
+            if (n + 1) * batch_size // TRIM_EVERY > n * batch_size // TRIM_EVERY:
+                runtime.trim_heap()  # the freed photos' buffers back to the OS: flat memory, any gallery size
 
 
 def text_key(path: Path) -> tuple:
