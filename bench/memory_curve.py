@@ -77,11 +77,25 @@ def _discover_then_train(data: Path) -> None:
     print(f"PEAK_RSS_MB {vmhwm():.1f}")
 
 
-def run(runs: int = 1) -> None:
-    rows = []
+def run(runs: int = 1, train_sizes: tuple[str, ...] = tuple(SIZES)) -> None:
+    """Every row; ``train_sizes`` (always with 1k, whose model the sorts use) re-measures only those
+    trainings and carries the other training rows over from the last run, saying so."""
+    rows, note = [], ""
+    train_sizes = ("1k", *[s for s in train_sizes if s != "1k"])
+    if set(train_sizes) != set(SIZES):
+        import json
+
+        from .common import OUT
+
+        last = json.loads((OUT / "memory.json").read_text())
+        kept = [r for r in last["rows"] if r["job"] == "train" and r["size"] not in train_sizes]
+        rows += kept
+        note = f"training at {', '.join(r['size'] for r in kept)}: from the run of {last['date']}"
     with tempfile.TemporaryDirectory(prefix="gs-memory-") as tmp:
         model = Path(tmp) / "m1k"
         for size, copies in SIZES.items():
+            if size not in train_sizes:
+                continue
             data = gallery(copies)
             n = photos(data)
             for k in range(runs):
@@ -109,7 +123,10 @@ def run(runs: int = 1) -> None:
         f"{job} {size}": median([r["peak_rss_mb"] for r in rows if r["job"] == job and r["size"] == size])
         for job, size in dict.fromkeys((r["job"], r["size"]) for r in rows)
     }
-    save("memory", {"command": f"python -m bench memory --runs {runs}", "rows": rows, "summary": summary})
+    command = f"python -m bench memory --runs {runs}"
+    if note:
+        command = f"python -c 'import bench.memory_curve as M; M.run({runs}, {train_sizes!r})'"
+    save("memory", {"command": command, "rows": rows, "summary": summary, **({"note": note} if note else {})})
 
 
 if __name__ == "__main__":
