@@ -77,9 +77,10 @@ def _discover_then_train(data: Path) -> None:
     print(f"PEAK_RSS_MB {vmhwm():.1f}")
 
 
-def run(runs: int = 1, train_sizes: tuple[str, ...] = tuple(SIZES)) -> None:
+def run(runs: int = 1, train_sizes: tuple[str, ...] = tuple(SIZES), carried: str = "") -> None:
     """Every row; ``train_sizes`` (always with 1k, whose model the sorts use) re-measures only those
-    trainings and carries the other training rows over from the last run, saying so."""
+    trainings and carries the other training rows over from the last run, saying so (and ``carried``:
+    what changed since)."""
     rows, note = [], ""
     train_sizes = ("1k", *[s for s in train_sizes if s != "1k"])
     if set(train_sizes) != set(SIZES):
@@ -90,7 +91,7 @@ def run(runs: int = 1, train_sizes: tuple[str, ...] = tuple(SIZES)) -> None:
         last = json.loads((OUT / "memory.json").read_text())
         kept = [r for r in last["rows"] if r["job"] == "train" and r["size"] not in train_sizes]
         rows += kept
-        note = f"training at {', '.join(r['size'] for r in kept)}: from the run of {last['date']}"
+        note = f"training at {', '.join(r['size'] for r in kept)}: from the run of {last['date']}{carried}"
     with tempfile.TemporaryDirectory(prefix="gs-memory-") as tmp:
         model = Path(tmp) / "m1k"
         for size, copies in SIZES.items():

@@ -482,8 +482,9 @@ def section_scale(d: dict, ladder: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def section_memory(d: dict) -> str:
-    """Memory at any gallery size (memory_curve): training and sorting at 1k, 5k and 20k photos."""
+def section_memory(d: dict, before: dict | None = None) -> str:
+    """Memory at any gallery size (memory_curve): training and sorting at 1k, 5k and 20k photos;
+    ``before``: the same bench's rows from before a change, side by side."""
     lines = [
         *_heading("Memory at any gallery size: peak RSS at 1k, 5k and 20k photos", d),
         "Each row is one process's peak (VmHWM). *train*: `core train DATA --out M` (Automatic, 240 s budget). "
@@ -491,13 +492,16 @@ def section_memory(d: dict) -> str:
         "*discover then train*: the groups proposed and then the default training in one process, one feature "
         "cache, as one session of the app does (hosted: Discover on Lite0; locally on Lite2). 5k and 20k are "
         "trashnet's photos copied with augmentation, a photo's copies in one split.\n",
-        "| job | gallery | photos | kept | seconds | peak RSS MB |",
-        "|---|---|---|---|---|---|",
+        *([f"_Before: {before['note']} ({before['date']})._\n"] if before and before.get("note") else []),
+        "| job | gallery | photos | kept | seconds | peak RSS MB |" + (" before |" if before else ""),
+        "|---|---|---|---|---|---|" + ("---|" if before else ""),
     ]
+    was = {(r["job"], r["size"]): r["peak_rss_mb"] for r in (before or {}).get("rows", [])}
     for r in d["rows"]:
+        then = was.get((r["job"], r["size"]))
         lines.append(
             f"| {r['job']} | {r['size']} | {r['photos']:,} | {r.get('kept', '')} | {r['wall_s']:.0f} | "
-            f"{r['peak_rss_mb']:.0f} |"
+            f"{r['peak_rss_mb']:.0f} |" + (f" {then:.0f} |" if then is not None else (" |" if before else ""))
         )
     peak = d["summary"]
     lines += ["", "| check | figure | target |", "|---|---|---|"]
@@ -674,7 +678,7 @@ def write() -> str:
         parts.append(section_scale(d, _load("ladder")))
     d = _load("memory")
     if d:
-        parts.append(section_memory(d))
+        parts.append(section_memory(d, _load("memory-before")))
     d = _load("discover")
     if d:
         parts.append(section_discover(d) if "table" in d else section_generic("discover", d))
