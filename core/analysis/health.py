@@ -196,9 +196,17 @@ def _error_kind(message: str, head: bytes) -> tuple[str, str]:
         return "truncated", message
     if "mp limit" in lowered:
         return "too_large", message
-    if head.lstrip()[:1] == b"<" or head.lstrip()[:5].lower() in (b'{"err', b"error"):
+    start = head.lstrip()
+    if _reads_as_text(head) and (start[:1] == b"<" or start[:5].lower() in (b'{"err', b"error")):
         return "not_an_image", message.split(":")[0] + ": a web page or text saved with an image name"
     return "unreadable", message
+
+
+def _reads_as_text(head: bytes) -> bool:
+    """A web page is text; random or damaged bytes that happen to begin with '<' are not."""
+    text = head[:500].decode("utf-8", errors="replace")  # a cut multi-byte character costs one mark
+    readable = sum(c.isprintable() or c in "\r\n\t" for c in text) - text.count("\ufffd")
+    return readable >= 0.95 * len(text) > 0
 
 
 def examine(path: Path, min_side: int = 64) -> ImageFacts:

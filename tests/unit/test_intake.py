@@ -226,14 +226,22 @@ def test_truncated_files(tmp_path: Path, fmt: str, ext: str):
 def test_zero_byte_and_fake_jpg(tmp_path: Path):
     (tmp_path / "zero.jpg").write_bytes(b"")
     (tmp_path / "page.jpg").write_bytes(b"<!DOCTYPE html><html><body>404 Not Found</body></html>")
-    (tmp_path / "noise.jpg").write_bytes(os.urandom(2048))
+    noise = np.random.default_rng(7).integers(0, 256, 2048, dtype=np.uint8).tobytes()
+    (tmp_path / "noise.jpg").write_bytes(noise)
+    (tmp_path / "angle.jpg").write_bytes(b"<" + noise)  # damaged bytes that happen to begin like a page
     with pytest.raises(ImageError, match="0 bytes"):
         load_rgb(tmp_path / "zero.jpg")
-    for name in ("page.jpg", "noise.jpg"):
+    for name in ("page.jpg", "noise.jpg", "angle.jpg"):
         with pytest.raises(ImageError, match="not a readable image"):
             load_rgb(tmp_path / name)
-    kinds = {p: health.examine(tmp_path / p).error_kind for p in ("zero.jpg", "page.jpg", "noise.jpg")}
-    assert kinds == {"zero.jpg": "zero_byte", "page.jpg": "not_an_image", "noise.jpg": "unreadable"}
+    names = ("zero.jpg", "page.jpg", "noise.jpg", "angle.jpg")
+    kinds = {p: health.examine(tmp_path / p).error_kind for p in names}
+    assert kinds == {
+        "zero.jpg": "zero_byte",
+        "page.jpg": "not_an_image",
+        "noise.jpg": "unreadable",
+        "angle.jpg": "unreadable",
+    }
 
 
 def test_animated_gif_uses_first_frame(tmp_path: Path):
