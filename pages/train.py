@@ -1,7 +1,7 @@
 import streamlit as st
 
 from core.models.backbones import REGISTRY, boundary_of
-from core.session.progress import duration_words, eta_words
+from core.session.progress import duration_words, eta_words, forecast_words
 from core.training.config import describe_path
 from core.training.costs import measure_in_background
 from core.training.ladder import DEFAULT_BUDGET_S, LABELS, MODES, WORDS, LadderRequest, forecasts, recipe
@@ -40,10 +40,8 @@ def expected(mode: str, backbone: str) -> str:
         return ""
     minutes = st.session_state.get("ladder-budget", ws.widgets.values.get("ladder-budget")) if mode == "auto" else None
     budget = 60 * float(minutes) if minutes else DEFAULT_BUDGET_S
-    secs = [f.seconds for f in forecasts(ds, LadderRequest(mode, backbone, budget_s=budget), ws.cache)]
-    if len(secs) > 1:  # Automatic, with Better fitted to what Quick leaves of the budget
-        return f"{duration_words(secs[0])}, up to {duration_words(sum(secs))}"
-    return duration_words(secs[0])
+    # Automatic: Quick, then Better fitted to what Quick leaves of the budget
+    return forecast_words([f.seconds for f in forecasts(ds, LadderRequest(mode, backbone, budget_s=budget), ws.cache)])
 
 
 # One container for everything above the buttons: whatever it shows (a measuring note, a custom recipe,
@@ -166,6 +164,11 @@ def live() -> None:
         st.warning(snap.message)
     elif snap.state == "done":
         st.success(snap.message)
+        if view.promised:  # the forecast shown before the run, held against what it took
+            st.caption(
+                f"Expected before the run: about {forecast_words(view.promised)}. "
+                f"It took {duration_words(snap.elapsed)}."
+            )
     if view.candidates and snap.active:
         st.caption(f"{len(view.candidates)} model(s) ready while this run goes on: the best is in use already.")
     if running and not snap.active:

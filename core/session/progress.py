@@ -11,8 +11,8 @@ promise hours (nor seconds) it will not take.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..events import Advance, Batch, Candidate, Epoch, Event, Note, Plan, Status, Step
 
@@ -33,6 +33,7 @@ class ProgressView:
     batches: tuple[dict, ...] = ()
     notes: tuple[Note, ...] = ()
     candidates: tuple = ()  # models finished while the job runs on (TrainResult)
+    promised: tuple[float, ...] = ()  # the first plan's expected seconds, part by part (see JobProgress)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class JobProgress:
     description: str = ""
     steps: dict[str, _StepState] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    promised: tuple[float, ...] = ()
     _last: float | None = None
     _fraction: float = 0.0
 
@@ -77,7 +79,10 @@ class JobProgress:
         self._last = now
 
     def _plan(self, plan: Plan) -> None:
-        """A new plan keeps the work already done in steps of the same name."""
+        """A new plan keeps the work already done in steps of the same name. The first plan is also
+        kept as the promise the run is held to when it ends (:attr:`promised`)."""
+        if not self.promised:
+            self.promised = promised_seconds(plan)
         old = self.steps
         self.steps = {}
         for s in plan.steps:
@@ -141,6 +146,7 @@ class JobProgress:
             epochs,
             batches,
             tuple(self.notes),
+            promised=self.promised,
         )
 
     def finish(self) -> None:
@@ -174,18 +180,28 @@ class TrainingProgress(JobProgress):
         super().apply(e)
 
     def view(self, epochs: tuple[dict, ...] = (), batches: tuple[dict, ...] = ()) -> ProgressView:
-        v = super().view(tuple(self.epochs), tuple(self.batches))
-        return ProgressView(
-            v.fraction,
-            v.message,
-            v.detail,
-            v.eta_seconds,
-            v.description,
-            v.epochs,
-            v.batches,
-            v.notes,
-            tuple(self.candidates),
-        )
+        return replace(super().view(tuple(self.epochs), tuple(self.batches)), candidates=tuple(self.candidates))
+
+
+def promised_seconds(plan: Plan) -> tuple[float, ...]:
+    """Expected seconds of each part of a plan, in order: steps named "part:kind" (a climb's
+    "quick:features", "quick:batches", "better:...") add up by part. Empty if a cost is unknown."""
+    parts: dict[str, float] = {}
+    for s in plan.steps:
+        if s.seconds_each is None:
+            return ()
+        part = s.name.split(":")[0]
+        parts[part] = parts.get(part, 0.0) + s.total * s.seconds_each
+    return tuple(parts.values())
+
+
+def forecast_words(seconds: Sequence[float]) -> str:
+    """'40 s', or '40 s, up to 3 min' when later parts may run too (Automatic: Quick, then Better).
+    The Train page says this before a run and the finished run repeats it: the same words, compared."""
+    if not seconds:
+        return ""
+    said = duration_words(seconds[0])
+    return f"{said}, up to {duration_words(sum(seconds))}" if len(seconds) > 1 else said
 
 
 def eta_words(seconds: float | None) -> str:

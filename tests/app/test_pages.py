@@ -161,7 +161,7 @@ def test_train_page_shows_the_planners_forecast_for_the_budget_set():
     import math
     import time
 
-    from core.session.progress import duration_words
+    from core.session.progress import forecast_words
     from core.session.workspace import REGISTRY
     from core.training.ladder import LadderRequest, forecasts
 
@@ -179,9 +179,7 @@ def test_train_page_shows_the_planners_forecast_for_the_budget_set():
     for minutes in (1, roomy):
         at.number_input(key="ladder-budget").set_value(minutes).run()
         plan = forecasts(ws.data.effective(), LadderRequest("auto", budget_s=60 * minutes), ws.cache)
-        said = duration_words(plan[0].seconds)
-        if len(plan) > 1:
-            said += f", up to {duration_words(sum(f.seconds for f in plan))}"
+        said = forecast_words([f.seconds for f in plan])
         assert _captions(at)[0].startswith(f"about {said} ·"), (_captions(at)[0], plan)
     assert len(plan) == 2  # a budget that holds both rungs at this machine's rates shows Better too
 

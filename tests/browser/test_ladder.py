@@ -1,5 +1,5 @@
-"""Real browser, Train page: every quality rung with its expected time, the runs table, and a stopped
-run that never replaces a better model on Review and Sort."""
+"""Real browser, Train page: every quality rung with its expected time (the one its run planned with),
+the runs table, and a stopped run that never replaces a better model on Review and Sort."""
 
 from __future__ import annotations
 
@@ -47,9 +47,13 @@ def test_each_rung_says_its_time_trains_and_a_stopped_run_stays_a_candidate(page
     accs = {}
     for k, rung in enumerate(RUNGS, 1):
         _quality(page, rung)
+        said = re.search(rf"{rung}\s+about (.+?) ·", quality.inner_text()).group(1)  # as cached by earlier runs
         page.get_by_role("button", name="Train", exact=True).click()
         _runs_at_least(page, k)
         wait_trained(page, 900_000)
+        # the finished run repeats the forecast its own plan made: the page showed the planner's figure
+        held = page.get_by_text(re.compile(r"^Expected before the run: ")).first.inner_text()
+        assert held.startswith(f"Expected before the run: about {said}. It took "), (rung, said, held)
         table = page.locator('[data-testid="stTable"]').first
         table.wait_for()
         assert rung in table.inner_text()

@@ -9,7 +9,7 @@ import pytest
 
 from core.events import Advance, Batch, Epoch, Plan, Status, Step
 from core.session.jobs import Job
-from core.session.progress import TrainingProgress
+from core.session.progress import TrainingProgress, forecast_words
 from core.session.workspace import Registry
 
 
@@ -83,6 +83,24 @@ def test_training_progress_counts_feature_work_so_the_bar_never_stalls():
     assert etas[5] == pytest.approx(25 * 0.01, rel=0.1)  # and it falls once only cheap epochs remain
     view = p.view()
     assert view.detail == "Epoch 30/30, batch 1/1" and view.message == "Epoch 30/30: val acc 0.500"
+
+
+def test_a_run_keeps_its_first_plan_as_the_promise_it_is_held_to():
+    """Automatic plans Quick and Better, then plans again once Quick is done: the page compares the
+    run with what was said before it started, so the first plan is the one kept, rung by rung."""
+    p = TrainingProgress(clock=FakeClock())
+    assert p.view().promised == ()
+    p.apply(Plan((Step("quick:features", 100, 0.05), Step("quick:batches", 40, 0.1))))
+    p.apply(Plan((Step("quick:features", 100, 0.05), Step("quick:batches", 40, 0.1), Step("better:batches", 300, 0.2))))
+    assert p.view().promised == pytest.approx((9.0,))  # the first plan, not the later one
+    q = TrainingProgress(clock=FakeClock())
+    q.apply(Plan((Step("quick:features", 100, 0.05), Step("quick:batches", 40, 0.1), Step("better:batches", 300, 0.2))))
+    assert q.view().promised == pytest.approx((9.0, 60.0))
+    assert forecast_words(q.view().promised) == "9 s, up to 1 min"
+    assert forecast_words((42.4,)) == "42 s" and forecast_words(()) == ""
+    unknown = TrainingProgress(clock=FakeClock())
+    unknown.apply(Plan((Step("features", 10), Step("batches", 5, 0.1))))  # a cost not measured yet: no promise
+    assert unknown.view().promised == ()
 
 
 def test_stop_is_seen_within_a_batch():
