@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -117,11 +118,20 @@ SHOW = ["Mistakes", "Correct", "All"]
 SHORT_LIST = 6  # label-check photos shown before "Show all"
 
 
-def predictions() -> None:
-    from core.analysis.explain import LABELS, METHODS, SLOW, cache_key, draw_text_lines, explain_paths, side_by_side
+@dataclass(frozen=True)
+class Filters:
+    """What the Predictions section shows: which photos, and which heatmap of which class."""
 
-    st.subheader("Predictions")
-    classes = ev.classes
+    show: str  # Mistakes | Correct | All
+    true_c: str
+    pred_c: str
+    method: str
+    target: str  # @pred, @true or class:<name>
+
+
+def prediction_filters(classes: list[str]) -> Filters:
+    from core.analysis.explain import LABELS, METHODS
+
     f = st.columns([1.3, 1, 1, 1.2, 1.3])
     show = ui.remembered(ws, "rv_show", SHOW, "Mistakes", f[0].radio, "Show", horizontal=True)
     true_c = ui.remembered(ws, "rv_true", ["All"] + classes, "All", f[1].selectbox, "True class")
@@ -144,47 +154,42 @@ def predictions() -> None:
         ),
         help="'Why did it say bee, and where is the ant?': pick the class to explain",
     )
-    rows = [
-        x
-        for x in ev.rows
-        if (show == "All" or x["correct"] == (show == "Correct"))
-        and true_c in ("All", x["true"])
-        and pred_c in ("All", x["pred"])
-    ]
-    order = "most confidently wrong first" if show != "Correct" else "least confident first"
-    st.caption(
-        f"{ui.plural(len(rows), 'image')}, sorted by loss ({order}). Left: what the model sees; right: "
-        f"{LABELS[method]} heat (red = what pushed it towards the explained class)."
-    )
-    if not rows:
-        st.success("No validation image matches these filters." if show == "Mistakes" else "No images here.")
-        return
-    per_page = ui.remembered(ws, "rv_per_page", [9, 12], 9, st.sidebar.selectbox, "Images per page (Review)")
-    sl = ui.page_slice(ws, "rv_page", len(rows), per_page, (show, true_c, pred_c))
-    page = rows[sl]
+    return Filters(show, true_c, pred_c, method, target)
+
+
+def heatmaps(page: list[dict], classes: list[str], fl: Filters) -> tuple[list, list[str], list[str | None]]:
+    """Each photo's picture (heatmap, beside the photo, or the text lines read), its text summary and the
+    class its heat explains; the photos alone if the heatmaps fail."""
+    from core.analysis.explain import LABELS, SLOW, cache_key, draw_text_lines, explain_paths, side_by_side
+
     cidx = {c: k for k, c in enumerate(classes)}
     tg = [
-        None if target == "@pred" else cidx[x["true"]] if target == "@true" else cidx[target.removeprefix("class:")]
+        None
+        if fl.target == "@pred"
+        else cidx[x["true"]]
+        if fl.target == "@true"
+        else cidx[fl.target.removeprefix("class:")]
         for x in page
     ]
     ex = ws.explainer(ws.model.bundle)
-    missing = [i for i, x in enumerate(page) if cache_key(ex, x["path"], method, tg[i]) not in ws.cams]
-    pics: list = [None] * len(page)
+    missing = [i for i, x in enumerate(page) if cache_key(ex, x["path"], fl.method, tg[i]) not in ws.cams]
     compute = bool(missing)
-    if missing and method in SLOW:
+    if missing and fl.method in SLOW:
         compute = st.button(
-            f"Compute {LABELS[method]} for {len(missing)} images (about {len(missing) * 20} s or more on CPU)",
+            f"Compute {LABELS[fl.method]} for {len(missing)} images (about {len(missing) * 20} s or more on CPU)",
             icon=":material/hourglass:",
         )
         if not compute:
-            st.caption(f"{LABELS[method]} runs the model once per feature channel, so it is computed only on request.")
+            st.caption(
+                f"{LABELS[fl.method]} runs the model once per feature channel, so it is computed only on request."
+            )
     try:
         if compute or not missing:
             with heavy(ws, "gradcam", len(missing), "The heatmaps"):
-                with st.spinner(f"Computing {LABELS[method]} for {len(missing)} images…" if missing else "…"):
-                    exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams)
+                with st.spinner(f"Computing {LABELS[fl.method]} for {len(missing)} images…" if missing else "…"):
+                    exps = explain_paths(ex, [x["path"] for x in page], fl.method, tg, ws.cams)
         else:  # slow method not requested: show what is already cached
-            exps = explain_paths(ex, [x["path"] for x in page], method, tg, ws.cams, compute=False)
+            exps = explain_paths(ex, [x["path"] for x in page], fl.method, tg, ws.cams, compute=False)
         beside = st.toggle(
             "Show each photo beside its heatmap",
             key=kept(ws, "rv_beside"),
@@ -211,10 +216,37 @@ def predictions() -> None:
         ]
         texts = [e.explanation.text.summary() if e is not None and e.ok and e.explanation.text else "" for e in exps]
         explained = [classes[e.explanation.target] if e is not None and e.ok else None for e in exps]
+        return pics, texts, explained
     except Exception as exc:
         st.warning(f"Heatmaps could not be computed ({user_message(exc)}); showing the images only.")
-        explained = [None] * len(page)
-        texts = [""] * len(page)
+        return [None] * len(page), [""] * len(page), [None] * len(page)
+
+
+def predictions() -> None:
+    from core.analysis.explain import LABELS
+
+    st.subheader("Predictions")
+    classes = ev.classes
+    fl = prediction_filters(classes)
+    rows = [
+        x
+        for x in ev.rows
+        if (fl.show == "All" or x["correct"] == (fl.show == "Correct"))
+        and fl.true_c in ("All", x["true"])
+        and fl.pred_c in ("All", x["pred"])
+    ]
+    order = "most confidently wrong first" if fl.show != "Correct" else "least confident first"
+    st.caption(
+        f"{ui.plural(len(rows), 'image')}, sorted by loss ({order}). Left: what the model sees; right: "
+        f"{LABELS[fl.method]} heat (red = what pushed it towards the explained class)."
+    )
+    if not rows:
+        st.success("No validation image matches these filters." if fl.show == "Mistakes" else "No images here.")
+        return
+    per_page = ui.remembered(ws, "rv_per_page", [9, 12], 9, st.sidebar.selectbox, "Images per page (Review)")
+    sl = ui.page_slice(ws, "rv_page", len(rows), per_page, (fl.show, fl.true_c, fl.pred_c))
+    page = rows[sl]
+    pics, texts, explained = heatmaps(page, classes, fl)
 
     def draw(k: int) -> None:
         x = page[k]
