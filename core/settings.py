@@ -120,3 +120,18 @@ def limit_heap_arenas(arenas: int = 2) -> bool:
     except (OSError, AttributeError):  # not glibc: its allocator has no such knob
         return False
     return _ARENAS_LIMITED
+
+
+def trim_heap() -> None:
+    """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``; milliseconds).
+
+    A long stream of photos (sorting a gallery) frees a decoded photo's buffers thousands of
+    times; glibc keeps them in its heaps, and the process grew with the gallery: sorting 20,740
+    photos peaked at 4,058 MB. Streams call this every few hundred photos.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass

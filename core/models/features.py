@@ -74,7 +74,7 @@ def decode_batches(
     Unreadable images are reported, not raised, so one bad file never stops a run. ``also(i, img)``
     runs in the decoding thread on each decoded image (text detection): it overlaps the forward
     pass like the decoding does, and is done for a batch before that batch is yielded. Every
-    ``TRIM_EVERY`` photos the heap's free pages go back to the OS (:func:`runtime.trim_heap`).
+    ``TRIM_EVERY`` photos the heap's free pages go back to the OS (:func:`core.settings.trim_heap`).
     """
 
     def load(i: int):

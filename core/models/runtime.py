@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..settings import trim_heap  # streams call it as runtime.trim_heap
+
 log = logging.getLogger(__name__)
 
 # Exporting costs ~1.5 s; below this many images eager torch finishes first.
@@ -141,21 +143,6 @@ def give_back_memory() -> None:
 
     gc.collect()
     trim_heap()
-
-
-def trim_heap() -> None:
-    """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``; milliseconds).
-
-    A long stream of photos (sorting a gallery) frees a decoded photo's buffers thousands of
-    times; glibc keeps them in its heaps, and the process grew with the gallery: sorting 20,740
-    photos peaked at 4,058 MB. Streams call this every few hundred photos.
-    """
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
-        pass
 
 
 @contextmanager

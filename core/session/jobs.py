@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ..events import Event, OnEvent, StopCheck, Stopped
+from ..settings import trim_heap
 from .progress import JobProgress, ProgressView
 from .scheduler import Cancelled, Place, Scheduler, Ticket, scheduler
 
@@ -39,12 +40,7 @@ def release_memory(collect: bool = False) -> None:
         import gc
 
         gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
-        pass
+    trim_heap()
 
 
 @dataclass(frozen=True)
