@@ -129,15 +129,16 @@ def forecast(
     n_view = min(len(tr), cfg.view_photos) if cfg.view_photos and boundary else len(tr)
     per_epoch = max(1, -(-n_view // cfg.batch_size))
     batches = cfg.total_epochs * per_epoch
+    per_batch = n_view / per_epoch  # photos in a batch on average: 8 photos make one batch of 8, not of 32
     if boundary == 0:  # full fine-tuning: every batch decodes and runs whole photos
         per_image = c.step_ms + DECODE_MS
         val_share = n_va * c.prefix_ms / per_epoch
-        return Forecast(rung, 0, 0.0, batches, (cfg.batch_size * per_image + val_share) / 1000)
+        return Forecast(rung, 0, 0.0, batches, (per_batch * per_image + val_share) / 1000)
     cache = cache or FeatureCache()
     feats = features_to_compute(cfg, cache, boundary, tr, ev, tr_y)
     n_scored = min(n_va, cfg.val_photos) if cfg.val_photos else n_va
     val_share = n_scored * c.step_ms / 3 / per_epoch  # validation: a forward pass, about a third of a step
-    feature_s, batch_s = c.prefix_ms / 1000, (cfg.batch_size * c.step_ms + val_share) / 1000
+    feature_s, batch_s = c.prefix_ms / 1000, (per_batch * c.step_ms + val_share) / 1000
     if cfg.text and feats and not after_quick:  # layouts still to detect, in the features' rate (steps stay)
         unread = sum(1 for p in tr + ev if cache.text_layout(p) is None)
         feature_s += unread * text_ms() / 1000 / feats
