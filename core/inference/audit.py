@@ -23,6 +23,7 @@ from .placement import FilingRule
 from .sort import UNSURE, Prediction
 
 SAMPLE = 24
+NOT_A_CLASS = "none of these"  # an audit answer: the photo is of a kind the model has no class for
 
 
 def audit_sample(preds: Sequence[Prediction], rule: FilingRule, k: int = SAMPLE, seed: int = 0) -> list[Path]:
@@ -83,10 +84,14 @@ def audit_result(answers: Mapping[Path, str], preds: Sequence[Prediction]) -> Au
 def with_audit(
     held: HeldOut | None, answers: Mapping[Path, str], preds: Sequence[Prediction], classes
 ) -> HeldOut | None:
-    """The held-out evidence with the audit's answers added, scored as the gallery is now."""
+    """The held-out evidence with the audit's answers added, scored as the gallery is now.
+
+    An answer that is none of the classes (NOT_A_CLASS, or a class the model does not know) is a
+    filed photo that is wrong whatever its class: it stays in the evidence as true = -1, which no
+    prediction matches. Dropping it would leave the bound blind to the kinds the model lacks."""
     index = {c: k for k, c in enumerate(classes)}
     by_path = {p.path: p for p in preds}
-    rows = [(by_path[p].probs, index[c]) for p, c in answers.items() if p in by_path and c in index]
+    rows = [(by_path[p].probs, index.get(c, -1)) for p, c in answers.items() if p in by_path]
     rows = [(pr, t) for pr, t in rows if pr is not None]
     if not rows:
         return held
@@ -95,3 +100,11 @@ def with_audit(
     if held is None:
         return HeldOut(probs, true, audited=len(rows))
     return HeldOut(np.concatenate([held.probs, probs]), np.concatenate([held.true, true]), held.audited + len(rows))
+
+
+def filing_evidence(
+    validation: HeldOut | None, grouped: bool, answers: Mapping[Path, str], preds: Sequence[Prediction], classes
+) -> HeldOut | None:
+    """What a filing certificate may rest on: the validation photos, unless their labels came from
+    grouping (agreement with Discover's groups is no evidence), and the person's audit answers."""
+    return with_audit(None if grouped else validation, answers, preds, classes)

@@ -168,8 +168,9 @@ def certify(
             words if n_held else "no held-out photos",
             chosen=frozenset(np.flatnonzero(chosen).tolist()),
         )
-    t_fit = fit_temperature(held.probs, held.true)
-    t_hi = temperature_upper(held.probs, held.true, confidence)
+    known = np.asarray(held.true) >= 0  # a photo of no class tells no temperature; it is only wrong
+    t_fit = fit_temperature(np.asarray(held.probs)[known], np.asarray(held.true)[known])
+    t_hi = temperature_upper(np.asarray(held.probs)[known], np.asarray(held.true)[known], confidence)
     score = calibrate(probs, t_fit).max(1) if len(probs) else np.zeros(0)
     sure = calibrate(probs, t_hi).max(1) if len(probs) else np.zeros(0)
     h_probs = np.asarray(held.probs, np.float64)

@@ -274,7 +274,16 @@ class SortState:
 
     def confirmed(self) -> dict[Path, str]:
         """Every photo the person gave a class while sorting (checks and audit answers): training data."""
-        return {**self.labels(), **self.audit}
+        from ..inference.audit import NOT_A_CLASS
+
+        return {**self.labels(), **{p: c for p, c in self.audit.items() if c != NOT_A_CLASS}}
+
+    def placed_by_person(self) -> dict[Path, str]:
+        """Where the person's word puts a photo: its class, or unsure/ when it is none of the classes."""
+        from ..inference.audit import NOT_A_CLASS
+        from ..inference.sort import UNSURE
+
+        return {**self.labels(), **{p: UNSURE if c == NOT_A_CLASS else c for p, c in self.audit.items()}}
 
     def set_gallery(self, root: Path, source: str, local: bool = False, skipped=()) -> None:
         self.root = root

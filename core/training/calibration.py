@@ -87,7 +87,7 @@ class HeldOut:
     """
 
     probs: np.ndarray  # (n, K) the model's probabilities, before temperature
-    true: np.ndarray  # (n,) class indices
+    true: np.ndarray  # (n,) class indices; -1: none of the classes (an audit answer), wrong whatever is said
     audited: int = 0  # how many of the rows are audit answers (the rest are validation photos)
 
     def __len__(self) -> int:

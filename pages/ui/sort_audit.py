@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.inference.audit import SAMPLE, audit_result, audit_sample
+from core.inference.audit import NOT_A_CLASS, SAMPLE, audit_result, audit_sample
 from core.inference.placement import FilingRule
 from core.session.workspace import Workspace
 from core.words import plural
@@ -38,6 +38,14 @@ def _card(ws: Workspace, p, classes: list[str], k: int) -> None:
         for c in classes:
             if c != p.label:
                 st.button(c, key=f"au-mv-{k}-{c}", on_click=_answer, args=(ws, p.path, c), width="stretch")
+        st.button(
+            "None of these",
+            key=f"au-none-{k}",
+            on_click=_answer,
+            args=(ws, p.path, NOT_A_CLASS),
+            width="stretch",
+            help="a kind the model has no class for: counted as wrong, and the photo goes to unsure/",
+        )
 
 
 def audit_panel(ws: Workspace, rule: FilingRule, classes: list[str]) -> None:

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.data import decisions as rv
-from core.inference.audit import with_audit
+from core.inference.audit import filing_evidence
 from core.inference.certify import Certificate, coverage_curve
 from core.inference.placement import FilingRule
 from core.inference.teach import next_to_check
@@ -27,17 +27,15 @@ BATCH = 12
 
 def _curve(ws: Workspace) -> list[tuple[FilingRule, Certificate]]:
     """The certified rule at every target, made again only when the predictions or the answers change."""
-    said = ws.sort.confirmed()  # the person's word files a photo, whatever the model says
+    said = ws.sort.placed_by_person()  # the person's word files a photo, whatever the model says
     key = (id(ws.sort.preds), len(ws.sort.preds), tuple(sorted((str(p), c) for p, c in said.items())))
     if ws.sort.curve_key != key:
         t, bundle = ws.sort.teacher, ws.model.bundle
         held = t.held_out() if t is not None else None
         if held is None and (t is None or not t.labels) and bundle is not None:
             held = bundle.held_out  # a model file's own validation: true while its head is unchanged
-        if _grouped(ws):
-            held = None  # validation labels are Discover's groups: agreement with them is no evidence
         classes = t.classes if t is not None else bundle.classes
-        held = with_audit(held, ws.sort.audit, ws.sort.preds, classes)
+        held = filing_evidence(held, _grouped(ws), ws.sort.audit, ws.sort.preds, classes)
         ws.sort.curve = coverage_curve(ws.sort.preds, classes, held, TARGETS, said)
         ws.sort.curve_key = key
     return ws.sort.curve

@@ -69,3 +69,30 @@ def test_answers_join_the_held_out_evidence_as_audited_rows():
     assert with_audit(None, answers, preds, CLASSES).words() == "2 audited photos"
     assert with_audit(held, {}, preds, CLASSES) is held
     assert "1 of 2 filed photos right" in audit_result(answers, preds).words()
+
+
+def test_a_photo_of_no_class_counts_against_the_certificate_and_is_not_training_data():
+    """'None of these': without it, an audit of a model that lacks a kind could only say 'right'."""
+    from core.inference.audit import NOT_A_CLASS, filing_evidence
+    from core.inference.certify import certify
+    from core.session.state import SortState
+
+    rng = np.random.default_rng(3)
+    preds = gallery(rng, 200)
+    sure = sorted(preds, key=lambda p: -p.probs.max())[:40]  # the most likely photos: filed first
+    right = {p.path: p.label for p in sure[:34]}
+    lacking = {p.path: NOT_A_CLASS for p in sure[34:]}
+    held = filing_evidence(None, True, {**right, **lacking}, preds, CLASSES)
+    assert len(held) == 40 and list(held.true).count(-1) == 6  # kept, as a class no prediction matches
+    probs = np.stack([p.probs for p in preds])
+    assert certify(probs, CLASSES, held, 0.85).held_out_filed == 40  # each of them filed by the thresholds ...
+    assert certify(probs, CLASSES, held, 0.85).held_out_right == 34  # ... and counted wrong
+    assert audit_result(lacking, preds).right == 0
+    # validation agreeing with Discover's groups is no evidence; a person's labels are
+    val = HeldOut(probs[:30], probs[:30].argmax(1))
+    assert filing_evidence(val, True, {}, preds, CLASSES) is None
+    assert filing_evidence(val, False, {}, preds, CLASSES) is val
+    state = SortState(audit={**right, **lacking})
+    assert state.confirmed() == right  # never a training label
+    placed = state.placed_by_person()
+    assert all(placed[p] == "unsure" for p in lacking) and all(placed[p] == c for p, c in right.items())
