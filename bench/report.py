@@ -305,6 +305,7 @@ def section_teach(d: dict) -> str:
     lines = [
         "## Teach by fixing (Sort page: check a few, re-sort the rest)\n",
         _stamp(d),
+        *([f"_{d['note']}._\n"] if d.get("note") else []),
         f"A Quick model trained on part of a labelled set sorts the rest as a gallery; a simulated user checks "
         f"the suggested {d['batch']} photos at a time and the gallery is re-scored. Baseline: the same loop in "
         f"random order. 'precision at 98%' is the true precision of what is auto-filed at a 98% target before any "
@@ -701,6 +702,11 @@ def write() -> str:
         d = _load(name)
         if d:
             parts.append(fn(d))
+    d = _load("journey")
+    if d:
+        from .report_journey import section_journey
+
+        parts.append(section_journey(d))
     if _load("text_accuracy") or _load("text_speed"):
         parts.append(section_text(_load("text_accuracy"), _load("text_speed")))
     for name in ("tried", "discover-embeddings", "sort-limit", "finetune", "intake", "page-open", "int8", "cam", "ray"):

@@ -27,22 +27,31 @@ NOT_A_CLASS = "none of these"  # an audit answer: the photo is of a kind the mod
 
 
 def audit_sample(preds: Sequence[Prediction], rule: FilingRule, k: int = SAMPLE, seed: int = 0) -> list[Path]:
-    """k filed photos: classes in proportion to what they filed, each class's share spread over its confidence."""
-    filed: dict[str, list[Prediction]] = {}
+    """k filed photos: classes in proportion to what they filed, each class's share spread over its confidence.
+
+    While the rule files nothing (a model that learned Discover's groups has no evidence yet, so only
+    photos each 98% sure are filed, and often none is), the sample is drawn the same way from every
+    photo the model gave a class: otherwise the audit that could certify a filing would never start.
+    """
+    pool: dict[str, list[Prediction]] = {}
     for p in preds:
         if p.label is not None and p.path not in rule.overrides and rule.folder(p) != UNSURE:
-            filed.setdefault(p.label, []).append(p)
-    total = sum(len(v) for v in filed.values())
+            pool.setdefault(p.label, []).append(p)
+    if not pool:
+        for p in preds:
+            if p.label is not None and p.path not in rule.overrides:
+                pool.setdefault(p.label, []).append(p)
+    total = sum(len(v) for v in pool.values())
     if not total:
         return []
     rng = random.Random(seed)
     k = min(k, total)
-    quota = {c: k * len(v) / total for c, v in filed.items()}
+    quota = {c: k * len(v) / total for c, v in pool.items()}
     take = {c: int(q) for c, q in quota.items()}
     for c in sorted(quota, key=lambda c: -(quota[c] - take[c]))[: k - sum(take.values())]:
         take[c] += 1  # largest remainders
     out: list[Path] = []
-    for c, members in sorted(filed.items()):
+    for c, members in sorted(pool.items()):
         n = take[c]
         if not n:
             continue
@@ -69,8 +78,8 @@ class AuditResult:
         if not self.checked:
             return "No photos audited yet."
         return (
-            f"Your audit: {self.right:,} of {self.checked:,} filed photos right, so at least {self.lower:.1%} of "
-            f"what is filed is right ({self.confidence:.0%} confidence, from these {self.checked:,} photos alone)."
+            f"Your audit: the model's class was right for {self.right:,} of the {self.checked:,} photos you "
+            f"audited (at least {self.lower:.1%} at {self.confidence:.0%} confidence, from these photos alone)."
         )
 
 

@@ -54,7 +54,8 @@ def audit_panel(ws: Workspace, rule: FilingRule, classes: list[str]) -> None:
     st.subheader("Audit what was filed")
     result = audit_result(ws.sort.audit, preds)
     st.caption(
-        f"A random sample of the filed photos, spread over the classes and over how sure the model was: "
+        f"A random sample of the filed photos (while nothing is filed, of every photo given a class), spread "
+        f"over the classes and over how sure the model was: "
         f"say whether each is right. Unlike the photos to check above, these are drawn at random, so "
         f"they measure what was filed{' (the groups you named are not the truth: only you are)' if ws.data.from_groups else ''}."
     )

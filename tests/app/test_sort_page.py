@@ -257,7 +257,8 @@ def test_an_audit_of_what_was_filed_becomes_evidence_the_certificate_names(tmp_p
             next(b for b in at.button if b.key == f"au-ok-{k}").click().run()
         assert not at.exception, at.exception
         assert len(ws.sort.audit) == len(batch) and set(ws.data.extra) >= set(batch)  # confirmed labels
-        assert any(f"{len(batch)} of {len(batch)} filed photos right" in m.value for m in [*at.success, *at.warning])
+        said = f"right for {len(batch)} of the {len(batch)} photos you audited"
+        assert any(said in m.value for m in [*at.success, *at.warning])
         captions = " ".join(c.value for c in at.caption)
         assert len(batch) >= 6  # with the audit, 10 held-out photos or more: now the claim can be certified
         assert f"4 validation photos and {len(batch)} audited photos" in captions

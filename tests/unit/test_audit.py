@@ -8,7 +8,7 @@ import numpy as np
 
 from core.inference.audit import audit_result, audit_sample, with_audit
 from core.inference.placement import FilingRule
-from core.inference.sort import make_prediction
+from core.inference.sort import Prediction, make_prediction
 from core.training.calibration import HeldOut
 
 CLASSES = ["a", "b", "c"]
@@ -37,7 +37,11 @@ def test_the_sample_is_of_filed_photos_in_proportion_to_each_class_and_spread_ov
         assert abs(got - 24 * share) <= 1  # proportional allocation
     conf = sorted(by[s].calibrated for s in sample)
     assert conf[0] < 0.8 and conf[-1] > 0.95  # the uncertain end of each class is audited too
-    assert audit_sample(preds, FilingRule(1.01), 24) == []  # nothing filed, nothing to audit
+    # nothing filed yet: the audit draws from every photo given a class, so that it can start certifying
+    none_filed = audit_sample(preds, FilingRule(1.01, {preds[0].path: "a"}), 24)
+    assert len(none_filed) == 24 and preds[0].path not in none_filed
+    assert min(by[s].calibrated for s in none_filed) < 0.5
+    assert audit_sample([Prediction(Path("x"), None, 0.0, [], error="unreadable")], FilingRule(1.01), 24) == []
 
 
 def test_the_audit_bound_is_never_more_than_a_point_optimistic_over_200_draws():
@@ -68,7 +72,7 @@ def test_answers_join_the_held_out_evidence_as_audited_rows():
     assert both.true[12] == 1
     assert with_audit(None, answers, preds, CLASSES).words() == "2 audited photos"
     assert with_audit(held, {}, preds, CLASSES) is held
-    assert "1 of 2 filed photos right" in audit_result(answers, preds).words()
+    assert "right for 1 of the 2 photos you audited" in audit_result(answers, preds).words()
 
 
 def test_a_photo_of_no_class_counts_against_the_certificate_and_is_not_training_data():
