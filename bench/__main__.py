@@ -1,4 +1,4 @@
-"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|scale|memory|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N [--uploader]] [--soak MINUTES]
+"""python -m bench [train|train-default|sort|sort-rss|sort-backbones|sort-limit|finetune|intake|app|cam|scaling|discover|discover-embeddings|ray|teach|semi|filing|ladder|scale|memory|journey|anchor|anchor-annealed|load|report ...] [--runs N] [--visitors N [--uploader]] [--soak MINUTES]
 
 Runs the named benchmarks (all when none is named) on ../shared/data, keeps each
 result in bench/out/<name>.json, and rewrites BENCHMARKS.md from every result there.
@@ -46,6 +46,7 @@ SUITES = {
     "load": "bench.load_visitors",
     "scale": "bench.scale_bench",
     "memory": "bench.memory_curve",
+    "journey": "bench.journey",
 }
 
 INCLUDED = {"train-default", "sort-rss"}  # parts that "train" and "sort" already run
