@@ -266,6 +266,11 @@ def test_check_first_is_least_typical_first(grouping):
     grp = grouping.group(grouping.group_ids[0])
     t = grouping.typicality[grp.check_first]
     assert list(t) == sorted(t) and grp.check_first[0] == grp.members[-1]
+    # a photo the person placed there is not offered again: the row moves on to the next least typical
+    least = grp.check_first[0]
+    placed = D.move(grouping, least, grp.id, propagate=False)
+    again = placed.group(grp.id).check_first
+    assert least not in again and again[:5] == [i for i in grp.check_first if i != least][:5]
 
 
 def test_moving_a_few_draws_the_similar_ones_after_them(embedding):

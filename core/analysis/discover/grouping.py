@@ -24,7 +24,7 @@ class Group:
     name: str
     members: list[int]  # indices into Grouping.paths, most typical first
     doubtful: list[int]  # members that sit badly in this group
-    check_first: list[int] = field(default_factory=list)  # least typical first: where mistakes hide
+    check_first: list[int] = field(default_factory=list)  # least typical unplaced first: where mistakes hide
 
     @property
     def size(self) -> int:
@@ -75,7 +75,9 @@ class Grouping:
         if not len(idx):
             raise DiscoverError(f"there is no group {gid}")
         order = [int(i) for i in idx[np.argsort(-self.typicality[idx], kind="stable")]]
-        return Group(gid, self.names[gid], order, [i for i in order if self.doubtful[i]], order[::-1])
+        placed = self.pinned if self.pinned is not None else np.zeros(len(self.labels), bool)
+        check = [i for i in order[::-1] if not placed[i]]  # a photo the person placed is never offered again
+        return Group(gid, self.names[gid], order, [i for i in order if self.doubtful[i]], check)
 
     def name_of(self, gid: int) -> str:
         return "not a class" if gid == DISCARDED else self.names[gid]
