@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.inference.audit import NOT_A_CLASS, SAMPLE, audit_result, audit_sample
 from core.inference.placement import FilingRule
+from core.inference.sort import UNSURE
 from core.session.workspace import Workspace
 from core.words import plural
 from pages.ui.common import photo_name, thumb
@@ -23,11 +24,11 @@ def _answer(ws: Workspace, path: Path, truth: str) -> None:
     ws.data.extra = ws.sort.confirmed()  # confirmed by the person: training data for a new model
 
 
-def _card(ws: Workspace, p, classes: list[str], k: int) -> None:
+def _card(ws: Workspace, p, classes: list[str], k: int, filed: bool) -> None:
     data = thumb(p.path, 200)
     if data is not None:
         st.image(data, caption=photo_name(p.path, ws.sort.root), width="stretch")
-    st.markdown(f"Filed as **{p.label}**")
+    st.markdown(f"Filed as **{p.label}**" if filed else f"The model says **{p.label}** (not filed)")
     said = ws.sort.audit.get(p.path)
     if said is not None:
         st.caption(f"You: {said}")
@@ -73,7 +74,7 @@ def audit_panel(ws: Workspace, rule: FilingRule, classes: list[str]) -> None:
         cols = st.columns(6)
         for k, p in enumerate(batch[row : row + 6], row):
             with cols[k - row], st.container(border=True):
-                _card(ws, p, classes, k)
+                _card(ws, p, classes, k, rule.folder(p) != UNSURE)
     if result.checked:
         (st.success if result.lower >= rule.threshold else st.warning)(result.words())
         st.caption(f"{plural(result.checked, 'audit answer')} also count in the certificate above.")

@@ -97,6 +97,22 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     caption = page.get_by_text("Model: efficientnet_lite0, classes:").inner_text()
     classes = caption.split("classes:")[1].split(",")
     assert "alpha" in caption and len(classes) == n_groups  # the named, split and corrected groups are the classes
+    body = page.locator("body").inner_text()
+    assert "Your classes came from Discover's groups" in body  # agreement with the groups is not a precision
+    assert "Not certified: no held-out photos" in body
+
+    # the audit: the person's word is the only evidence, and the claim then says it rests on it
+    page.get_by_role("button", name="Audit 24 filed photos").click()
+    card = page.locator(".st-key-au-ok-0 button")  # the audit's own Right (the check row above has one too)
+    card.wait_for(timeout=60_000)
+    answered = 0
+    while page.locator(f".st-key-au-ok-{answered} button").count():
+        page.locator(f".st-key-au-ok-{answered} button").click()
+        page.locator(f".st-key-au-ok-{answered} button").wait_for(state="detached", timeout=60_000)
+        answered += 1
+    page.get_by_text("photos you audited").wait_for(timeout=60_000)
+    body = page.locator("body").inner_text()
+    assert f"{answered} audited photo" in body  # what the stated figure rests on, on the page
     shot(page, "16-discover-sorted")
 
 
