@@ -87,6 +87,23 @@ def _flat(items: list, dest: Path) -> dict[Path, str]:
     return truth
 
 
+def hints_right(g, truth: dict[Path, str]) -> tuple[int, int, int, int]:
+    """(split hints right, offered, merge hints right, offered) for the groups Discover proposed.
+
+    A split is right when its two halves are mostly different kinds; a merge when both groups are
+    mostly the same kind. The page shows the first two splits and the first merge."""
+    from core.analysis.discover import merge_hints, split_hints
+
+    def major(idx) -> str:
+        return Counter(truth[g.paths[i]] for i in idx).most_common(1)[0][0]
+
+    splits = split_hints(g)[:2]
+    merges = merge_hints(g)[:1]
+    split_ok = sum(major(h.parts[0]) != major(h.parts[1]) for h in splits)
+    merge_ok = sum(major(g.group(a).members) == major(g.group(b).members) for a, b, _ in merges)
+    return split_ok, len(splits), merge_ok, len(merges)
+
+
 def name_groups(g, truth: dict[Path, str]):
     """Each group named after its majority kind; a second group of the same kind is merged into the first."""
     from core.analysis.discover import merge, rename
@@ -153,6 +170,7 @@ def journey(name: str, seed: int, moves_cap: int) -> dict:
         gallery = _flat(unseen, Path(tmp) / "gallery")
         g = discover(sorted(truth), backbone=discover_backbone(), cache=cache, seed=seed)
         groups_found = g.k
+        hints = hints_right(g, truth)
         g = name_groups(g, truth)
         g, moved = make_moves(g, truth, moves_cap)
         classes_named = sorted(g.names.values())
@@ -192,6 +210,10 @@ def journey(name: str, seed: int, moves_cap: int) -> dict:
         "photos sorted": len(gallery),
         "kinds": len(kinds),
         "groups found": groups_found,
+        "split hints right": hints[0],
+        "split hints": hints[1],
+        "merge hints right": hints[2],
+        "merge hints": hints[3],
         "kinds with a class": sum(k in classes_named for k in kinds),
         "classes": classes_named,
         "moves": moved,

@@ -45,6 +45,16 @@ def section_journey(d: dict) -> str:
     gaps = [abs(r["stated expected"] - r["filed right"]) for r in rows if r["filed right"] == r["filed right"]]
     if gaps:
         lines.append(f"Stated within 2 points of measured on every row: {_ok(max(gaps) <= 0.02)}.")
+    first = [r for r in rows if r["moves allowed"] and "split hints" in r]  # one Discover per gallery and seed
+    if first:
+        s_ok, s_n = sum(r["split hints right"] for r in first), sum(r["split hints"] for r in first)
+        m_ok, m_n = sum(r["merge hints right"] for r in first), sum(r["merge hints"] for r in first)
+        lines.append(
+            f"Discover's suggestions on the groups it proposed (the first two splits and the first merge the page "
+            f"shows; a split is right when its halves are mostly different kinds, a merge when both groups are "
+            f"mostly one kind): splits right {s_ok} of {s_n}, merges right {m_ok} of {m_n}; right more often than "
+            f"wrong: {_ok(s_ok + m_ok > (s_n + m_n) / 2)}."
+        )
     peak = max(r["peak_rss_mb"] for r in rows)
     lines.append(f"Peak RSS of a whole journey: {peak:,.0f} MB (< 1,500: {_ok(peak < 1500)}).\n")
     return "\n".join(lines)

@@ -40,3 +40,25 @@ def test_a_lost_kind_gets_its_own_group_from_the_photos_shown_first_within_the_c
     d = next(gid for gid in moved.group_ids if moved.name_of(gid) == "d")
     assert sum(truth[moved.paths[i]] == "d" for i in moved.group(d).members) >= 4  # the others followed
     assert make_moves(g, truth, cap=0)[1] == 0
+
+
+def test_hints_are_scored_against_the_kinds():
+    """A split is right only when its halves are different kinds: a+a split apart is wrong, c+d right."""
+    from bench.journey import hints_right
+    from core.analysis.discover.grouping import make_grouping
+
+    emb, truth = embedding()
+    kinds = [truth[p] for p in emb.paths]
+    labels = np.array([0 if k == "a" else 1 for k in kinds])  # both a clusters in one group, c and d in another
+    g = make_grouping(
+        emb.paths,
+        emb.vectors,
+        labels,
+        {0: "g0", 1: "g1"},
+        coords=np.zeros((len(labels), 2)),
+        map_method="PCA",
+        method="kmeans",
+        k_scores={},
+        k_auto=False,
+    )
+    assert hints_right(g, truth) == (1, 2, 0, 0)  # two splits offered, one right; two groups: no merge offered
