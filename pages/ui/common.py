@@ -63,7 +63,9 @@ def set_kept(ws: Workspace, key: str, value: Any) -> None:
     ws.widgets.values[key] = value
 
 
-@st.cache_data(max_entries=5000, show_spinner=False)
+# Process-wide: a visitor's session folder is deleted when the session expires, so without a time
+# limit its thumbnails would stay in the server's memory until 5,000 newer ones pushed them out.
+@st.cache_data(max_entries=5000, ttl=load_settings().session_idle_s, show_spinner=False)
 def _thumb_bytes(path: str, mtime: float, size: int) -> bytes | None:
     import io
 
