@@ -29,15 +29,17 @@ NOT_A_CLASS = "none of these"  # an audit answer: the photo is of a kind the mod
 def audit_sample(preds: Sequence[Prediction], rule: FilingRule, k: int = SAMPLE, seed: int = 0) -> list[Path]:
     """k filed photos: classes in proportion to what they filed, each class's share spread over its confidence.
 
-    While the rule files nothing (a model that learned Discover's groups has no evidence yet, so only
-    photos each 98% sure are filed, and often none is), the sample is drawn the same way from every
-    photo the model gave a class: otherwise the audit that could certify a filing would never start.
+    While the rule files fewer photos than that (a model that learned Discover's groups has no
+    evidence yet, so only photos each 98% sure are filed, and often none is), the sample is drawn the
+    same way from every photo the model gave a class: otherwise the audit that could certify a filing
+    would never start, or would stall on the few photos filed.
     """
     pool: dict[str, list[Prediction]] = {}
     for p in preds:
         if p.label is not None and p.path not in rule.overrides and rule.folder(p) != UNSURE:
             pool.setdefault(p.label, []).append(p)
-    if not pool:
+    if sum(len(v) for v in pool.values()) < k:
+        pool = {}
         for p in preds:
             if p.label is not None and p.path not in rule.overrides:
                 pool.setdefault(p.label, []).append(p)

@@ -41,6 +41,8 @@ def test_the_sample_is_of_filed_photos_in_proportion_to_each_class_and_spread_ov
     none_filed = audit_sample(preds, FilingRule(1.01, {preds[0].path: "a"}), 24)
     assert len(none_filed) == 24 and preds[0].path not in none_filed
     assert min(by[s].calibrated for s in none_filed) < 0.5
+    few = FilingRule(0.998)  # files a handful: the audit does not stall on them
+    assert 0 < sum(few.folder(p) != "unsure" for p in preds) < 24 and len(audit_sample(preds, few, 24)) == 24
     assert audit_sample([Prediction(Path("x"), None, 0.0, [], error="unreadable")], FilingRule(1.01), 24) == []
 
 
