@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -235,12 +236,12 @@ class Registry:
         self.sweep_every = sweep_every
         self.release_shared = release_shared
         self._sweeper: threading.Thread | None = None
+        self.tick_hooks: list[Callable[[], None]] = []  # each sweeper tick: the page layer's own cleaning
 
     def get(self, ws_id: str | None) -> Workspace:
         """The workspace for this id, or a fresh one (unknown or expired ids get a new id)."""
         self.sweep()
-        if self.sweep_every and self._sweeper is None:
-            self._start_sweeper()
+        self.start_sweeper()
         with self._lock:
             ws = self._items.get(ws_id or "")
             if ws is None:
@@ -308,7 +309,10 @@ class Registry:
                 release_memory()
         return trimmed
 
-    def _start_sweeper(self) -> None:
+    def start_sweeper(self) -> None:
+        """Sweep every ``sweep_every`` seconds from a daemon thread (once; not when sweep_every is unset)."""
+        if not self.sweep_every or self._sweeper is not None:
+            return
         with self._lock:
             if self._sweeper is not None:
                 return
@@ -340,6 +344,11 @@ def _sweep_forever(ref: weakref.ref, every: float) -> None:
                 reg.sweep()
         except Exception:  # a failed sweep must not end the sweeping; the next one tries again
             pass
+        for hook in list(reg.tick_hooks):
+            try:
+                hook()
+            except Exception:
+                pass
         del reg
 
 
