@@ -1,10 +1,10 @@
-"""An audit of what was filed: a random sample the person confirms or moves, and the bound it gives.
+"""An audit of the sort: a random sample the person confirms or moves, and the bound it gives.
 
 Figures measured against labels that came from grouping (Discover) only measure agreement with
-the groups. An audit measures against the person: a sample of the filed photos, drawn at random
-in proportion to each class's filed count and spread over each class's confidence range (a
-self-weighting stratified sample, so the plain share right estimates the filed precision), is
-shown for a yes or a move. Its answers are evidence (core.training.calibration.HeldOut): they are
+the groups. An audit measures against the person: a sample of the photos the model gave a class,
+drawn at random in proportion to each class and spread over each class's confidence range (a
+self-weighting stratified sample of the gallery, as the validation split is of the labelled
+photos), is shown for a yes or a move. Its answers are evidence (core.training.calibration.HeldOut): they are
 never given to the teacher to learn from, which would make them no longer held out.
 """
 
@@ -20,29 +20,25 @@ import numpy as np
 from ..training.calibration import HeldOut
 from .certify import CONFIDENCE, clopper_pearson
 from .placement import FilingRule
-from .sort import UNSURE, Prediction
+from .sort import Prediction
 
 SAMPLE = 24
 NOT_A_CLASS = "none of these"  # an audit answer: the photo is of a kind the model has no class for
 
 
 def audit_sample(preds: Sequence[Prediction], rule: FilingRule, k: int = SAMPLE, seed: int = 0) -> list[Path]:
-    """k filed photos: classes in proportion to what they filed, each class's share spread over its confidence.
+    """k photos the model gave a class, not yet answered: classes in proportion, each spread over its confidence.
 
-    While the rule files fewer photos than that (a model that learned Discover's groups has no
-    evidence yet, so only photos each 98% sure are filed, and often none is), the sample is drawn the
-    same way from every photo the model gave a class: otherwise the audit that could certify a filing
-    would never start, or would stall on the few photos filed.
+    Drawn from the whole gallery, not from what is filed. The answers fit the temperature that decides
+    what is filed; drawn from the filed photos only, they came from the confident end, fitted a
+    temperature too sure of the rest, and once there were 100 of them (when the certificate trusts
+    each photo's own calibrated chance) filed photos that were not that likely right: on the journey
+    bench, 91% right where 98.9% was stated. A photo the person already placed is never drawn.
     """
     pool: dict[str, list[Prediction]] = {}
     for p in preds:
-        if p.label is not None and p.path not in rule.overrides and rule.folder(p) != UNSURE:
+        if p.label is not None and p.path not in rule.overrides:
             pool.setdefault(p.label, []).append(p)
-    if sum(len(v) for v in pool.values()) < k:
-        pool = {}
-        for p in preds:
-            if p.label is not None and p.path not in rule.overrides:
-                pool.setdefault(p.label, []).append(p)
     total = sum(len(v) for v in pool.values())
     if not total:
         return []

@@ -50,18 +50,18 @@ def _card(ws: Workspace, p, classes: list[str], k: int, filed: bool) -> None:
 
 
 def audit_panel(ws: Workspace, rule: FilingRule, classes: list[str]) -> None:
-    """'Audit what was filed': the sample, its answers, and the bound they give, in the person's own words."""
+    """'Audit the sort': the sample, its answers, and the bound they give, in the person's own words."""
     preds = ws.sort.preds
-    st.subheader("Audit what was filed")
+    st.subheader("Audit the sort")
     result = audit_result(ws.sort.audit, preds)
     st.caption(
-        f"A random sample of the filed photos (while nothing is filed, of every photo given a class), spread "
-        f"over the classes and over how sure the model was: "
-        f"say whether each is right. Unlike the photos to check above, these are drawn at random, so "
-        f"they measure what was filed{' (the groups you named are not the truth: only you are)' if ws.data.from_groups else ''}."
+        f"A random sample of the photos the model gave a class, filed or not, spread over the classes and "
+        f"over how sure the model was: say whether each is right. Unlike the photos to check above, these "
+        f"are drawn at random, so they measure how far the model's confidence can be trusted, which decides "
+        f"what is filed{' (the groups you named are not the truth: only you are)' if ws.data.from_groups else ''}."
     )
     if st.button(
-        f"Audit {SAMPLE} filed photos" if not ws.sort.audit_batch else f"Audit {SAMPLE} more",
+        f"Audit {SAMPLE} photos" if not ws.sort.audit_batch else f"Audit {SAMPLE} more",
         key="sort-audit",
         icon=":material/fact_check:",
         disabled=bool(ws.sort.audit_batch) and not all(p in ws.sort.audit for p in ws.sort.audit_batch),
