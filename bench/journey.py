@@ -14,7 +14,7 @@ half is the unseen gallery to sort. The person does what the pages offer, in one
 4. trains the default (Automatic) on the named groups;
 5. sorts the unseen half at a 98% target as the Sort page does: validation only agrees with the
    groups, so it is no evidence, and only the audit can certify;
-6. audits as the page asks, AUDIT filed photos a round, answering with the truth ("none of these"
+6. audits as the page asks, AUDIT photos a round, answering with the truth ("none of these"
    when the kind has no class), until the certificate files at least 80% at the target, or ROUNDS rounds.
 
 Measured against the truth: the kinds that got a class, the share filed, how right it is, and

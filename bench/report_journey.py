@@ -16,9 +16,9 @@ def section_journey(d: dict) -> str:
         "names hidden; each group named after its majority kind (two groups of one kind merged); at most "
         f"{d.get('moves', 20)} moves among the photos each group shows first (a kind with no group starts one); "
         "the default training; a sort of the unseen half at 98%, where validation only agrees with the groups; "
-        "audits of 24 filed photos a round (of every photo given a class while nothing is filed), answered with "
+        "audits of 24 photos a round (drawn from every photo given a class, as the page does), answered with "
         "the truth ('None of these' for a kind with no class), until the certificate files 80% at 98%, or 5 "
-        "rounds. *Stated*: the certificate's expected share right of what is filed, and its lower bound. "
+        "rounds (on gallery_mix's 97 photos, 5 rounds audit them all and leave nothing for the model to file). *Stated*: the certificate's expected share right of what is filed, and its lower bound. "
         "*Right*: measured against the truth, audited photos left out.\n",
         "| gallery | seed | moves | kinds with a class | groups found | grouped right | audit answers "
         "| filed | right of filed | stated | stated bound | gap | peak RSS | s |",
