@@ -94,7 +94,7 @@ def with_audit(
     """The held-out evidence with the audit's answers added, scored as the gallery is now.
 
     An answer that is none of the classes (NOT_A_CLASS, or a class the model does not know) is a
-    filed photo that is wrong whatever its class: it stays in the evidence as true = -1, which no
+    photo the model is wrong about whatever it says: it stays in the evidence as true = -1, which no
     prediction matches. Dropping it would leave the bound blind to the kinds the model lacks."""
     index = {c: k for k, c in enumerate(classes)}
     by_path = {p.path: p for p in preds}
