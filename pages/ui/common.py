@@ -12,6 +12,7 @@ import streamlit as st
 from core.session.workspace import REGISTRY, Workspace
 from core.settings import load_settings
 from pages.ui import nav
+from pages.ui.session_reaper import install as install_reaper
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 
@@ -21,6 +22,7 @@ def workspace() -> Workspace:
     ws_id = st.session_state.get("ws_id") or st.query_params.get("ws")
     ws = REGISTRY.get(ws_id)
     st.session_state["ws_id"] = ws.id
+    install_reaper()  # from the first workspace on, the sessions Streamlit forgets are shut down and freed
     if st.query_params.get("ws") != ws.id:
         st.query_params["ws"] = ws.id
     keep_widgets(ws)  # what the user set in the last run, before this run may stop drawing it

@@ -62,9 +62,6 @@ def run_app() -> None:
         limit_heap_arenas()  # session threads made from now on share two heaps: memory returns after visitors
 
     st.set_page_config(page_title="Gallery Sorter", page_icon=":material/photo_library:", layout="wide")
-    from pages.ui.session_reaper import install
-
-    install()  # the sessions Streamlit forgets after a disconnect are shut down, their memory freed
     chosen = st.navigation([page(n) for n in PAGES])
     if chosen.url_path != "":  # Home paints before the engine loads; every other page needs it now
         from pages.ui.preload import ready
