@@ -245,13 +245,19 @@ if hints or pairs:
     st.subheader("Suggestions")
 for h in hints:
     with st.container(border=True):
+        name = g.names[h.group]
         st.markdown(
-            f"**{g.names[h.group]}** looks like two kinds of photos (split score {h.score:.2f}). Split it into 2?"
+            f"**{name}** looks like two kinds: {len(h.parts[1])} of its {len(h.parts[0]) + len(h.parts[1])} photos "
+            "carry writing (a caption, a chat, a page), the others are plain pictures. Split the written ones off?"
+            if h.by_writing
+            else f"**{name}** looks like two kinds of photos (split score {h.score:.2f}). Split it into 2?"
         )
         for half in h.parts:
             image_grid([g.paths[i] for i in half[:8]], None, cols=8, size=100, root=groot)
         if st.button(
-            f"Split {g.names[h.group]} into 2", key=f"hint-split-{rev}-{h.group}", icon=":material/call_split:"
+            f"Split the written photos off {name}" if h.by_writing else f"Split {name} into 2",
+            key=f"hint-split-{rev}-{h.group}",
+            icon=":material/call_split:",
         ):
             edit(split_as, h)
 for a, b, sim in pairs:

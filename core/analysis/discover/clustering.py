@@ -174,6 +174,7 @@ def propose(
         k_auto=k is None,
         failures=list(emb.failures),
         k_note=k_confidence(scores) if k is None else "",
+        writing=emb.writing,
     )
 
 
@@ -201,7 +202,7 @@ def discover(
 
 def regroup(g: Grouping, k: int | None = None, method: str | None = None, seed: int = 0) -> Grouping:
     """Cluster again (new k or method) without embedding again; the map stays put."""
-    emb = Embedding(g.paths, g.vectors, g.failures)
+    emb = Embedding(g.paths, g.vectors, g.failures, g.writing)
     return propose(emb, k, method or g.method, seed, coords=(g.coords, g.map_method), known_scores=g.k_scores)
 
 

@@ -32,6 +32,7 @@ class Embedding:
     paths: list[Path]  # images that decoded, in input order
     vectors: np.ndarray  # (n, d) float32, L2-normalised
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    writing: np.ndarray | None = None  # (n,) how much of each photo is writing, 0..1 (None: text not read)
 
 
 # How much of the distance between two photos their text layouts may make up. Photos without text
@@ -59,8 +60,8 @@ LAYOUT = (
 )
 
 
-def text_block(layouts: np.ndarray) -> np.ndarray:
-    """Per photo: the unit layout vector, scaled by how much of the photo is text.
+def writing(layouts: np.ndarray) -> np.ndarray:
+    """Per photo, 0..1: how much of it is writing.
 
     Gated so a sign in a street scene or a label on a bottle (a few % of the photo) stays close
     to the plain photos, while captions, chats and pages (10% and more) count fully.
@@ -68,8 +69,14 @@ def text_block(layouts: np.ndarray) -> np.ndarray:
     from ...models.text_layout import NAMES
 
     area = layouts[:, NAMES.index("text_area")]
-    gate = np.clip(area / TEXT_FULL_AREA, 0.0, 1.0) * (layouts[:, NAMES.index("has_text")] > 0.5)
-    return l2_normalise(layouts[:, [NAMES.index(n) for n in LAYOUT]]) * gate[:, None]
+    return (np.clip(area / TEXT_FULL_AREA, 0.0, 1.0) * (layouts[:, NAMES.index("has_text")] > 0.5)).astype(np.float32)
+
+
+def text_block(layouts: np.ndarray) -> np.ndarray:
+    """Per photo: the unit layout vector, scaled by how much of the photo is writing."""
+    from ...models.text_layout import NAMES
+
+    return l2_normalise(layouts[:, [NAMES.index(n) for n in LAYOUT]]) * writing(layouts)[:, None]
 
 
 def fuse(cnn: np.ndarray, layouts: np.ndarray | None, weight: float = TEXT_WEIGHT) -> np.ndarray:
@@ -110,4 +117,5 @@ def embed(
     with closing_new_sessions() if backbone != DEFAULT_BACKBONE else nullcontext():
         f = pretrained_features(paths, backbone, weights, cache, progress, should_stop, text=text)
     vectors = fuse(l2_normalise(f.X), f.T) if len(f.ok) else f.X
-    return Embedding([paths[i] for i in f.ok], vectors, [(paths[i], e) for i, e in f.failures])
+    share = writing(np.asarray(f.T)) if f.T is not None and len(f.ok) else None
+    return Embedding([paths[i] for i in f.ok], vectors, [(paths[i], e) for i, e in f.failures], share)

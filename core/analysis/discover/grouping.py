@@ -51,6 +51,7 @@ class Grouping:
     pinned: np.ndarray | None = None  # (n,) bool: images the user placed (re-assignment never moves them)
     k_note: str = ""  # how sure the automatic number of groups is, in words
     followed: int = 0  # images the last edit moved along with the user's (similar ones re-assigned)
+    writing: np.ndarray | None = None  # (n,) how much of each image is writing, 0..1 (None: text not read)
 
     @property
     def group_ids(self) -> list[int]:
@@ -180,6 +181,7 @@ def meta_of(g: Grouping) -> dict:
         k_auto=g.k_auto,
         failures=g.failures,
         k_note=g.k_note,
+        writing=g.writing,
     )
 
 
