@@ -122,6 +122,31 @@ def limit_heap_arenas(arenas: int = 2) -> bool:
     return _ARENAS_LIMITED
 
 
+_BIG_BUFFERS_MAPPED = False
+BIG_BUFFER = 4 << 20
+
+
+def map_big_buffers(threshold: int = BIG_BUFFER) -> bool:
+    """Give every buffer of ``threshold`` bytes or more its own mapping, returned to the OS when freed.
+
+    glibc raises its mmap threshold each time such a buffer is freed (up to 32 MB), after which a
+    training batch's activations and a decoded photo land in the heap, fragment it and stay
+    resident: the labelling-free journey on 528 photos peaked at 1,508-1,530 MB, 1,441-1,446 with
+    4 MB buffers mapped (runs 15% longer: every mapping is fresh pages). Hosted mode, where memory
+    is the limit, turns it on; a laptop keeps the speed. True if it took.
+    """
+    global _BIG_BUFFERS_MAPPED
+    if _BIG_BUFFERS_MAPPED:
+        return True
+    import ctypes
+
+    try:
+        _BIG_BUFFERS_MAPPED = bool(ctypes.CDLL("libc.so.6").mallopt(-3, int(threshold)))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc
+        return False
+    return _BIG_BUFFERS_MAPPED
+
+
 def trim_heap() -> None:
     """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``; milliseconds).
 

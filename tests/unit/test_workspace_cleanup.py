@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -174,3 +175,37 @@ def test_the_hosted_server_limits_glibc_heaps_once():
     if ctypes.util.find_library("c") is None or "glibc" not in " ".join(__import__("platform").libc_ver()):
         return  # another C library: nothing to limit, and nothing claimed
     assert limit_heap_arenas() is True and limit_heap_arenas() is True
+
+
+FRAGMENT = """
+import sys, numpy as np
+from core.settings import map_big_buffers
+if sys.argv[1] == "1":
+    assert map_big_buffers() is True
+rss = lambda: int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) // 1024
+big = np.ones(3_000_000); del big  # a 24 MB batch freed: glibc raises its mmap threshold past 8 MB
+bufs, pins = [], []
+for _ in range(20):
+    bufs.append(np.ones(1_000_000))  # 8 MB photos...
+    pins.append(np.ones(50_000))  # ...each followed by something smaller that stays
+before = rss()
+del bufs
+print(before - rss())
+"""
+
+
+def test_the_hosted_server_hands_freed_batches_back_to_the_os():
+    import platform
+    import subprocess
+    import sys
+
+    if "glibc" not in " ".join(platform.libc_ver()) or not Path("/proc/self/status").exists():
+        return  # another C library: nothing to set, and nothing claimed
+    freed = {
+        flag: int(
+            subprocess.run([sys.executable, "-c", FRAGMENT, flag], capture_output=True, text=True, check=True).stdout
+        )
+        for flag in ("0", "1")
+    }
+    assert freed["0"] < 40  # by default the 160 MB freed between the pins stays resident...
+    assert freed["1"] >= 150  # ...mapped, it goes back at once
