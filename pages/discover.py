@@ -296,7 +296,7 @@ with tab_groups:
                 else:
                     st.rerun()
             check = grp.check_first[:6]
-            st.caption("Check these first (the least typical of the group):")
+            st.caption("Check these first: the photos that sit worst here, those with most photos like them first")
             cols = st.columns(6)
             for k, i in enumerate(check):
                 with cols[k]:
