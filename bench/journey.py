@@ -151,7 +151,7 @@ def journey(name: str, seed: int, moves_cap: int) -> dict:
     """One journey in this process; every figure against the truth, which the app never sees."""
     from core.analysis.discover import discover, placed_labels, to_dataset
     from core.analysis.discover.embedding import discover_backbone
-    from core.inference.audit import audit_result, audit_sample, filing_evidence
+    from core.inference.audit import audit_result, audit_room, audit_sample, filing_evidence
     from core.inference.certify import certified_rule
     from core.inference.teach import build_teacher
     from core.models.features import FeatureCache
@@ -192,7 +192,8 @@ def journey(name: str, seed: int, moves_cap: int) -> dict:
             done = cert.is_certified and cert.filed and cert.certified >= TARGET and cert.share >= 0.8
             if rounds == ROUNDS or done:
                 break
-            sample = [p for p in audit_sample(preds, rule, AUDIT, seed=len(audit)) if p not in audit]
+            room = min(AUDIT, audit_room(preds, audit))  # the page stops offering past half the gallery
+            sample = [p for p in audit_sample(preds, rule, room, seed=len(audit)) if p not in audit] if room else []
             if not sample:
                 break
             audit.update({p: gallery[p] for p in sample})  # the truth; a kind with no class is "none of these"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.inference.audit import NOT_A_CLASS, SAMPLE, audit_result, audit_sample
+from core.inference.audit import AUDIT_SHARE, NOT_A_CLASS, SAMPLE, audit_result, audit_room, audit_sample
 from core.inference.placement import FilingRule
 from core.inference.sort import UNSURE
 from core.session.workspace import Workspace
@@ -60,14 +60,20 @@ def audit_panel(ws: Workspace, rule: FilingRule, classes: list[str]) -> None:
         f"are drawn at random, so they measure how far the model's confidence can be trusted, which decides "
         f"what is filed{' (the groups you named are not the truth: only you are)' if ws.data.from_groups else ''}."
     )
-    if st.button(
-        f"Audit {SAMPLE} photos" if not ws.sort.audit_batch else f"Audit {SAMPLE} more",
+    room = min(SAMPLE, audit_room(preds, ws.sort.audit))
+    if not room:
+        st.info(
+            f"You have audited {plural(len(ws.sort.audit), 'photo')}, {AUDIT_SHARE:.0%} of those the model gave "
+            "a class: past that an audit is sorting the gallery by hand. The photos in unsure/ are yours to check."
+        )
+    elif st.button(
+        f"Audit {plural(room, 'photo')}" if not ws.sort.audit_batch else f"Audit {room} more",
         key="sort-audit",
         icon=":material/fact_check:",
         disabled=bool(ws.sort.audit_batch) and not all(p in ws.sort.audit for p in ws.sort.audit_batch),
     ):
         seed = len(ws.sort.audit)
-        ws.sort.audit_batch = [p for p in audit_sample(preds, rule, SAMPLE, seed) if p not in ws.sort.audit]
+        ws.sort.audit_batch = [p for p in audit_sample(preds, rule, room, seed) if p not in ws.sort.audit]
     index = {p.path: p for p in preds}
     batch = [index[p] for p in ws.sort.audit_batch if p in index]
     for row in range(0, len(batch), 6):

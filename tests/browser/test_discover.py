@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.helpers.browser import nav, shot, start_training, wait_trained
 from tests.helpers.images import draw_image
 
@@ -102,7 +104,7 @@ def test_flat_folder_to_groups_to_training_and_sorting(page, app_url, tmp_path):
     assert "Not certified: no held-out photos" in body
 
     # the audit: the person's word is the only evidence, and the claim then says it rests on it
-    page.get_by_role("button", name="Audit 24 photos").click()
+    page.get_by_role("button", name=re.compile(r"^Audit \d+ photos?$")).click()  # at most half of what was sorted
     card = page.locator(".st-key-au-ok-0 button")  # the audit's own Right (the check row above has one too)
     card.wait_for(timeout=60_000)
     answered = 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.inference.audit import audit_result, audit_sample, with_audit
+from core.inference.audit import audit_result, audit_room, audit_sample, with_audit
 from core.inference.placement import FilingRule
 from core.inference.sort import Prediction, make_prediction
 from core.training.calibration import HeldOut
@@ -97,3 +97,16 @@ def test_a_photo_of_no_class_counts_against_the_certificate_and_is_not_training_
     assert state.confirmed() == right  # never a training label
     placed = state.placed_by_person()
     assert all(placed[p] == "unsure" for p in lacking) and all(placed[p] == c for p, c in right.items())
+
+
+def test_an_audit_stops_at_half_the_gallery_not_at_every_photo():
+    """A small gallery: five rounds of 24 would audit all 60 photos, which is sorting them by hand."""
+    preds = gallery(np.random.default_rng(3), 60) + [Prediction(Path("bad.jpg"), None, 0.0, [], error="unreadable")]
+    answers: dict[Path, str] = {}
+    rounds = 0
+    while room := min(24, audit_room(preds, answers)):
+        for p in audit_sample(preds, FilingRule(0.9, answers), room, seed=len(answers)):
+            answers[p] = "a"
+        rounds += 1
+    assert len(answers) == 30 and rounds == 2  # 24, then the 6 left of half
+    assert audit_room(gallery(np.random.default_rng(4), 1000), {}) == 500
