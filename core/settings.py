@@ -30,6 +30,7 @@ class Settings:
     heavy_jobs: int  # how many heavy jobs (training, Discover, sorting, Grad-CAM batches) run at once
     session_idle_s: int  # a session idle this long expires and releases everything it held
     run_memory_mb: int  # one training run keeps the whole process under this (its cached maps are sized to fit)
+    lean_memory: bool = False  # big buffers get their own mappings: freed memory goes back at once, ~15% slower
 
 
 def load_settings() -> Settings:
@@ -37,7 +38,7 @@ def load_settings() -> Settings:
 
     Each limit can also be set on its own (GS_ALLOW_LOCAL_PATHS, GS_MAX_IMAGES,
     GS_MAX_EPOCHS, GS_MAX_UPLOAD_MB, GS_ALLOW_FULL_FINETUNE, GS_SERVER_MEMORY_MB,
-    GS_HEAVY_JOBS, GS_SESSION_IDLE_S: two hours by default, GS_RUN_MEMORY_MB). Hosted, the server
+    GS_HEAVY_JOBS, GS_SESSION_IDLE_S: two hours by default, GS_RUN_MEMORY_MB, GS_LEAN_MEMORY). Hosted, the server
     stays under 2.2 GB (Community Cloud gives the whole app about 2.7 GB); locally, under three
     quarters of the machine's RAM. A training run sizes its cached inputs to keep the process under
     1.5 GB anywhere: a laptop's time budget bounds them before that does.
@@ -54,7 +55,16 @@ def load_settings() -> Settings:
         heavy_jobs=max(1, _int("GS_HEAVY_JOBS", max(1, cpu_count() // 2))),
         session_idle_s=max(1, _int("GS_SESSION_IDLE_S", 2 * 3600)),
         run_memory_mb=max(800, _int("GS_RUN_MEMORY_MB", 1500)),
+        lean_memory=_flag("GS_LEAN_MEMORY", hosted),
     )
+
+
+def apply_memory_policy(settings: Settings) -> None:
+    """The allocator settings a process takes once, at its start: hosted, fewer heaps; lean, big buffers mapped."""
+    if settings.hosted:
+        limit_heap_arenas()  # session threads made from now on share two heaps: memory returns after visitors
+    if settings.lean_memory:
+        map_big_buffers()  # a freed batch or photo goes back to the OS, not into a fragmented heap
 
 
 def ram_mb() -> int:
@@ -133,7 +143,7 @@ def map_big_buffers(threshold: int = BIG_BUFFER) -> bool:
     training batch's activations and a decoded photo land in the heap, fragment it and stay
     resident: the labelling-free journey on 528 photos peaked at 1,508-1,530 MB, 1,441-1,446 with
     4 MB buffers mapped (runs 15% longer: every mapping is fresh pages). Hosted mode, where memory
-    is the limit, turns it on; a laptop keeps the speed. True if it took.
+    is the limit, turns it on (``Settings.lean_memory``); a laptop keeps the speed. True if it took.
     """
     global _BIG_BUFFERS_MAPPED
     if _BIG_BUFFERS_MAPPED:

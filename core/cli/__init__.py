@@ -38,10 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.images import ImageError
     from ..data.intake import IntakeError
     from ..models.backbones import WeightsMissing
+    from ..settings import apply_memory_policy, load_settings
     from ..training.model_io import ModelFileError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    apply_memory_policy(load_settings())
     try:
         return args.func(args)
     except (

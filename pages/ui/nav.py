@@ -56,11 +56,9 @@ def run_app() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import streamlit as st
 
-    from core.settings import limit_heap_arenas, load_settings, map_big_buffers
+    from core.settings import apply_memory_policy, load_settings
 
-    if load_settings().hosted:
-        limit_heap_arenas()  # session threads made from now on share two heaps: memory returns after visitors
-        map_big_buffers()  # and a freed batch or photo goes back to the OS, not into a fragmented heap
+    apply_memory_policy(load_settings())
 
     st.set_page_config(page_title="Gallery Sorter", page_icon=":material/photo_library:", layout="wide")
     chosen = st.navigation([page(n) for n in PAGES])

@@ -59,15 +59,20 @@ def test_demo_data_page_shows_classes():
     assert at.metric[0].value == "194"
 
 
-def test_hosted_mode_turns_off_local_paths(monkeypatch):
+def hosted(monkeypatch) -> None:
     monkeypatch.setenv("GS_HOSTED", "1")
+    monkeypatch.setenv("GS_LEAN_MEMORY", "0")  # process-wide and slower: the tests after these keep their speed
+
+
+def test_hosted_mode_turns_off_local_paths(monkeypatch):
+    hosted(monkeypatch)
     at = run_page("data.py")
     assert any("switched off on this server" in i.value for i in at.info)
     assert not [t for t in at.text_input if t.key == "local_path"]
 
 
 def test_hosted_pages_state_the_limits_they_apply(monkeypatch):
-    monkeypatch.setenv("GS_HOSTED", "1")
+    hosted(monkeypatch)
     at = run_page("data.py")
     assert any("hosted demo" in c.value and "2,000 images" in c.value for c in at.caption)
     at.button(key="demo_btn").click().run()

@@ -209,3 +209,15 @@ def test_the_hosted_server_hands_freed_batches_back_to_the_os():
     }
     assert freed["0"] < 40  # by default the 160 MB freed between the pins stays resident...
     assert freed["1"] >= 150  # ...mapped, it goes back at once
+
+
+def test_lean_memory_is_the_hosted_default_and_can_be_set_alone(monkeypatch):
+    from core.settings import load_settings
+
+    for hosted, lean, expected in (("0", None, False), ("1", None, True), ("1", "0", False), ("0", "1", True)):
+        monkeypatch.setenv("GS_HOSTED", hosted)
+        if lean is None:
+            monkeypatch.delenv("GS_LEAN_MEMORY", raising=False)
+        else:
+            monkeypatch.setenv("GS_LEAN_MEMORY", lean)
+        assert load_settings().lean_memory is expected
