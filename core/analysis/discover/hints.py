@@ -102,17 +102,38 @@ def merge_hints(g: Grouping) -> list[tuple[int, int, float]]:
     close = [p for p in pairs if p[2] >= typical + MERGE_GAP]
     if not close:
         return []
-    sims = g.vectors @ g.vectors.T
-    np.fill_diagonal(sims, -np.inf)
-    near = g.labels[np.argsort(-sims, axis=1)[:, : min(NEIGHBOURS, len(g.labels) - 1)]]
+    near = _neighbour_groups(g, sorted({x for a, b, _ in close for x in (a, b)}))
     captioned = g.writing >= CAPTIONED if g.writing is not None else np.zeros(len(g.labels), bool)
     scored = []
     for a, b, sim in close:
+        cross = ((near[a] == b).mean() + (near[b] == a).mean()) / 2
         in_a, in_b = g.labels == a, g.labels == b
-        cross = ((near[in_a] == b).mean() + (near[in_b] == a).mean()) / 2
         if cross >= MERGE_NEIGHBOURS and abs(captioned[in_a].mean() - captioned[in_b].mean()) < MERGE_WRITING_GAP:
             scored.append((cross, (a, b, sim)))
     return [p for _, p in sorted(scored, key=lambda x: -x[0])]
+
+
+QUERIES = 200  # photos per group whose neighbours are looked up (all of a smaller group)
+REFERENCE = 5_000  # photos they are looked up among (all of a smaller gallery; else a sample of every group)
+
+
+def _neighbour_groups(g: Grouping, groups: list[int], seed: int = 0) -> dict[int, np.ndarray]:
+    """Per group, the groups of some of its photos' :data:`NEIGHBOURS` nearest photos, (queries, k).
+
+    Sampled past :data:`QUERIES` and :data:`REFERENCE`, so a page render stays well under a second
+    at 20,000 photos; a share of neighbours is a ratio, which a proportional sample keeps."""
+    rng = np.random.default_rng(seed)
+    n = len(g.labels)
+    ref = np.arange(n) if n <= REFERENCE else np.sort(rng.choice(n, REFERENCE, replace=False))
+    k = min(NEIGHBOURS, len(ref) - 1)
+    out = {}
+    for gid in groups:
+        idx = np.flatnonzero(g.labels == gid)
+        q = idx if len(idx) <= QUERIES else np.sort(rng.choice(idx, QUERIES, replace=False))
+        sims = g.vectors[q] @ g.vectors[ref].T
+        sims[ref[None, :] == q[:, None]] = -np.inf  # not itself
+        out[gid] = g.labels[ref[np.argpartition(-sims, k - 1, axis=1)[:, :k]]]
+    return out
 
 
 def split_as(g: Grouping, hint: SplitHint) -> Grouping:
